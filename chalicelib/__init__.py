@@ -1,0 +1,1 @@
+"""Customer-operations backend: API blueprints, domain logic and data access."""

@@ -1,0 +1,1 @@
+"""HTTP edge: blueprints, request parsing, access rules and problem responses."""

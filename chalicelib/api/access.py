@@ -1,0 +1,69 @@
+"""Who may call what: one declarative table of (method, route) → allowed roles.
+
+A route missing from the table is refused for everyone, and a test walks the table
+against the registered routes, so a new route cannot ship without a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chalicelib.domain.errors import Forbidden, NotAuthenticated
+from chalicelib.domain.tenancy import Principal, Role
+
+TENANT_READERS = frozenset({Role.ADMIN, Role.STAFF, Role.READONLY})
+TENANT_WRITERS = frozenset({Role.ADMIN, Role.STAFF})
+PLATFORM = frozenset({Role.PLATFORM_ADMIN})
+
+
+@dataclass(frozen=True)
+class RouteAccess:
+    """`roles` may call the route; a role in `only_with_query` may call it only with
+    exactly those query parameters (the app role looks customers up by external id)."""
+
+    roles: frozenset[Role]
+    public: bool = False
+    only_with_query: Mapping[Role, frozenset[str]] = field(default_factory=dict)
+
+
+PUBLIC_ROUTE = RouteAccess(roles=frozenset(), public=True)
+
+ACCESS: dict[tuple[str, str], RouteAccess] = {
+    ("GET", "/v1/openapi.json"): PUBLIC_ROUTE,
+    ("GET", "/docs"): PUBLIC_ROUTE,
+    ("GET", "/docs/{asset}"): PUBLIC_ROUTE,
+    ("POST", "/v1/admin/tenants"): RouteAccess(PLATFORM),
+    ("POST", "/v1/customers"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/customers"): RouteAccess(
+        TENANT_READERS | {Role.APP},
+        only_with_query={Role.APP: frozenset({"external_id"})},
+    ),
+    ("GET", "/v1/customers/{customer_id}"): RouteAccess(TENANT_READERS | {Role.APP}),
+    ("PATCH", "/v1/customers/{customer_id}"): RouteAccess(TENANT_WRITERS),
+    ("DELETE", "/v1/customers/{customer_id}"): RouteAccess(TENANT_WRITERS),
+}
+
+
+def access_for(method: str, route: str) -> RouteAccess | None:
+    return ACCESS.get((method, route))
+
+
+def authorise(
+    rule: RouteAccess | None, principal: Principal | None, query: Mapping[str, str]
+) -> None:
+    """Raise unless `principal` may make this call."""
+    if rule is not None and rule.public:
+        return
+    if principal is None:
+        raise NotAuthenticated("send an API key as 'Authorization: Bearer <key>'")
+    if rule is None or principal.role not in rule.roles:
+        if principal.is_platform_admin:
+            raise Forbidden("the platform-admin key is accepted on /v1/admin routes only")
+        if rule is not None and Role.PLATFORM_ADMIN in rule.roles:
+            raise Forbidden("this route needs the platform-admin key")
+        raise Forbidden(f"a key with role '{principal.role}' may not make this request")
+    allowed_query = rule.only_with_query.get(principal.role)
+    if allowed_query is not None and (not query or set(query) - allowed_query):
+        names = ", ".join(sorted(allowed_query))
+        raise Forbidden(f"a key with role '{principal.role}' may only look up by {names}")

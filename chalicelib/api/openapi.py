@@ -1,0 +1,121 @@
+"""The OpenAPI 3.1 document, generated from the registered operations and their schemas."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.api.access import ACCESS
+from chalicelib.api.routing import OPERATIONS, Operation
+from chalicelib.schemas.common import Problem
+
+_REF = "#/components/schemas/{model}"
+_PATH_PARAM = re.compile(r"{([^}]+)}")
+_ERRORS_ON_EVERY_CALL = (400, 401, 403, 422)
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    return {
+        "description": HTTPStatus(status).phrase,
+        "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},
+    }
+
+
+def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=_REF)
+    required = set(schema.get("required", []))
+    for name, definition in schema.get("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "description": definition.get("description", ""),
+            "schema": {k: v for k, v in definition.items() if k != "description"},
+        }
+        for name, definition in schema.get("properties", {}).items()
+    ]
+
+
+def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
+    rule = ACCESS.get((op.method, op.path))
+    roles = "public" if rule is None or rule.public else ", ".join(sorted(rule.roles))
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAM.findall(op.path)
+    ]
+    if op.query is not None:
+        parameters += _query_parameters(op.query, schemas)
+    success: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
+    if op.response is not None:
+        success["content"] = {
+            op.media_type: {"schema": {"$ref": _REF.format(model=op.response.__name__)}}
+        }
+    responses: dict[str, Any] = {str(op.status): success}
+    for status in sorted({*_ERRORS_ON_EVERY_CALL, *op.extra_responses}):
+        if status == 304:
+            responses["304"] = {"description": "Not modified"}
+        elif not (rule is not None and rule.public and status in (401, 403)):
+            responses[str(status)] = _problem_response(status)
+    document: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": f"{op.description}\n\nRoles: {roles}.".strip(),
+        "tags": [op.tag],
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if op.body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}
+            },
+        }
+    if rule is not None and rule.public:
+        document["security"] = []
+    return document
+
+
+def build_openapi(routes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """`routes` is Chalice's route table: every route appears, documented or not."""
+    models = {Problem} | {m for op in OPERATIONS for m in (op.body, op.response) if m is not None}
+    _, definitions = models_json_schema(
+        [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)],
+        ref_template=_REF,
+    )
+    schemas: dict[str, Any] = dict(definitions.get("$defs", {}))
+    for model in models:
+        if model.__name__ not in schemas:
+            schemas[model.__name__] = model.model_json_schema(ref_template=_REF)
+    documented = {(op.path, op.method): op for op in OPERATIONS}
+    paths: dict[str, dict[str, Any]] = {}
+    for path in sorted(routes):
+        for method in sorted(routes[path]):
+            op = documented.get((path, method))
+            entry = _operation(op, schemas) if op else {"summary": f"{method} {path}"}
+            paths.setdefault(path, {})[method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Customer operations API",
+            "version": "1.0.0",
+            "description": (
+                "Multi-tenant customer profiles, interactions, loyalty and service tickets. "
+                "Authenticate with `Authorization: Bearer <key>`; the key decides the tenant. "
+                "Errors are RFC 9457 problem details."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"apiKey": []}],
+        "paths": paths,
+    }

@@ -1,0 +1,133 @@
+"""The one place where errors become RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.domain import errors
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:customer-ops:problem:"
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    status: int
+    slug: str
+    title: str
+
+
+_KINDS: dict[type[errors.DomainError], ProblemKind] = {
+    errors.MalformedRequest: ProblemKind(400, "malformed-request", "Malformed request"),
+    errors.NotAuthenticated: ProblemKind(401, "not-authenticated", "Not authenticated"),
+    errors.Forbidden: ProblemKind(403, "forbidden", "Forbidden"),
+    errors.NotFound: ProblemKind(404, "not-found", "Not found"),
+    errors.UniqueConflict: ProblemKind(409, "unique-conflict", "Already in use"),
+    errors.ConcurrentModification: ProblemKind(409, "concurrent-modification", "Conflict"),
+    errors.PreconditionFailed: ProblemKind(412, "precondition-failed", "Precondition failed"),
+    errors.PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
+    errors.UnsupportedMediaType: ProblemKind(
+        415, "unsupported-media-type", "Unsupported media type"
+    ),
+    errors.InvalidInput: ProblemKind(422, "validation-error", "Validation failed"),
+}
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    request_id: str,
+    slug: str | None = None,
+    extensions: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (slug or HTTPStatus(status).phrase.lower().replace(" ", "-")),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "request_id": request_id,
+    }
+    body.update(extensions or {})
+    return Response(
+        body=json.dumps(body),
+        status_code=status,
+        headers={"Content-Type": PROBLEM_CONTENT_TYPE, **dict(headers or {})},
+    )
+
+
+def _extensions(error: errors.DomainError) -> dict[str, Any]:
+    if isinstance(error, errors.InvalidInput):
+        return {
+            "errors": [
+                {"field": issue.field, "message": issue.message, "code": issue.code}
+                for issue in error.issues
+            ]
+        }
+    if isinstance(error, errors.UniqueConflict):
+        return {"field": error.field_name, "existing_id": error.existing_id}
+    return {}
+
+
+def domain_error_response(error: errors.DomainError, request_id: str) -> Response:
+    kind = next(k for cls, k in _KINDS.items() if isinstance(error, cls))
+    headers = {"WWW-Authenticate": "Bearer"} if kind.status == 401 else None
+    return problem_response(
+        kind.status, kind.title, error.detail, request_id, kind.slug, _extensions(error), headers
+    )
+
+
+def unavailable_response(request_id: str) -> Response:
+    return problem_response(
+        503,
+        "Service unavailable",
+        "the data store did not answer in time; retry shortly",
+        request_id,
+        "storage-unavailable",
+        headers={"Retry-After": "1"},
+    )
+
+
+def internal_error_response(request_id: str) -> Response:
+    return problem_response(
+        500,
+        "Internal error",
+        "the request failed unexpectedly; it has been logged under this request id",
+        request_id,
+        "internal-error",
+    )
+
+
+def response_for_exception(error: Exception, request_id: str) -> Response:
+    """Every exception that reaches the edge ends as a problem response, never a bare 500."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    from chalicelib.observability import logger
+
+    if isinstance(error, errors.DomainError):
+        return domain_error_response(error, request_id)
+    if isinstance(error, PynamoDBException | BotoCoreError | ClientError):
+        logger.exception("data store call failed")
+        return unavailable_response(request_id)
+    logger.exception("unhandled error")
+    return internal_error_response(request_id)
+
+
+def problem_from_chalice_error(response: Response, request_id: str) -> Response:
+    """Chalice answers some errors itself ({"Code", "Message"}); give them our shape."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or "Code" not in body:
+        return response
+    status = response.status_code
+    extra = {k: str(v) for k, v in response.headers.items() if k.lower() == "allow"}
+    return problem_response(
+        status, HTTPStatus(status).phrase, str(body.get("Message", "")), request_id, headers=extra
+    )

@@ -1,0 +1,46 @@
+"""Binds the PynamoDB models to the configured tables, lazily, on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pynamodb.connection import Connection
+from pynamodb.models import Model
+
+from chalicelib.settings import Settings, get_settings
+
+_bound_to: Settings | None = None
+
+
+def _bind(settings: Settings) -> None:
+    from chalicelib.dal import models
+
+    tables: dict[type[Model], str] = {
+        models.TenantItem: settings.control_table,
+        models.ApiKeyItem: settings.control_table,
+        models.CustomerItem: settings.data_table,
+        models.UniqueItem: settings.data_table,
+        models.TagItem: settings.data_table,
+    }
+    for model, table_name in tables.items():
+        model.Meta.table_name = table_name
+        model.Meta.region = settings.aws_region
+        model.Meta.host = settings.dynamodb_endpoint
+        model._connection = None
+
+
+def bound_settings() -> Settings:
+    """The settings the models are bound to; binds them the first time (or after a reset)."""
+    global _bound_to
+    settings = get_settings()
+    if _bound_to is not settings:
+        _bind(settings)
+        _bound_to = settings
+        transaction_connection.cache_clear()
+    return settings
+
+
+@lru_cache(maxsize=1)
+def transaction_connection() -> Connection:
+    settings = get_settings()
+    return Connection(region=settings.aws_region, host=settings.dynamodb_endpoint)

@@ -1,0 +1,281 @@
+"""Customer repository: profiles, their unique claims and tag listings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from pynamodb.attributes import MapAttribute
+
+from chalicelib.dal import keys
+from chalicelib.dal.connection import bound_settings
+from chalicelib.dal.cursors import decode_cursor, encode_cursor
+from chalicelib.dal.models import CustomerItem, TagItem, UniqueItem
+from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
+from chalicelib.domain.clock import sortable_timestamp
+from chalicelib.domain.customers import Address, Consent, Customer, Gender, UniqueField
+from chalicelib.domain.errors import ConcurrentModification, UniqueConflict
+from chalicelib.domain.paging import Page, PageRequest
+from chalicelib.domain.tenancy import TenantId
+
+_CUSTOMER_LABEL = "customer"
+
+
+def _unique_label(field: UniqueField) -> str:
+    return f"unique:{field.value}"
+
+
+def _to_item(tenant: TenantId, customer: Customer, version: int | None) -> CustomerItem:
+    item = CustomerItem(
+        pk=keys.customer_pk(tenant, customer.id),
+        sk=keys.PROFILE_SK,
+        gsi1pk=keys.customers_by_created_pk(tenant),
+        gsi1sk=keys.created_sort_key(sortable_timestamp(customer.created_at), customer.id),
+        tenant_id=tenant,
+        customer_id=customer.id,
+        external_id=customer.external_id,
+        name=customer.name,
+        email=customer.email,
+        phone=customer.phone,
+        birthday=customer.birthday.isoformat() if customer.birthday else None,
+        gender=customer.gender.value if customer.gender else None,
+        address=_without_nones(vars(customer.address)) if customer.address else None,
+        tags=set(customer.tags) or None,
+        custom_attributes=dict(customer.attributes) or None,
+        consent=vars(customer.consent),
+        created_at=customer.created_at,
+        updated_at=customer.updated_at,
+    )
+    if version is not None:
+        item.version = version
+    return item
+
+
+def _without_nones(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _as_dict(value: MapAttribute[Any, Any] | None) -> dict[str, Any]:
+    return value.as_dict() if value is not None else {}
+
+
+def _to_customer(item: CustomerItem) -> Customer:
+    address = _as_dict(item.address)
+    return Customer(
+        id=item.customer_id,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        version=int(item.version or 0),
+        external_id=item.external_id,
+        name=item.name,
+        email=item.email,
+        phone=item.phone,
+        birthday=date.fromisoformat(item.birthday) if item.birthday else None,
+        gender=Gender(item.gender) if item.gender else None,
+        address=Address(**address) if address else None,
+        tags=frozenset(item.tags or ()),
+        attributes=_as_dict(item.custom_attributes),
+        consent=Consent(**_as_dict(item.consent)),
+    )
+
+
+def _unique_item(tenant: TenantId, field: UniqueField, value: str, customer_id: str) -> UniqueItem:
+    return UniqueItem(
+        pk=keys.unique_pk(tenant, field, value),
+        sk=keys.UNIQUE_SK,
+        tenant_id=tenant,
+        field=field.value,
+        customer_id=customer_id,
+    )
+
+
+def _tag_item(tenant: TenantId, tag: str, customer: Customer) -> TagItem:
+    return TagItem(
+        pk=keys.tag_pk(tenant, tag),
+        sk=keys.created_sort_key(sortable_timestamp(customer.created_at), customer.id),
+        tenant_id=tenant,
+        tag=tag,
+        customer_id=customer.id,
+    )
+
+
+def insert_customer(tenant: TenantId, customer: Customer) -> Customer:
+    """Write a new customer and claim its unique values, all or nothing."""
+    bound_settings()
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        transaction.put(_CUSTOMER_LABEL, _to_item(tenant, customer, version=None))
+        for field, value in customer.unique_values().items():
+            transaction.put(
+                _unique_label(field),
+                _unique_item(tenant, field, value, customer.id),
+                condition=UniqueItem.pk.does_not_exist(),
+                return_old_on_failure=True,
+            )
+        for tag in sorted(customer.tags):
+            transaction.put(f"tag:{tag}", _tag_item(tenant, tag, customer))
+        return transaction
+
+    _commit(tenant, build, customer.unique_values())
+    return _replace_version(customer, 1)
+
+
+def _commit(
+    tenant: TenantId, build: Callable[[], LabelledTransaction], claimed: dict[UniqueField, str]
+) -> None:
+    """Commit; a failed unique claim becomes UniqueConflict naming the current holder."""
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed as error:
+        for failure in error.failures:
+            if failure.label.startswith("unique:"):
+                field = UniqueField(failure.label.removeprefix("unique:"))
+                holder = (failure.old_item or {}).get("customer_id", {}).get("S")
+                if holder is None:
+                    holder = find_customer_id(tenant, field, claimed[field])
+                raise UniqueConflict(field_name=field.value, existing_id=holder) from error
+        raise ConcurrentModification(
+            "the customer was changed by another request since it was read"
+        ) from error
+
+
+def _replace_version(customer: Customer, version: int) -> Customer:
+    return replace(customer, version=version)
+
+
+def get_customer(tenant: TenantId, customer_id: str) -> Customer | None:
+    bound_settings()
+    try:
+        item = CustomerItem.get(
+            keys.customer_pk(tenant, customer_id), keys.PROFILE_SK, consistent_read=True
+        )
+    except CustomerItem.DoesNotExist:
+        return None
+    return _to_customer(item)
+
+
+def replace_customer(tenant: TenantId, before: Customer, after: Customer) -> Customer:
+    """Store `after` in place of `before`, moving unique claims and tag listings with it.
+
+    Fails with ConcurrentModification when the stored version is no longer `before`'s.
+    """
+    bound_settings()
+    old_unique = before.unique_values()
+    new_unique = after.unique_values()
+    claimed = {f: v for f, v in new_unique.items() if old_unique.get(f) != v}
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        transaction.put(_CUSTOMER_LABEL, _to_item(tenant, after, version=before.version))
+        for field, value in old_unique.items():
+            if new_unique.get(field) != value:
+                transaction.delete(
+                    f"release:{field.value}",
+                    _unique_item(tenant, field, value, before.id),
+                    condition=UniqueItem.customer_id == before.id,
+                )
+        for field, value in claimed.items():
+            transaction.put(
+                _unique_label(field),
+                _unique_item(tenant, field, value, after.id),
+                condition=UniqueItem.pk.does_not_exist(),
+                return_old_on_failure=True,
+            )
+        for tag in sorted(before.tags - after.tags):
+            transaction.delete(f"untag:{tag}", _tag_item(tenant, tag, before))
+        for tag in sorted(after.tags - before.tags):
+            transaction.put(f"tag:{tag}", _tag_item(tenant, tag, after))
+        return transaction
+
+    _commit(tenant, build, claimed)
+    return _replace_version(after, before.version + 1)
+
+
+def delete_customer(tenant: TenantId, customer: Customer) -> None:
+    """Delete the profile, free its unique values and drop its tag listings."""
+    bound_settings()
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        transaction.delete(_CUSTOMER_LABEL, _to_item(tenant, customer, version=customer.version))
+        for field, value in customer.unique_values().items():
+            transaction.delete(
+                f"release:{field.value}",
+                _unique_item(tenant, field, value, customer.id),
+                condition=UniqueItem.customer_id == customer.id,
+            )
+        for tag in sorted(customer.tags):
+            transaction.delete(f"untag:{tag}", _tag_item(tenant, tag, customer))
+        return transaction
+
+    _commit(tenant, build, {})
+
+
+def find_customer_id(tenant: TenantId, field: UniqueField, value: str) -> str | None:
+    bound_settings()
+    try:
+        claim = UniqueItem.get(keys.unique_pk(tenant, field, value), keys.UNIQUE_SK)
+    except UniqueItem.DoesNotExist:
+        return None
+    return claim.customer_id
+
+
+def list_customers(tenant: TenantId, page: PageRequest) -> Page[Customer]:
+    """Newest first: one Query on gsi1 per page."""
+    bound_settings()
+    query = "customers:list"
+    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
+    items = list(
+        CustomerItem.by_created.query(
+            keys.customers_by_created_pk(tenant),
+            scan_index_forward=False,
+            limit=page.limit + 1,
+            page_size=page.limit + 1,
+            last_evaluated_key=start,
+        )
+    )
+    next_cursor = None
+    if len(items) > page.limit:
+        items = items[: page.limit]
+        last = items[-1]
+        next_cursor = encode_cursor(
+            tenant,
+            query,
+            {
+                "pk": {"S": last.pk},
+                "sk": {"S": last.sk},
+                "gsi1pk": {"S": last.gsi1pk},
+                "gsi1sk": {"S": last.gsi1sk},
+            },
+        )
+    return Page([_to_customer(item) for item in items], next_cursor)
+
+
+def list_customers_with_tag(tenant: TenantId, tag: str, page: PageRequest) -> Page[Customer]:
+    """Newest first: one Query on the tag's listing, then one BatchGetItem for the profiles."""
+    bound_settings()
+    query = f"customers:tag:{tag}"
+    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
+    listings = list(
+        TagItem.query(
+            keys.tag_pk(tenant, tag),
+            scan_index_forward=False,
+            limit=page.limit + 1,
+            page_size=page.limit + 1,
+            last_evaluated_key=start,
+        )
+    )
+    next_cursor = None
+    if len(listings) > page.limit:
+        listings = listings[: page.limit]
+        last = listings[-1]
+        next_cursor = encode_cursor(tenant, query, {"pk": {"S": last.pk}, "sk": {"S": last.sk}})
+    wanted = [(keys.customer_pk(tenant, entry.customer_id), keys.PROFILE_SK) for entry in listings]
+    found = {item.customer_id: item for item in CustomerItem.batch_get(wanted)} if wanted else {}
+    customers = [
+        _to_customer(found[entry.customer_id]) for entry in listings if entry.customer_id in found
+    ]
+    return Page(customers, next_cursor)

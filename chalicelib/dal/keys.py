@@ -1,0 +1,54 @@
+"""Key construction. Every key of tenant data starts with the tenant id; there is no
+function here that builds one without a TenantId, and none that accepts a raw key."""
+
+from __future__ import annotations
+
+from chalicelib.domain.customers import UniqueField
+from chalicelib.domain.tenancy import TenantId
+
+PROFILE_SK = "PROFILE"
+UNIQUE_SK = "UNIQUE"
+
+
+def _tenant_prefix(tenant: TenantId) -> str:
+    if not tenant:
+        raise ValueError("a tenant is required to build a key")
+    return f"T#{tenant}"
+
+
+def customer_pk(tenant: TenantId, customer_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#CUS#{customer_id}"
+
+
+def customers_by_created_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#CUSTOMERS"
+
+
+def created_sort_key(created_at_iso: str, customer_id: str) -> str:
+    return f"{created_at_iso}#{customer_id}"
+
+
+def unique_pk(tenant: TenantId, field: UniqueField, value: str) -> str:
+    return f"{_tenant_prefix(tenant)}#{field.value.upper()}#{value}"
+
+
+def tag_pk(tenant: TenantId, tag: str) -> str:
+    return f"{_tenant_prefix(tenant)}#TAG#{tag}"
+
+
+# Control plane (platform data: tenants and their keys).
+
+
+def tenant_pk(tenant: TenantId) -> str:
+    return f"TENANT#{tenant}"
+
+
+TENANT_SK = "TENANT"
+TENANTS_GSI_PK = "TENANTS"
+
+
+def api_key_pk(key_hash: str) -> str:
+    return f"APIKEY#{key_hash}"
+
+
+API_KEY_SK = "APIKEY"

@@ -1,0 +1,139 @@
+"""PynamoDB item models. They never leave the DAL: repositories return domain objects."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pynamodb.attributes import (
+    MapAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+UNBOUND = "unbound"  # replaced by chalicelib.dal.connection before first use
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+class _Gsi1(GlobalSecondaryIndex[_M]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class CustomersByCreated(_Gsi1["CustomerItem"]):
+    pass
+
+
+class TenantsByCreated(_Gsi1["TenantItem"]):
+    pass
+
+
+class ApiKeysByOwner(_Gsi1["ApiKeyItem"]):
+    pass
+
+
+class CustomerItem(Model):
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    entity = UnicodeAttribute(default="customer")
+    tenant_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    external_id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)
+    gender = UnicodeAttribute(null=True)
+    address = MapAttribute[str, str](null=True)
+    tags = UnicodeSetAttribute(null=True)
+    custom_attributes = MapAttribute[str, object](attr_name="attributes", null=True)
+    consent = MapAttribute[str, bool](null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_created = CustomersByCreated()
+
+
+class UniqueItem(Model):
+    """Claims a unique value (email, phone, external id) for one customer of a tenant."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="unique")
+    tenant_id = UnicodeAttribute()
+    field = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+
+
+class TagItem(Model):
+    """Lists a customer under one of its tags, newest customer first."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="customer_tag")
+    tenant_id = UnicodeAttribute()
+    tag = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+
+
+class TenantItem(Model):
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    entity = UnicodeAttribute(default="tenant")
+    tenant_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    plan = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_created = TenantsByCreated()
+
+
+class ApiKeyItem(Model):
+    """An API key, stored under the SHA-256 of its secret: the secret itself is never kept."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    entity = UnicodeAttribute(default="api_key")
+    key_id = UnicodeAttribute()
+    tenant_id = UnicodeAttribute(null=True)
+    role = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute(null=True)
+    revoked_at = UTCDateTimeAttribute(null=True)
+
+    by_owner = ApiKeysByOwner()

@@ -1,0 +1,79 @@
+"""Table definitions: the one description from which local tables, test tables and the
+deployed tables (infra/) are all made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical_name: str
+    environment_variable: str
+    partition_key: str
+    sort_key: str
+    indexes: tuple[IndexSpec, ...]
+    ttl_attribute: str
+    description: str
+
+    def create_table_request(self, table_name: str) -> dict[str, Any]:
+        """Arguments for boto3's `create_table`, streams on, billed per request."""
+        key_names = [self.partition_key, self.sort_key]
+        for index in self.indexes:
+            key_names += [index.partition_key, index.sort_key]
+        request: dict[str, Any] = {
+            "TableName": table_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": "S"} for name in dict.fromkeys(key_names)
+            ],
+            "KeySchema": [
+                {"AttributeName": self.partition_key, "KeyType": "HASH"},
+                {"AttributeName": self.sort_key, "KeyType": "RANGE"},
+            ],
+            "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        }
+        if self.indexes:
+            request["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": [
+                        {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                        {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in self.indexes
+            ]
+        return request
+
+
+CONTROL_TABLE = TableSpec(
+    logical_name="Control",
+    environment_variable="CONTROL_TABLE",
+    partition_key="pk",
+    sort_key="sk",
+    indexes=(IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
+    ttl_attribute="ttl",
+    description="Control plane: tenants and API keys (keyed by tenant id or key hash).",
+)
+
+DATA_TABLE = TableSpec(
+    logical_name="Data",
+    environment_variable="DATA_TABLE",
+    partition_key="pk",
+    sort_key="sk",
+    indexes=(IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
+    ttl_attribute="ttl",
+    description="Tenant data (pooled): every key begins with the tenant id.",
+)
+
+ALL_TABLES: tuple[TableSpec, ...] = (CONTROL_TABLE, DATA_TABLE)

@@ -1,0 +1,91 @@
+"""TransactWriteItems with labelled items, so a cancellation names what failed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.dal.connection import transaction_connection
+from chalicelib.domain.errors import ConcurrentModification
+
+MAX_TRANSACTION_ATTEMPTS = 4
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One item whose condition failed; `old_item` is its stored image when DynamoDB sent it."""
+
+    label: str
+    old_item: dict[str, Any] | None
+
+
+@dataclass
+class LabelledTransaction:
+    """Collects writes in the order PynamoDB sends them (deletes, then puts)."""
+
+    _deletes: list[tuple[str, Model, Condition | None]] = field(default_factory=list)
+    _puts: list[tuple[str, Model, Condition | None, str | None]] = field(default_factory=list)
+
+    def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
+        self._deletes.append((label, item, condition))
+
+    def put(
+        self,
+        label: str,
+        item: Model,
+        condition: Condition | None = None,
+        return_old_on_failure: bool = False,
+    ) -> None:
+        self._puts.append((label, item, condition, "ALL_OLD" if return_old_on_failure else None))
+
+    @property
+    def labels(self) -> list[str]:
+        return [entry[0] for entry in self._deletes] + [entry[0] for entry in self._puts]
+
+    def commit(self) -> None:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            for _, item, condition in self._deletes:
+                transaction.delete(item, condition=condition)
+            for _, item, condition, return_values in self._puts:
+                transaction.save(item, condition=condition, return_values=return_values)
+
+
+class ConditionsFailed(Exception):
+    def __init__(self, failures: list[Failure]) -> None:
+        super().__init__(", ".join(failure.label for failure in failures))
+        self.failures = failures
+
+
+def commit_with_retry(build: Callable[[], LabelledTransaction]) -> None:
+    """Commit, retrying DynamoDB's transaction conflicts with a short backoff.
+
+    `build` is called afresh for every attempt (PynamoDB bumps local versions on commit).
+    Raises ConditionsFailed naming the items whose conditions did not hold.
+    """
+    for attempt in range(MAX_TRANSACTION_ATTEMPTS):
+        transaction = build()
+        try:
+            transaction.commit()
+            return
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            failures = [
+                Failure(label, reason.raw_item)
+                for label, reason in zip(transaction.labels, reasons, strict=False)
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            ]
+            if failures:
+                raise ConditionsFailed(failures) from exc
+            conflicted = any(r is not None and r.code == "TransactionConflict" for r in reasons)
+            if not conflicted:
+                raise
+            time.sleep(0.02 * (2**attempt))
+    raise ConcurrentModification("the record is being changed by another request; retry")

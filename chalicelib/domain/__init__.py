@@ -1,0 +1,1 @@
+"""Plain-Python domain: models, rules and errors. Knows nothing of HTTP or DynamoDB."""

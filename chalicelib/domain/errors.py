@@ -1,0 +1,74 @@
+"""Typed domain errors. The API edge turns them into problem+json responses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class DomainError(Exception):
+    """Base of every error a caller can cause."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    field: str
+    message: str
+    code: str = "invalid"
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but one or more fields are not acceptable."""
+
+    def __init__(self, issues: list[FieldIssue], detail: str | None = None) -> None:
+        names = ", ".join(issue.field for issue in issues)
+        super().__init__(detail or f"invalid fields: {names}")
+        self.issues = issues
+
+
+class MalformedRequest(DomainError):
+    """The request cannot be parsed at all (bad JSON, a tampered cursor, ...)."""
+
+
+class UnsupportedMediaType(DomainError):
+    pass
+
+
+class PayloadTooLarge(DomainError):
+    pass
+
+
+class NotAuthenticated(DomainError):
+    pass
+
+
+class Forbidden(DomainError):
+    pass
+
+
+class NotFound(DomainError):
+    pass
+
+
+@dataclass
+class UniqueConflict(DomainError):
+    """A unique field (email, phone, external_id) already belongs to another record."""
+
+    field_name: str
+    existing_id: str | None
+    detail: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.detail = f"{self.field_name} is already used by another customer"
+        Exception.__init__(self, self.detail)
+
+
+class PreconditionFailed(DomainError):
+    """An If-Match precondition does not hold: the record changed since it was read."""
+
+
+class ConcurrentModification(DomainError):
+    """The record kept changing under us; the caller should retry."""

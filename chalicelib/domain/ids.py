@@ -1,0 +1,40 @@
+"""Identifiers: prefixed, time-sortable (ULID layout: 48-bit milliseconds, 80 random bits)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _ulid(now_ms: int | None = None) -> str:
+    millis = int(time.time() * 1000) if now_ms is None else now_ms
+    value = (millis << 80) | secrets.randbits(80)
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+CUSTOMER_ID_PATTERN = re.compile(r"^cus_[0-9A-HJKMNP-TV-Z]{26}$")
+TENANT_ID_PATTERN = re.compile(r"^ten_[0-9A-HJKMNP-TV-Z]{26}$")
+API_KEY_ID_PATTERN = re.compile(r"^key_[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def new_customer_id() -> str:
+    return f"cus_{_ulid()}"
+
+
+def new_tenant_id() -> str:
+    return f"ten_{_ulid()}"
+
+
+def new_api_key_id() -> str:
+    return f"key_{_ulid()}"
+
+
+def is_customer_id(value: str) -> bool:
+    return bool(CUSTOMER_ID_PATTERN.match(value))

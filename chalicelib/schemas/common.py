@@ -1,0 +1,45 @@
+"""Shapes shared by every route."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+
+class RequestBody(BaseModel):
+    """Base of request bodies: strict JSON types, unknown fields rejected."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class QueryParameters(BaseModel):
+    """Base of query strings: values arrive as text, unknown parameters are rejected."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PageQuery(QueryParameters):
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
+    cursor: str | None = Field(
+        None, max_length=2048, description="Opaque cursor from a previous page's next_cursor."
+    )
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Dotted path of the offending field or parameter.")
+    message: str
+    code: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, served as application/problem+json."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    request_id: str
+    errors: list[FieldProblem] | None = Field(None, description="Each invalid field (422).")
+    field: str | None = Field(None, description="The unique field already in use (409).")
+    existing_id: str | None = Field(None, description="Who holds that unique value (409).")

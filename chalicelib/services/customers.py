@@ -1,0 +1,117 @@
+"""Customer profiles: create, read, change, delete, look up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from chalicelib.dal import customers as repository
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.customers import Customer, CustomerChanges, UniqueField, apply_changes
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    FieldIssue,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    PreconditionFailed,
+)
+from chalicelib.domain.ids import is_customer_id, new_customer_id
+from chalicelib.domain.paging import Page, PageRequest
+from chalicelib.domain.tenancy import TenantId
+
+_IDENTIFYING_FIELDS = ("name", "email", "phone", "external_id")
+_UNCONDITIONAL_ATTEMPTS = 3
+
+
+def _not_found(customer_id: str) -> NotFound:
+    return NotFound(f"customer {customer_id} does not exist")
+
+
+def create_customer(tenant: TenantId, changes: CustomerChanges) -> Customer:
+    if not any(changes.fields.get(name) for name in _IDENTIFYING_FIELDS):
+        raise InvalidInput(
+            [
+                FieldIssue(
+                    "name", "give at least one of name, email, phone or external_id", "missing"
+                )
+            ]
+        )
+    now = utc_now()
+    blank = Customer(id=new_customer_id(), created_at=now, updated_at=now, version=0)
+    return repository.insert_customer(tenant, apply_changes(blank, changes, now))
+
+
+def get_customer(tenant: TenantId, customer_id: str) -> Customer:
+    customer = repository.get_customer(tenant, customer_id) if is_customer_id(customer_id) else None
+    if customer is None:
+        raise _not_found(customer_id)
+    return customer
+
+
+def update_customer(
+    tenant: TenantId, customer_id: str, changes: CustomerChanges, expected_version: int | None
+) -> Customer:
+    """Apply a partial update. With `expected_version` (If-Match) a stale read fails with
+    PreconditionFailed; without it, a concurrent change is retried on the fresh record."""
+    for _ in range(_UNCONDITIONAL_ATTEMPTS):
+        current = get_customer(tenant, customer_id)
+        if expected_version is not None and current.version != expected_version:
+            raise PreconditionFailed(
+                f"customer {customer_id} is at version {current.version}, not {expected_version}"
+            )
+        updated = apply_changes(current, changes, utc_now())
+        if _same_profile(current, updated):
+            return current
+        try:
+            return repository.replace_customer(tenant, current, updated)
+        except ConcurrentModification:
+            if expected_version is not None:
+                raise PreconditionFailed(
+                    f"customer {customer_id} changed since version {expected_version}"
+                ) from None
+    raise ConcurrentModification(f"customer {customer_id} keeps changing; retry")
+
+
+def _same_profile(before: Customer, after: Customer) -> bool:
+    return replace(after, updated_at=before.updated_at) == before
+
+
+def delete_customer(tenant: TenantId, customer_id: str, expected_version: int | None) -> None:
+    for _ in range(_UNCONDITIONAL_ATTEMPTS):
+        current = get_customer(tenant, customer_id)
+        if expected_version is not None and current.version != expected_version:
+            raise PreconditionFailed(
+                f"customer {customer_id} is at version {current.version}, not {expected_version}"
+            )
+        try:
+            repository.delete_customer(tenant, current)
+            return
+        except ConcurrentModification:
+            if expected_version is not None:
+                raise PreconditionFailed(
+                    f"customer {customer_id} changed since version {expected_version}"
+                ) from None
+    raise ConcurrentModification(f"customer {customer_id} keeps changing; retry")
+
+
+@dataclass(frozen=True)
+class CustomerLookup:
+    """At most one criterion: a unique field's value, or a tag. None of them lists all."""
+
+    unique_field: UniqueField | None = None
+    value: str | None = None
+    tag: str | None = None
+
+
+def find_customers(tenant: TenantId, lookup: CustomerLookup, page: PageRequest) -> Page[Customer]:
+    if lookup.unique_field is not None and lookup.value is not None:
+        if page.cursor is not None:
+            raise MalformedRequest(
+                "cursor is not valid for this query; start again without a cursor"
+            )
+        customer_id = repository.find_customer_id(tenant, lookup.unique_field, lookup.value)
+        customer = repository.get_customer(tenant, customer_id) if customer_id else None
+        return Page([customer] if customer else [], None)
+    if lookup.tag is not None:
+        return repository.list_customers_with_tag(tenant, lookup.tag, page)
+    return repository.list_customers(tenant, page)

@@ -1,0 +1,57 @@
+"""Service settings: one pydantic model, read from the environment once, lazily."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a usable deployment."""
+
+
+class Settings(BaseModel):
+    model_config = {"frozen": True}
+
+    stage: str = Field(min_length=1)
+    control_table: str = Field(min_length=3)
+    data_table: str = Field(min_length=3)
+    aws_region: str = Field(min_length=1)
+    dynamodb_endpoint: str | None = None
+    cursor_secret: SecretStr = Field(min_length=32)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    auth_cache_seconds: int = Field(default=60, ge=0, le=60)
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str]) -> Settings:
+        def read(name: str) -> str | None:
+            value = environ.get(name)
+            return value if value else None
+
+        raw = {
+            "stage": read("STAGE"),
+            "control_table": read("CONTROL_TABLE"),
+            "data_table": read("DATA_TABLE"),
+            "aws_region": read("AWS_REGION") or read("AWS_DEFAULT_REGION"),
+            "dynamodb_endpoint": read("DYNAMODB_ENDPOINT"),
+            "cursor_secret": read("CURSOR_SECRET"),
+            "max_body_bytes": read("MAX_BODY_BYTES"),
+            "auth_cache_seconds": read("AUTH_CACHE_SECONDS"),
+        }
+        try:
+            return cls.model_validate({k: v for k, v in raw.items() if v is not None})
+        except ValidationError as exc:
+            names = ", ".join(str(err["loc"][0]).upper() for err in exc.errors())
+            raise SettingsError(f"invalid or missing settings: {names}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_environ(dict(os.environ))
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""Local-only tooling (never deployed): DynamoDB Local, table creation, the local stack."""

@@ -1,0 +1,119 @@
+"""`make run`: DynamoDB Local (data under .local/), the tables, the admin key, and
+`chalice local` on 127.0.0.1. Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+import boto3
+
+from devtools.dynamodb_local import ROOT, DynamoDBLocal
+from devtools.stage import stage_environment
+from devtools.tables import ensure_tables, table_names
+
+LOCAL_DIR = ROOT / ".local"
+
+
+def _secret_file(path: Path, make: str) -> str:
+    """Read a secret kept under .local/, creating it (mode 600) on first run."""
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(make + "\n")
+    path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def prepare(environment: dict[str, str]) -> str:
+    """Tables and the platform-admin key; answers the key's secret."""
+    from chalicelib.services.tenants import register_platform_key
+    from chalicelib.settings import reset_settings
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=environment["DYNAMODB_ENDPOINT"],
+        region_name=environment["AWS_DEFAULT_REGION"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+    for name in ensure_tables(client, table_names(environment)):
+        print(f"created table {name}")
+    admin_key = _secret_file(LOCAL_DIR / "admin-key", "crm_admin_" + secrets.token_urlsafe(32))
+    os.environ.update(environment)
+    reset_settings()
+    register_platform_key(admin_key)
+    return admin_key
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument(
+        "--dynamodb-port", type=int, default=int(os.environ.get("DDB_PORT", "8001"))
+    )
+    args = parser.parse_args()
+
+    LOCAL_DIR.mkdir(exist_ok=True)
+    database = DynamoDBLocal(args.dynamodb_port, LOCAL_DIR / "dynamodb").start()
+    print(f"DynamoDB Local on {database.endpoint} (data in .local/dynamodb)")
+    api: subprocess.Popen[bytes] | None = None
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        environment = stage_environment("local")
+        environment["DYNAMODB_ENDPOINT"] = database.endpoint
+        environment["CURSOR_SECRET"] = _secret_file(
+            LOCAL_DIR / "cursor-secret", secrets.token_urlsafe(48)
+        )
+        admin_key = prepare(environment)
+        base = f"http://127.0.0.1:{args.port}"
+        print(
+            f"\nAPI on {base}  (docs: {base}/docs)\n"
+            f"Platform-admin key in .local/admin-key. Create a tenant with:\n"
+            f"  curl -s -X POST {base}/v1/admin/tenants \\\n"
+            f'    -H "Authorization: Bearer $(cat .local/admin-key)" \\\n'
+            "    -H 'Content-Type: application/json' \\\n"
+            """    -d '{"name": "Acme", "plan": "free"}'\n""",
+            flush=True,
+        )
+        del admin_key
+        chalice = Path(sys.executable).with_name("chalice")
+        api = subprocess.Popen(
+            [
+                str(chalice),
+                "local",
+                "--stage",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(args.port),
+            ],
+            cwd=ROOT,
+            env={**os.environ, **environment},
+        )
+        return api.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if api is not None and api.poll() is None:
+            api.terminate()
+            try:
+                api.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                api.kill()
+        database.stop()
+        print("stopped DynamoDB Local and the API")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
