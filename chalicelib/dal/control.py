@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
+from pynamodb.exceptions import PutError
+
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
 from chalicelib.dal.models import ApiKeyItem, TenantItem
 from chalicelib.dal.transactions import LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp
+from chalicelib.domain.errors import ConcurrentModification
 from chalicelib.domain.tenancy import ApiKey, Plan, Role, Tenant, TenantId, TenantStatus
 
 PLATFORM_KEYS_OWNER = "PLATFORM#KEYS"
@@ -103,3 +109,26 @@ def insert_platform_key(key: ApiKey) -> None:
         raise ValueError("a platform key has the platform_admin role and no tenant")
     bound_settings()
     _key_item(key).save(condition=ApiKeyItem.pk.does_not_exist())
+
+
+def insert_api_key(key: ApiKey) -> None:
+    """Store a new tenant key; the tenant must exist."""
+    if key.tenant is None:
+        raise ValueError("a tenant key needs its tenant")
+    bound_settings()
+    _key_item(key).save(condition=ApiKeyItem.pk.does_not_exist())
+
+
+def set_tenant_status(tenant: Tenant, status: TenantStatus, now: datetime) -> Tenant:
+    """Change a tenant's status, guarded by the version read (optimistic locking)."""
+    bound_settings()
+    changed = replace(tenant, status=status, updated_at=now)
+    item = _tenant_item(changed)
+    item.version = tenant.version
+    try:
+        item.save()
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConcurrentModification(f"tenant {tenant.id} changed concurrently") from exc
+        raise
+    return replace(changed, version=tenant.version + 1)

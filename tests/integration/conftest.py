@@ -1,0 +1,108 @@
+"""In-process: the Chalice test client against moto's DynamoDB."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.dal import control
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.tenancy import Role, issue_key, tenant_id
+from chalicelib.services import auth
+from chalicelib.services.tenants import register_platform_key
+from chalicelib.settings import reset_settings
+from devtools.stage import stage_environment
+from tests.support.api import Answer, Api
+from tests.support.tables import create_tables
+
+ADMIN_SECRET = "crm_admin_test_" + "x" * 40
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    env = stage_environment("local")
+    env.update(
+        {
+            "CURSOR_SECRET": "test-cursor-secret-" + "y" * 32,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AUTH_CACHE_SECONDS": "0",
+        }
+    )
+    monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    auth.clear_cache()
+    yield env
+    reset_settings()
+    auth.clear_cache()
+
+
+@pytest.fixture
+def dynamodb(environment: dict[str, str]) -> Iterator[object]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=environment["AWS_DEFAULT_REGION"])
+        create_tables(client, environment)
+        yield client
+
+
+@pytest.fixture
+def client(dynamodb: object) -> Iterator[Client]:
+    from app import app
+
+    with Client(app, stage_name="local") as test_client:
+        for name in ("CONTROL_TABLE", "DATA_TABLE"):
+            assert os.environ[name]
+        yield test_client
+
+
+def _transport(test_client: Client):  # type: ignore[no-untyped-def]
+    def send(method: str, path: str, headers: dict[str, str], body: bytes | None) -> Answer:
+        response = test_client.http.request(method, path, headers=headers, body=body or b"")
+        return Answer(
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            text=response.body.decode() if isinstance(response.body, bytes) else response.body,
+        )
+
+    return send
+
+
+@pytest.fixture
+def anonymous(client: Client) -> Api:
+    return Api(_transport(client))
+
+
+@pytest.fixture
+def platform(anonymous: Api) -> Api:
+    register_platform_key(ADMIN_SECRET)
+    return anonymous.as_key(ADMIN_SECRET)
+
+
+@pytest.fixture
+def tenant_a(platform: Api) -> Api:
+    return platform.create_tenant("Tenant A")
+
+
+@pytest.fixture
+def tenant_b(platform: Api) -> Api:
+    return platform.create_tenant("Tenant B")
+
+
+@pytest.fixture
+def key_with_role(platform: Api) -> Callable[[Api, str], Api]:
+    """A client holding a new key of `role` for the tenant `owner` belongs to."""
+
+    def make(owner: Api, role: str) -> Api:
+        assert owner.tenant_id is not None
+        issued = issue_key(Role(role), tenant_id(owner.tenant_id), utc_now(), label=role)
+        control.insert_api_key(issued.record)
+        return owner.as_key(issued.secret, owner.tenant_id)
+
+    return make

@@ -1,0 +1,56 @@
+"""The OpenAPI document and the page that renders it."""
+
+from __future__ import annotations
+
+import re
+
+from chalice.test import Client
+
+from tests.support.api import Api
+
+
+def test_the_document_is_openapi_31_and_lists_every_route(client: Client, anonymous: Api) -> None:
+    from app import app
+
+    answer = anonymous.get("/v1/openapi.json")
+
+    assert answer.status == 200
+    document = answer.json
+    assert document["openapi"] == "3.1.0"
+    listed = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
+    routes = {(m, p) for p, methods in app.routes.items() for m in methods}
+    assert listed == routes
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("operationId"), (method, path)
+            assert operation.get("responses"), (method, path)
+
+
+def test_the_document_references_only_defined_schemas(anonymous: Api) -> None:
+    document = anonymous.get("/v1/openapi.json").json
+    text = anonymous.get("/v1/openapi.json").text
+
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert refs <= set(document["components"]["schemas"])
+    create = document["paths"]["/v1/customers"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/CustomerCreate"
+    )
+    assert "409" in create["responses"] and "422" in create["responses"]
+    email = document["components"]["schemas"]["CustomerCreate"]["properties"]["email"]
+    assert "unique" in str(email).lower()
+    parameters = {p["name"] for p in document["paths"]["/v1/customers"]["get"]["parameters"]}
+    assert {"limit", "cursor", "email", "phone", "external_id", "tag"} <= parameters
+
+
+def test_the_docs_page_loads_its_assets_from_the_service(anonymous: Api) -> None:
+    page = anonymous.get("/docs")
+
+    assert page.status == 200 and page.content_type.startswith("text/html")
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(not s.startswith(("http:", "https:", "//")) for s in sources)
+    for source in sources:
+        asset = anonymous.get("/" + source)
+        assert asset.status == 200, source
+        assert len(asset.text) > 100
+    anonymous.get("/docs/nope.js").problem(404)
