@@ -18,7 +18,7 @@ from devtools.dynamodb_local import ROOT, DynamoDBLocal
 from devtools.stage import stage_environment
 from devtools.tables import ensure_tables, table_names
 
-LOCAL_DIR = ROOT / ".local"
+LOCAL_DIR = Path(os.environ.get("LOCAL_DIR", ROOT / ".local"))
 
 
 def _secret_file(path: Path, make: str) -> str:
@@ -30,8 +30,8 @@ def _secret_file(path: Path, make: str) -> str:
     return path.read_text().strip()
 
 
-def prepare(environment: dict[str, str]) -> str:
-    """Tables and the platform-admin key; answers the key's secret."""
+def prepare(environment: dict[str, str]) -> None:
+    """Create the tables if absent, and the platform-admin key on first run."""
     from chalicelib.services.tenants import register_platform_key
     from chalicelib.settings import reset_settings
 
@@ -48,7 +48,17 @@ def prepare(environment: dict[str, str]) -> str:
     os.environ.update(environment)
     reset_settings()
     register_platform_key(admin_key)
-    return admin_key
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop `chalice local` and its auto-reload worker (they share a process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def main() -> int:
@@ -59,14 +69,17 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    LOCAL_DIR.mkdir(exist_ok=True)
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     database = DynamoDBLocal(args.dynamodb_port, LOCAL_DIR / "dynamodb").start()
-    print(f"DynamoDB Local on {database.endpoint} (data in .local/dynamodb)")
+    print(f"DynamoDB Local on {database.endpoint} (data in {LOCAL_DIR / 'dynamodb'})")
     api: subprocess.Popen[bytes] | None = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
         environment = stage_environment("local")
@@ -74,18 +87,17 @@ def main() -> int:
         environment["CURSOR_SECRET"] = _secret_file(
             LOCAL_DIR / "cursor-secret", secrets.token_urlsafe(48)
         )
-        admin_key = prepare(environment)
+        prepare(environment)
         base = f"http://127.0.0.1:{args.port}"
         print(
             f"\nAPI on {base}  (docs: {base}/docs)\n"
-            f"Platform-admin key in .local/admin-key. Create a tenant with:\n"
+            f"Platform-admin key in {LOCAL_DIR / 'admin-key'}. Create a tenant with:\n"
             f"  curl -s -X POST {base}/v1/admin/tenants \\\n"
-            f'    -H "Authorization: Bearer $(cat .local/admin-key)" \\\n'
+            f'    -H "Authorization: Bearer $(cat {LOCAL_DIR / "admin-key"})" \\\n'
             "    -H 'Content-Type: application/json' \\\n"
             """    -d '{"name": "Acme", "plan": "free"}'\n""",
             flush=True,
         )
-        del admin_key
         chalice = Path(sys.executable).with_name("chalice")
         api = subprocess.Popen(
             [
@@ -100,17 +112,14 @@ def main() -> int:
             ],
             cwd=ROOT,
             env={**os.environ, **environment},
+            start_new_session=True,
         )
         return api.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        if api is not None and api.poll() is None:
-            api.terminate()
-            try:
-                api.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                api.kill()
+        if api is not None:
+            _stop_group(api)
         database.stop()
         print("stopped DynamoDB Local and the API")
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from chalicelib.dal import customers as repository
 from chalicelib.domain.clock import utc_now
@@ -20,7 +24,13 @@ from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 
 _IDENTIFYING_FIELDS = ("name", "email", "phone", "external_id")
-_UNCONDITIONAL_ATTEMPTS = 3
+_UNCONDITIONAL_ATTEMPTS = 10
+T = TypeVar("T")
+
+
+def _back_off(attempt: int) -> None:
+    """Jittered, growing pause before re-reading a record another writer just changed."""
+    time.sleep(random.uniform(0, 0.01 * (2 ** min(attempt, 5))))
 
 
 def _not_found(customer_id: str) -> NotFound:
@@ -48,50 +58,60 @@ def get_customer(tenant: TenantId, customer_id: str) -> Customer:
     return customer
 
 
+def _read_at(tenant: TenantId, customer_id: str, expected_version: int | None) -> Customer:
+    current = get_customer(tenant, customer_id)
+    if expected_version is not None and current.version != expected_version:
+        raise PreconditionFailed(
+            f"customer {customer_id} is at version {current.version}, not {expected_version}"
+        )
+    return current
+
+
+def _write_with_retry(
+    tenant: TenantId,
+    customer_id: str,
+    expected_version: int | None,
+    write: Callable[[Customer], T],
+) -> T:
+    """Read, then write what `write` derives from the record read.
+
+    With `expected_version` (If-Match) a record changed by someone else fails with
+    PreconditionFailed; without it, a concurrent change is retried on the fresh record.
+    """
+    for attempt in range(_UNCONDITIONAL_ATTEMPTS):
+        current = _read_at(tenant, customer_id, expected_version)
+        try:
+            return write(current)
+        except ConcurrentModification:
+            if expected_version is not None:
+                raise PreconditionFailed(
+                    f"customer {customer_id} changed since version {expected_version}"
+                ) from None
+            _back_off(attempt)
+    raise ConcurrentModification(f"customer {customer_id} keeps changing; retry")
+
+
 def update_customer(
     tenant: TenantId, customer_id: str, changes: CustomerChanges, expected_version: int | None
 ) -> Customer:
-    """Apply a partial update. With `expected_version` (If-Match) a stale read fails with
-    PreconditionFailed; without it, a concurrent change is retried on the fresh record."""
-    for _ in range(_UNCONDITIONAL_ATTEMPTS):
-        current = get_customer(tenant, customer_id)
-        if expected_version is not None and current.version != expected_version:
-            raise PreconditionFailed(
-                f"customer {customer_id} is at version {current.version}, not {expected_version}"
-            )
+    """Apply a partial update; a change that alters nothing writes nothing."""
+
+    def write(current: Customer) -> Customer:
         updated = apply_changes(current, changes, utc_now())
-        if _same_profile(current, updated):
+        if replace(updated, updated_at=current.updated_at) == current:
             return current
-        try:
-            return repository.replace_customer(tenant, current, updated)
-        except ConcurrentModification:
-            if expected_version is not None:
-                raise PreconditionFailed(
-                    f"customer {customer_id} changed since version {expected_version}"
-                ) from None
-    raise ConcurrentModification(f"customer {customer_id} keeps changing; retry")
+        return repository.replace_customer(tenant, current, updated)
 
-
-def _same_profile(before: Customer, after: Customer) -> bool:
-    return replace(after, updated_at=before.updated_at) == before
+    return _write_with_retry(tenant, customer_id, expected_version, write)
 
 
 def delete_customer(tenant: TenantId, customer_id: str, expected_version: int | None) -> None:
-    for _ in range(_UNCONDITIONAL_ATTEMPTS):
-        current = get_customer(tenant, customer_id)
-        if expected_version is not None and current.version != expected_version:
-            raise PreconditionFailed(
-                f"customer {customer_id} is at version {current.version}, not {expected_version}"
-            )
-        try:
-            repository.delete_customer(tenant, current)
-            return
-        except ConcurrentModification:
-            if expected_version is not None:
-                raise PreconditionFailed(
-                    f"customer {customer_id} changed since version {expected_version}"
-                ) from None
-    raise ConcurrentModification(f"customer {customer_id} keeps changing; retry")
+    _write_with_retry(
+        tenant,
+        customer_id,
+        expected_version,
+        lambda current: repository.delete_customer(tenant, current),
+    )
 
 
 @dataclass(frozen=True)

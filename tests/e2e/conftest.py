@@ -1,0 +1,109 @@
+"""Over real HTTP: `python -m devtools.run_local` (what `make run` starts) with its own
+DynamoDB Local and `chalice local` on free ports, data under a temporary directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from devtools.dynamodb_local import ROOT, free_port
+from tests.support.api import Answer, Api
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class LocalStack:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    local_dir: Path
+    dynamodb_port: int
+
+    @property
+    def admin_key(self) -> str:
+        return (self.local_dir / "admin-key").read_text().strip()
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=30)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"the local stack exited early:\n{output}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("the local stack did not start in time")
+
+
+def start_stack(local_dir: Path) -> LocalStack:
+    port, dynamodb_port = free_port(), free_port()
+    environment = {**os.environ, "LOCAL_DIR": str(local_dir)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "devtools.run_local",
+            "--port",
+            str(port),
+            "--dynamodb-port",
+            str(dynamodb_port),
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    _wait_for_port(port, process)
+    return LocalStack(process, f"http://127.0.0.1:{port}", local_dir, dynamodb_port)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    running = start_stack(tmp_path_factory.mktemp("local"))
+    yield running
+    running.stop()
+
+
+def http_transport(base_url: str):  # type: ignore[no-untyped-def]
+    session = requests.Session()
+
+    def send(method: str, path: str, headers: dict[str, str], body: bytes | None) -> Answer:
+        response = session.request(method, base_url + path, headers=headers, data=body, timeout=30)
+        return Answer(
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            text=response.text,
+        )
+
+    return send
+
+
+@pytest.fixture(scope="session")
+def platform(stack: LocalStack) -> Api:
+    return Api(http_transport(stack.base_url), stack.admin_key)
+
+
+@pytest.fixture
+def tenant_a(platform: Api) -> Api:
+    return platform.create_tenant("Tenant A")
+
+
+@pytest.fixture
+def tenant_b(platform: Api) -> Api:
+    return platform.create_tenant("Tenant B")
