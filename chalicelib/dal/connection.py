@@ -12,16 +12,22 @@ from chalicelib.settings import Settings, get_settings
 _bound_to: Settings | None = None
 
 
-def _bind(settings: Settings) -> None:
-    from chalicelib.dal import models
+def _subclasses(base: type[Model]) -> list[type[Model]]:
+    found = []
+    for subclass in base.__subclasses__():
+        found += [subclass, *_subclasses(subclass)]
+    return found
 
-    tables: dict[type[Model], str] = {
-        models.TenantItem: settings.control_table,
-        models.ApiKeyItem: settings.control_table,
-        models.CustomerItem: settings.data_table,
-        models.UniqueItem: settings.data_table,
-        models.TagItem: settings.data_table,
-    }
+
+def _bind(settings: Settings) -> None:
+    """Point every item model at its table: the base a model extends names the table."""
+    from chalicelib.dal.models import ControlTableModel, DataTableModel
+
+    tables: dict[type[Model], str] = {}
+    for model in _subclasses(DataTableModel):
+        tables[model] = settings.data_table
+    for model in _subclasses(ControlTableModel):
+        tables[model] = settings.control_table
     for model, table_name in tables.items():
         model.Meta.table_name = table_name
         model.Meta.region = settings.aws_region

@@ -17,6 +17,20 @@ from pynamodb.models import Model
 UNBOUND = "unbound"  # replaced by chalicelib.dal.connection before first use
 
 
+class DataTableModel(Model):
+    """Base of every item kept in the data table (tenant data); bound lazily."""
+
+    class Meta:
+        table_name = UNBOUND
+
+
+class ControlTableModel(Model):
+    """Base of every item kept in the control table (tenants, keys); bound lazily."""
+
+    class Meta:
+        table_name = UNBOUND
+
+
 _M = TypeVar("_M", bound=Model)
 
 
@@ -41,7 +55,7 @@ class ApiKeysByOwner(_Gsi1["ApiKeyItem"]):
     pass
 
 
-class CustomerItem(Model):
+class CustomerItem(DataTableModel):
     class Meta:
         table_name = UNBOUND
 
@@ -69,7 +83,7 @@ class CustomerItem(Model):
     by_created = CustomersByCreated()
 
 
-class UniqueItem(Model):
+class UniqueItem(DataTableModel):
     """Claims a unique value (email, phone, external id) for one customer of a tenant."""
 
     class Meta:
@@ -83,7 +97,7 @@ class UniqueItem(Model):
     customer_id = UnicodeAttribute()
 
 
-class TagItem(Model):
+class TagItem(DataTableModel):
     """Lists a customer under one of its tags, newest customer first."""
 
     class Meta:
@@ -97,7 +111,7 @@ class TagItem(Model):
     customer_id = UnicodeAttribute()
 
 
-class TenantItem(Model):
+class TenantItem(ControlTableModel):
     class Meta:
         table_name = UNBOUND
 
@@ -117,7 +131,7 @@ class TenantItem(Model):
     by_created = TenantsByCreated()
 
 
-class ApiKeyItem(Model):
+class ApiKeyItem(ControlTableModel):
     """An API key, stored under the SHA-256 of its secret: the secret itself is never kept."""
 
     class Meta:
