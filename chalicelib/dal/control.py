@@ -9,11 +9,20 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
-from chalicelib.dal.models import ApiKeyItem, TenantItem
+from chalicelib.dal.models import ApiKeyItem, TenantConfigItem, TenantItem
 from chalicelib.dal.transactions import LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp
 from chalicelib.domain.errors import ConcurrentModification
-from chalicelib.domain.tenancy import ApiKey, Plan, Role, Tenant, TenantId, TenantStatus
+from chalicelib.domain.tenancy import (
+    ApiKey,
+    Plan,
+    Role,
+    StoredConfig,
+    Tenant,
+    TenantId,
+    TenantStatus,
+)
+from chalicelib.domain.tenant_config import TenantConfig
 
 PLATFORM_KEYS_OWNER = "PLATFORM#KEYS"
 
@@ -132,3 +141,16 @@ def set_tenant_status(tenant: Tenant, status: TenantStatus, now: datetime) -> Te
             raise ConcurrentModification(f"tenant {tenant.id} changed concurrently") from exc
         raise
     return replace(changed, version=tenant.version + 1)
+
+
+def get_tenant_config(tenant: TenantId) -> StoredConfig | None:
+    bound_settings()
+    try:
+        item = TenantConfigItem.get(keys.tenant_pk(tenant), keys.TENANT_CONFIG_SK)
+    except TenantConfigItem.DoesNotExist:
+        return None
+    return StoredConfig(
+        config=TenantConfig.model_validate_json(item.document),
+        version=int(item.version or 0),
+        updated_at=item.updated_at,
+    )

@@ -44,6 +44,7 @@ def tenant_pk(tenant: TenantId) -> str:
 
 
 TENANT_SK = "TENANT"
+TENANT_CONFIG_SK = "CONFIG"
 TENANTS_GSI_PK = "TENANTS"
 
 

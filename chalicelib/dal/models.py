@@ -151,3 +151,18 @@ class ApiKeyItem(ControlTableModel):
     revoked_at = UTCDateTimeAttribute(null=True)
 
     by_owner = ApiKeysByOwner()
+
+
+class TenantConfigItem(ControlTableModel):
+    """A tenant's whole configuration, as JSON, versioned."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="tenant_config")
+    tenant_id = UnicodeAttribute()
+    document = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()

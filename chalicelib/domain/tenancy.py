@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import NewType
 
 from chalicelib.domain.ids import TENANT_ID_PATTERN, new_api_key_id
+from chalicelib.domain.tenant_config import TenantConfig
 
 TenantId = NewType("TenantId", str)
 
@@ -120,3 +121,12 @@ def issue_key(
         expires_at=expires_at,
     )
     return IssuedKey(record=record, secret=secret)
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    """A tenant's configuration as stored, with the version that guards its replacement."""
+
+    config: TenantConfig
+    version: int
+    updated_at: datetime

@@ -1,0 +1,102 @@
+"""A tenant's configuration: every setting has a documented default, so a new tenant works
+without configuring anything. Stored whole and versioned; read through
+`chalicelib.services.tenant_config.get_tenant_config`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rounding(StrEnum):
+    DOWN = "down"
+    NEAREST = "nearest"
+    UP = "up"
+
+
+class TierBasis(StrEnum):
+    LIFETIME_POINTS = "lifetime_points"
+    ROLLING_12_MONTH_SPEND = "rolling_12_month_spend"
+
+
+class TierRule(_Section):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    threshold: Annotated[Decimal, Field(ge=0, description="Lifetime points or 12-month spend.")]
+    multiplier: Annotated[Decimal, Field(gt=0, le=10)] = Decimal(1)
+
+
+def _default_tiers() -> list[TierRule]:
+    return [
+        TierRule(name="member", threshold=Decimal(0)),
+        TierRule(name="silver", threshold=Decimal(1_000)),
+        TierRule(name="gold", threshold=Decimal(5_000)),
+        TierRule(name="platinum", threshold=Decimal(20_000)),
+    ]
+
+
+class LoyaltyConfig(_Section):
+    points_per_currency_unit: Annotated[Decimal, Field(ge=0, le=1000)] = Decimal(1)
+    rounding: Rounding = Rounding.DOWN
+    points_by_interaction_type: dict[str, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(
+        default_factory=dict, description="Fixed points per interaction type, e.g. feedback: 10."
+    )
+    validity_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    tier_basis: TierBasis = TierBasis.LIFETIME_POINTS
+    tiers: Annotated[list[TierRule], Field(min_length=1, max_length=10)] = Field(
+        default_factory=_default_tiers
+    )
+
+    @model_validator(mode="after")
+    def _tiers_ascend_from_zero(self) -> LoyaltyConfig:
+        thresholds = [tier.threshold for tier in self.tiers]
+        if thresholds[0] != 0 or thresholds != sorted(set(thresholds)):
+            raise ValueError("tier thresholds must start at 0 and strictly increase")
+        if len({tier.name for tier in self.tiers}) != len(self.tiers):
+            raise ValueError("tier names must be distinct")
+        return self
+
+
+class SlaTarget(_Section):
+    first_response_hours: Annotated[Decimal, Field(gt=0, le=8760)]
+    resolution_hours: Annotated[Decimal, Field(gt=0, le=8760)]
+
+
+def _default_sla() -> dict[str, SlaTarget]:
+    return {
+        "urgent": SlaTarget(first_response_hours=Decimal(1), resolution_hours=Decimal(8)),
+        "high": SlaTarget(first_response_hours=Decimal(4), resolution_hours=Decimal(24)),
+        "normal": SlaTarget(first_response_hours=Decimal(8), resolution_hours=Decimal(72)),
+        "low": SlaTarget(first_response_hours=Decimal(24), resolution_hours=Decimal(120)),
+    }
+
+
+class TicketsConfig(_Section):
+    sla: dict[str, SlaTarget] = Field(default_factory=_default_sla)
+    reopen_window_days: Annotated[int, Field(ge=0, le=365)] = 7
+
+
+class LifecycleConfig(_Section):
+    """Days since the last purchase that move a customer from active to dormant to churned."""
+
+    dormant_after_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    churned_after_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LifecycleConfig:
+        if self.churned_after_days <= self.dormant_after_days:
+            raise ValueError("churned_after_days must be greater than dormant_after_days")
+        return self
+
+
+class TenantConfig(_Section):
+    loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig)
+    tickets: TicketsConfig = Field(default_factory=TicketsConfig)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
+    webhook_url: HttpUrl | None = Field(None, description="Receives signed segment events.")
