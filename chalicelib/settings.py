@@ -18,6 +18,7 @@ class Settings(BaseModel):
     stage: str = Field(min_length=1)
     control_table: str = Field(min_length=3)
     data_table: str = Field(min_length=3)
+    idempotency_table: str = Field(min_length=3)
     aws_region: str = Field(min_length=1)
     dynamodb_endpoint: str | None = None
     cursor_secret: SecretStr = Field(min_length=32)
@@ -34,6 +35,7 @@ class Settings(BaseModel):
             "stage": read("STAGE"),
             "control_table": read("CONTROL_TABLE"),
             "data_table": read("DATA_TABLE"),
+            "idempotency_table": read("IDEMPOTENCY_TABLE"),
             "aws_region": read("AWS_REGION") or read("AWS_DEFAULT_REGION"),
             "dynamodb_endpoint": read("DYNAMODB_ENDPOINT"),
             "cursor_secret": read("CURSOR_SECRET"),

@@ -36,6 +36,42 @@ def tag_pk(tenant: TenantId, tag: str) -> str:
     return f"{_tenant_prefix(tenant)}#TAG#{tag}"
 
 
+POINTS_SK = "POINTS"
+ORDER_SK = "ORDER"
+
+
+def interaction_sk(occurred_iso: str, interaction_id: str) -> str:
+    return f"INT#{occurred_iso}#{interaction_id}"
+
+
+def interactions_by_type_pk(tenant: TenantId, customer_id: str, interaction_type: str) -> str:
+    return f"{customer_pk(tenant, customer_id)}#INT#{interaction_type}"
+
+
+def ledger_sk(account_version: int, position: int) -> str:
+    return f"LEDGER#{account_version:012d}#{position:02d}"
+
+
+def lot_sk(expires_on_iso: str) -> str:
+    return f"LOT#{expires_on_iso}"
+
+
+def lots_expiring_pk(tenant: TenantId, expires_on_iso: str) -> str:
+    return f"{_tenant_prefix(tenant)}#EXPIRES#{expires_on_iso}"
+
+
+def tier_evaluation_pk(tenant: TenantId, due_iso: str) -> str:
+    return f"{_tenant_prefix(tenant)}#TIEREVAL#{due_iso}"
+
+
+def order_pk(tenant: TenantId, order_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#ORDER#{order_id}"
+
+
+def idempotency_scope(tenant: TenantId, operation: str) -> str:
+    return f"{_tenant_prefix(tenant)}#{operation}"
+
+
 # Control plane (platform data: tenants and their keys).
 
 

@@ -19,14 +19,14 @@ class TableSpec:
     logical_name: str
     environment_variable: str
     partition_key: str
-    sort_key: str
+    sort_key: str | None
     indexes: tuple[IndexSpec, ...]
     ttl_attribute: str
     description: str
 
     def create_table_request(self, table_name: str) -> dict[str, Any]:
         """Arguments for boto3's `create_table`, streams on, billed per request."""
-        key_names = [self.partition_key, self.sort_key]
+        key_names = [self.partition_key, *([self.sort_key] if self.sort_key else [])]
         for index in self.indexes:
             key_names += [index.partition_key, index.sort_key]
         request: dict[str, Any] = {
@@ -37,7 +37,7 @@ class TableSpec:
             ],
             "KeySchema": [
                 {"AttributeName": self.partition_key, "KeyType": "HASH"},
-                {"AttributeName": self.sort_key, "KeyType": "RANGE"},
+                *([{"AttributeName": self.sort_key, "KeyType": "RANGE"}] if self.sort_key else []),
             ],
             "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         }
@@ -71,9 +71,22 @@ DATA_TABLE = TableSpec(
     environment_variable="DATA_TABLE",
     partition_key="pk",
     sort_key="sk",
-    indexes=(IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
+    indexes=(
+        IndexSpec("gsi1", "gsi1pk", "gsi1sk"),
+        IndexSpec("gsi2", "gsi2pk", "gsi2sk"),
+    ),
     ttl_attribute="ttl",
     description="Tenant data (pooled): every key begins with the tenant id.",
 )
 
-ALL_TABLES: tuple[TableSpec, ...] = (CONTROL_TABLE, DATA_TABLE)
+IDEMPOTENCY_TABLE = TableSpec(
+    logical_name="Idempotency",
+    environment_variable="IDEMPOTENCY_TABLE",
+    partition_key="id",
+    sort_key=None,
+    indexes=(),
+    ttl_attribute="expiration",
+    description="Powertools Idempotency records; every key includes the tenant id (hashed).",
+)
+
+ALL_TABLES: tuple[TableSpec, ...] = (CONTROL_TABLE, DATA_TABLE, IDEMPOTENCY_TABLE)

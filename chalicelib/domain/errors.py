@@ -72,3 +72,15 @@ class PreconditionFailed(DomainError):
 
 class ConcurrentModification(DomainError):
     """The record kept changing under us; the caller should retry."""
+
+
+class InsufficientPoints(DomainError):
+    """A redemption or deduction asks for more points than are available."""
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key was sent again with a different request."""
+
+
+class RequestInProgress(DomainError):
+    """The first request with this Idempotency-Key has not finished yet."""

@@ -38,3 +38,10 @@ def new_api_key_id() -> str:
 
 def is_customer_id(value: str) -> bool:
     return bool(CUSTOMER_ID_PATTERN.match(value))
+
+
+INTERACTION_ID_PATTERN = re.compile(r"^int_[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def new_interaction_id() -> str:
+    return f"int_{_ulid()}"

@@ -1,0 +1,423 @@
+"""Interactions and points: the customer's timeline, points account, ledger, lot markers
+and order claims. See docs/data-model.md for the keys and access patterns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.dal import keys
+from chalicelib.dal.connection import bound_settings
+from chalicelib.dal.cursors import decode_cursor, encode_cursor
+from chalicelib.dal.models import InteractionItem, LedgerItem, LotItem, OrderItem, PointsItem
+from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
+from chalicelib.domain.clock import sortable_timestamp, utc_now
+from chalicelib.domain.errors import ConcurrentModification
+from chalicelib.domain.interactions import Channel, Interaction, InteractionType, Order
+from chalicelib.domain.loyalty import EntryType, LedgerEntry, PointsAccount
+from chalicelib.domain.paging import Page, PageRequest
+from chalicelib.domain.tenancy import TenantId
+
+_POINTS = "points"
+_ORDER_CLAIM = "order"
+_ORDER_UPDATE = "order_update"
+
+
+class OrderAlreadyRecorded(Exception):
+    """A purchase names an order id the tenant already recorded."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
+
+
+@dataclass
+class LoyaltyWrite:
+    """Everything one request changes for one customer, committed in one transaction."""
+
+    customer_id: str
+    interaction: Interaction | None = None
+    account_before: PointsAccount | None = None
+    account_after: PointsAccount | None = None
+    entries: Sequence[LedgerEntry] = ()
+    lots_added: set[date] = field(default_factory=set)
+    lots_expired: set[date] = field(default_factory=set)
+    new_order: Order | None = None
+    updated_order: Order | None = None
+
+
+# Conversions between items and domain objects.
+
+
+def _interaction_item(tenant: TenantId, interaction: Interaction) -> InteractionItem:
+    occurred = sortable_timestamp(interaction.occurred_at)
+    return InteractionItem(
+        pk=keys.customer_pk(tenant, interaction.customer_id),
+        sk=keys.interaction_sk(occurred, interaction.id),
+        gsi2pk=keys.interactions_by_type_pk(
+            tenant, interaction.customer_id, interaction.type.value
+        ),
+        gsi2sk=f"{occurred}#{interaction.id}",
+        tenant_id=tenant,
+        customer_id=interaction.customer_id,
+        interaction_id=interaction.id,
+        type=interaction.type.value,
+        channel=interaction.channel.value if interaction.channel else None,
+        location_id=interaction.location_id,
+        occurred_at=interaction.occurred_at,
+        recorded_at=interaction.recorded_at,
+        details=json.dumps(interaction.details, separators=(",", ":"), default=str),
+        custom_attributes=json.dumps(interaction.attributes, separators=(",", ":")),
+        points=interaction.points,
+    )
+
+
+def _to_interaction(item: InteractionItem) -> Interaction:
+    return Interaction(
+        id=item.interaction_id,
+        customer_id=item.customer_id,
+        type=InteractionType(item.type),
+        occurred_at=item.occurred_at,
+        recorded_at=item.recorded_at,
+        channel=Channel(item.channel) if item.channel else None,
+        location_id=item.location_id,
+        attributes=json.loads(item.custom_attributes),
+        details=json.loads(item.details),
+        points=int(item.points or 0),
+    )
+
+
+def _points_item(tenant: TenantId, customer_id: str, account: PointsAccount) -> PointsItem:
+    due = account.tier_evaluation.isoformat() if account.tier_evaluation else None
+    item = PointsItem(
+        pk=keys.customer_pk(tenant, customer_id),
+        sk=keys.POINTS_SK,
+        gsi2pk=keys.tier_evaluation_pk(tenant, due) if due else None,
+        gsi2sk=customer_id if due else None,
+        tenant_id=tenant,
+        customer_id=customer_id,
+        lots=json.dumps({d.isoformat(): p for d, p in sorted(account.lots.items()) if p}),
+        balance=account.balance,
+        lifetime_earned=account.lifetime_earned,
+        redeemed=account.redeemed,
+        expired=account.expired,
+        reversed=account.reversed,
+        deducted=account.deducted,
+        clawback_pending=account.clawback_pending,
+        tier=account.tier,
+        spend_by_month=json.dumps({m: str(a) for m, a in sorted(account.spend_by_month.items())}),
+        tier_evaluation=due,
+        updated_at=utc_now(),
+    )
+    if account.version:
+        item.version = account.version
+    return item
+
+
+def _to_account(item: PointsItem) -> PointsAccount:
+    lots = {date.fromisoformat(d): int(p) for d, p in json.loads(item.lots).items()}
+    spend = {m: Decimal(a) for m, a in json.loads(item.spend_by_month).items()}
+    return PointsAccount(
+        lots=lots,
+        lifetime_earned=int(item.lifetime_earned),
+        redeemed=int(item.redeemed),
+        expired=int(item.expired),
+        reversed=int(item.reversed),
+        deducted=int(item.deducted),
+        clawback_pending=int(item.clawback_pending),
+        tier=item.tier,
+        spend_by_month=spend,
+        tier_evaluation=date.fromisoformat(item.tier_evaluation) if item.tier_evaluation else None,
+        version=int(item.version or 0),
+    )
+
+
+def _ledger_item(
+    tenant: TenantId, customer_id: str, entry: LedgerEntry, version: int, position: int
+) -> LedgerItem:
+    return LedgerItem(
+        pk=keys.customer_pk(tenant, customer_id),
+        sk=keys.ledger_sk(version, position),
+        tenant_id=tenant,
+        customer_id=customer_id,
+        type=entry.type.value,
+        points=entry.points,
+        balance_after=entry.balance_after,
+        at=entry.at,
+        actor=entry.actor,
+        interaction_id=entry.interaction_id,
+        reference=entry.reference,
+        reason=entry.reason,
+        tier=entry.tier,
+    )
+
+
+def _to_entry(item: LedgerItem) -> LedgerEntry:
+    return LedgerEntry(
+        type=EntryType(item.type),
+        points=int(item.points),
+        balance_after=int(item.balance_after),
+        at=item.at,
+        actor=item.actor,
+        interaction_id=item.interaction_id,
+        reference=item.reference,
+        reason=item.reason,
+        tier=item.tier,
+        sequence=item.sk.removeprefix("LEDGER#"),
+    )
+
+
+def _lot_item(tenant: TenantId, customer_id: str, expires_on: date) -> LotItem:
+    day = expires_on.isoformat()
+    return LotItem(
+        pk=keys.customer_pk(tenant, customer_id),
+        sk=keys.lot_sk(day),
+        gsi2pk=keys.lots_expiring_pk(tenant, day),
+        gsi2sk=customer_id,
+        tenant_id=tenant,
+        customer_id=customer_id,
+        expires_on=day,
+    )
+
+
+def _order_item(tenant: TenantId, order: Order) -> OrderItem:
+    item = OrderItem(
+        pk=keys.order_pk(tenant, order.order_id),
+        sk=keys.ORDER_SK,
+        tenant_id=tenant,
+        order_id=order.order_id,
+        customer_id=order.customer_id,
+        interaction_id=order.interaction_id,
+        amount=str(order.amount),
+        currency=order.currency,
+        points=order.points,
+        occurred_at=order.occurred_at,
+        refunded_amount=str(order.refunded_amount),
+        points_reversed=order.points_reversed,
+    )
+    if order.version:
+        item.version = order.version
+    return item
+
+
+def _to_order(item: OrderItem) -> Order:
+    return Order(
+        order_id=item.order_id,
+        customer_id=item.customer_id,
+        interaction_id=item.interaction_id,
+        amount=Decimal(item.amount),
+        currency=item.currency,
+        points=int(item.points),
+        occurred_at=item.occurred_at,
+        refunded_amount=Decimal(item.refunded_amount),
+        points_reversed=int(item.points_reversed),
+        version=int(item.version or 0),
+    )
+
+
+# Reads.
+
+
+def get_account(tenant: TenantId, customer_id: str) -> PointsAccount | None:
+    bound_settings()
+    try:
+        item = PointsItem.get(
+            keys.customer_pk(tenant, customer_id), keys.POINTS_SK, consistent_read=True
+        )
+    except PointsItem.DoesNotExist:
+        return None
+    return _to_account(item)
+
+
+def get_order(tenant: TenantId, order_id: str) -> Order | None:
+    bound_settings()
+    try:
+        item = OrderItem.get(keys.order_pk(tenant, order_id), keys.ORDER_SK, consistent_read=True)
+    except OrderItem.DoesNotExist:
+        return None
+    return _to_order(item)
+
+
+def get_order_interaction(tenant: TenantId, order: Order) -> Interaction | None:
+    """The purchase that claimed `order` (its key is derived from the claim)."""
+    bound_settings()
+    try:
+        item = InteractionItem.get(
+            keys.customer_pk(tenant, order.customer_id),
+            keys.interaction_sk(sortable_timestamp(order.occurred_at), order.interaction_id),
+            consistent_read=True,
+        )
+    except InteractionItem.DoesNotExist:
+        return None
+    return _to_interaction(item)
+
+
+def _page_cursor(
+    tenant: TenantId, query: str, items: list[Any], limit: int, index_keys: tuple[str, ...] = ()
+) -> tuple[list[Any], str | None]:
+    if len(items) <= limit:
+        return items, None
+    items = items[:limit]
+    last = items[-1]
+    names = ("pk", "sk", *index_keys)
+    return items, encode_cursor(tenant, query, {n: {"S": getattr(last, n)} for n in names})
+
+
+def list_interactions(
+    tenant: TenantId,
+    customer_id: str,
+    interaction_type: InteractionType | None,
+    since: str | None,
+    until: str | None,
+    page: PageRequest,
+) -> Page[Interaction]:
+    """Newest first, one Query per page: the customer's partition, or gsi2 for one type.
+    `since`/`until` are sortable timestamps (inclusive, exclusive)."""
+    bound_settings()
+    query = f"interactions:{customer_id}:{interaction_type or '*'}:{since or ''}:{until or ''}"
+    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
+    low, high = since or "", until or "~"
+    common: dict[str, Any] = {
+        "scan_index_forward": False,
+        "limit": page.limit + 1,
+        "page_size": page.limit + 1,
+        "last_evaluated_key": start,
+    }
+    if interaction_type is None:
+        condition = InteractionItem.sk.between(f"INT#{low}", f"INT#{high}")
+        items = list(
+            InteractionItem.query(
+                keys.customer_pk(tenant, customer_id), condition, consistent_read=True, **common
+            )
+        )
+        items, cursor = _page_cursor(tenant, query, items, page.limit)
+    else:
+        gsi_condition = InteractionItem.gsi2sk.between(low, high)
+        items = list(
+            InteractionItem.by_type.query(
+                keys.interactions_by_type_pk(tenant, customer_id, interaction_type.value),
+                gsi_condition,
+                **common,
+            )
+        )
+        items, cursor = _page_cursor(tenant, query, items, page.limit, ("gsi2pk", "gsi2sk"))
+    return Page([_to_interaction(item) for item in items], cursor)
+
+
+def list_ledger(tenant: TenantId, customer_id: str, page: PageRequest) -> Page[LedgerEntry]:
+    """Newest first: one Query on the customer's `LEDGER#` items per page."""
+    bound_settings()
+    query = f"ledger:{customer_id}"
+    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
+    items = list(
+        LedgerItem.query(
+            keys.customer_pk(tenant, customer_id),
+            LedgerItem.sk.startswith("LEDGER#"),
+            scan_index_forward=False,
+            consistent_read=True,
+            limit=page.limit + 1,
+            page_size=page.limit + 1,
+            last_evaluated_key=start,
+        )
+    )
+    items, cursor = _page_cursor(tenant, query, items, page.limit)
+    return Page([_to_entry(item) for item in items], cursor)
+
+
+def iter_ledger(tenant: TenantId, customer_id: str) -> Iterator[LedgerEntry]:
+    """The whole ledger, oldest first (reconciliation and tests)."""
+    bound_settings()
+    for item in LedgerItem.query(
+        keys.customer_pk(tenant, customer_id),
+        LedgerItem.sk.startswith("LEDGER#"),
+        consistent_read=True,
+    ):
+        yield _to_entry(item)
+
+
+def customers_with_lots_expiring(tenant: TenantId, day: date) -> Iterator[str]:
+    """Customers holding a lot that expires on `day`: a Query on gsi2, nothing else read."""
+    bound_settings()
+    for item in LotItem.by_expiry.query(keys.lots_expiring_pk(tenant, day.isoformat())):
+        yield item.customer_id
+
+
+def customers_due_for_tier_evaluation(tenant: TenantId, day: date) -> Iterator[str]:
+    bound_settings()
+    for item in PointsItem.by_tier_evaluation.query(
+        keys.tier_evaluation_pk(tenant, day.isoformat())
+    ):
+        yield item.customer_id
+
+
+# The one write.
+
+
+def _build(tenant: TenantId, write: LoyaltyWrite) -> LabelledTransaction:
+    transaction = LabelledTransaction()
+    customer = write.customer_id
+    for day in sorted(write.lots_expired - write.lots_added):
+        transaction.delete(f"lot-expired:{day}", _lot_item(tenant, customer, day))
+    if write.interaction is not None:
+        transaction.put(
+            "interaction",
+            _interaction_item(tenant, write.interaction),
+            condition=InteractionItem.pk.does_not_exist(),
+        )
+    if write.account_after is not None and write.account_before is not None:
+        after = _points_item(
+            tenant, customer, _with_version(write.account_after, write.account_before.version)
+        )
+        transaction.put(_POINTS, after)
+        version = write.account_before.version + 1
+        for position, entry in enumerate(write.entries):
+            item = _ledger_item(tenant, customer, entry, version, position)
+            transaction.put(f"ledger:{position}", item, condition=LedgerItem.sk.does_not_exist())
+    for day in sorted(write.lots_added):
+        transaction.put(f"lot:{day}", _lot_item(tenant, customer, day))
+    if write.new_order is not None:
+        transaction.put(
+            _ORDER_CLAIM,
+            _order_item(tenant, write.new_order),
+            condition=OrderItem.pk.does_not_exist(),
+        )
+    if write.updated_order is not None:
+        transaction.put(_ORDER_UPDATE, _order_item(tenant, write.updated_order))
+    return transaction
+
+
+def _with_version(account: PointsAccount, version: int) -> PointsAccount:
+    return replace(account, version=version)
+
+
+def commit(tenant: TenantId, write: LoyaltyWrite) -> list[LedgerEntry]:
+    """Write the interaction, the account (conditioned on the version read), its ledger
+    entries, lot markers and order claim in one TransactWriteItems.
+
+    Answers the entries written, each with its ledger position. Raises
+    OrderAlreadyRecorded for a purchase whose order id is taken, and
+    ConcurrentModification when the account or order changed since it was read.
+    """
+    bound_settings()
+    try:
+        commit_with_retry(lambda: _build(tenant, write))
+    except ConditionsFailed as error:
+        labels = {failure.label for failure in error.failures}
+        if _ORDER_CLAIM in labels and write.new_order is not None:
+            raise OrderAlreadyRecorded(write.new_order.order_id) from error
+        raise ConcurrentModification("the points account changed; retry") from error
+    version = (write.account_before.version if write.account_before else 0) + 1
+    return [
+        replace(entry, sequence=keys.ledger_sk(version, position).removeprefix("LEDGER#"))
+        for position, entry in enumerate(write.entries)
+    ]
+
+
+def put_interaction(tenant: TenantId, interaction: Interaction) -> None:
+    """An interaction that moves no points: one PutItem."""
+    bound_settings()
+    _interaction_item(tenant, interaction).save(condition=InteractionItem.pk.does_not_exist())

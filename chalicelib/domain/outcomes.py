@@ -1,0 +1,117 @@
+"""What the interaction and points use cases answer. Pydantic models, because an answer to
+an idempotent request is stored and replayed as JSON."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from chalicelib.domain.interactions import Interaction
+from chalicelib.domain.loyalty import LedgerEntry
+
+
+class InteractionRecord(BaseModel):
+    id: str
+    customer_id: str
+    type: str
+    channel: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    location_id: str | None
+    attributes: dict[str, Any]
+    amount: str | None = Field(None, description="Decimal amount, as text (purchase, refund).")
+    currency: str | None = None
+    order_id: str | None = None
+    items: list[dict[str, Any]] | None = None
+    rating: int | None = None
+    nps: int | None = None
+    text: str | None = None
+    name: str | None = None
+    points: int = Field(0, description="Points this interaction earned (negative: reversed).")
+
+    @classmethod
+    def of(cls, interaction: Interaction) -> InteractionRecord:
+        return cls(
+            id=interaction.id,
+            customer_id=interaction.customer_id,
+            type=interaction.type.value,
+            channel=interaction.channel.value if interaction.channel else None,
+            occurred_at=interaction.occurred_at,
+            recorded_at=interaction.recorded_at,
+            location_id=interaction.location_id,
+            attributes=interaction.attributes,
+            points=interaction.points,
+            **interaction.details,
+        )
+
+
+class LedgerEntryRecord(BaseModel):
+    id: str = Field(description="Position in the customer's ledger (sorts chronologically).")
+    type: str = Field(description="earn, redeem, adjust, expire, reverse or tier_change.")
+    points: int = Field(description="Signed: credits positive, debits negative.")
+    balance_after: int
+    at: datetime
+    actor: str = Field(description="The API key id that caused it, or `system`.")
+    interaction_id: str | None = None
+    reference: str | None = None
+    reason: str | None = None
+    tier: str | None = Field(None, description="The new tier (tier_change).")
+
+    @classmethod
+    def of(cls, entry: LedgerEntry) -> LedgerEntryRecord:
+        return cls(
+            id=entry.sequence,
+            type=entry.type.value,
+            points=entry.points,
+            balance_after=entry.balance_after,
+            at=entry.at,
+            actor=entry.actor,
+            interaction_id=entry.interaction_id,
+            reference=entry.reference,
+            reason=entry.reason,
+            tier=entry.tier,
+        )
+
+
+class PointsMovement(BaseModel):
+    """The entries a redemption or adjustment wrote (expiries it applied first included)."""
+
+    balance: int
+    entries: list[LedgerEntryRecord]
+
+
+class ExpiringPoints(BaseModel):
+    expires_on: date
+    points: int
+
+
+class NextTier(BaseModel):
+    name: str
+    threshold: str
+    missing: str = Field(description="Lifetime points or spend still needed to reach it.")
+
+
+class PointsSummary(BaseModel):
+    balance: int = Field(description="Available now: expired lots never count.")
+    lifetime_earned: int
+    expiring: list[ExpiringPoints] = Field(description="Points expiring in the next 30 days.")
+    tier: str
+    next_tier: NextTier | None
+    clawback_pending: int = Field(description="Reversed points still to settle from earnings.")
+
+
+class BatchItemOutcome(BaseModel):
+    index: int
+    outcome: str = Field(description="created, duplicate or failed.")
+    interaction: InteractionRecord | None = None
+    error: str | None = Field(None, description="The domain error's kind (failed items).")
+    detail: str | None = None
+
+
+class BatchResult(BaseModel):
+    created: int
+    duplicates: int
+    failed: int
+    items: list[BatchItemOutcome]

@@ -1,0 +1,98 @@
+"""Safe retries: a request repeated with the same Idempotency-Key answers the first result.
+
+Powertools' `idempotent_function` wraps the work; its payload is an `IdempotentRequest`
+whose key is the tenant, the operation and the caller's key (so two tenants never
+collide), and whose fingerprint makes a key reused for a different request fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from chalicelib.dal import keys
+from chalicelib.dal.idempotency import persistence_store
+from chalicelib.domain.errors import IdempotencyKeyReused, RequestInProgress
+from chalicelib.domain.tenancy import TenantId
+
+R = TypeVar("R", bound=BaseModel)
+RECORD_SECONDS = 24 * 60 * 60
+
+
+class IdempotentRequest(BaseModel):
+    tenant: str
+    operation: str
+    key: str
+    fingerprint: str
+
+
+def idempotent_request(
+    tenant: TenantId, operation: str, key: str | None, *inputs: Any
+) -> IdempotentRequest | None:
+    """The payload for a request carrying `key` (None without one)."""
+    if key is None:
+        return None
+    canonical = json.dumps(inputs, sort_keys=True, default=str, separators=(",", ":"))
+    return IdempotentRequest(
+        tenant=tenant,
+        operation=keys.idempotency_scope(tenant, operation),
+        key=key,
+        fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
+    )
+
+
+def _perform(request: IdempotentRequest, work: Callable[[], BaseModel]) -> BaseModel:
+    return work()
+
+
+@lru_cache(maxsize=16)
+def _runner(store_id: int, result_type: type[BaseModel]) -> Callable[..., BaseModel]:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
+        PydanticSerializer,
+    )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="[tenant, operation, key]",
+        payload_validation_jmespath="fingerprint",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=RECORD_SECONDS,
+    )
+    runner: Callable[..., BaseModel] = idempotent_function(
+        _perform,
+        data_keyword_argument="request",
+        persistence_store=persistence_store(),
+        config=config,
+        output_serializer=PydanticSerializer(result_type),
+    )
+    return runner
+
+
+def run_once(request: IdempotentRequest | None, result_type: type[R], work: Callable[[], R]) -> R:
+    """Run `work` once per idempotent request; a repeat answers the stored result."""
+    if request is None:
+        return work()
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    runner = _runner(id(persistence_store()), result_type)
+    try:
+        result = runner(request=request, work=work)
+    except IdempotencyValidationError as exc:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used for a different request"
+        ) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise RequestInProgress(
+            "a request with this Idempotency-Key is still in progress; retry shortly"
+        ) from exc
+    if not isinstance(result, result_type):
+        return result_type.model_validate(result)
+    return result

@@ -1,0 +1,484 @@
+"""Interactions and points: record touchpoints, earn, redeem, adjust, refund, read.
+
+Every change to a customer's points reads the account, applies the domain rules
+(`AccountChange`) and commits one transaction conditioned on the version read; a write
+that loses a race re-reads and tries again, so concurrent redemptions never overdraw.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from chalicelib.dal import customers as customer_repository
+from chalicelib.dal import loyalty as repository
+from chalicelib.dal.loyalty import LoyaltyWrite, OrderAlreadyRecorded
+from chalicelib.domain.clock import sortable_timestamp, utc_now
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    DomainError,
+    FieldIssue,
+    InvalidInput,
+    NotFound,
+)
+from chalicelib.domain.ids import is_customer_id, new_interaction_id
+from chalicelib.domain.interactions import (
+    MAX_BATCH_ITEMS,
+    Interaction,
+    InteractionDraft,
+    InteractionType,
+    Order,
+    check_occurred_at,
+)
+from chalicelib.domain.loyalty import (
+    AccountChange,
+    LedgerEntry,
+    PointsAccount,
+    fixed_points,
+    next_tier,
+    purchase_points,
+    refund_reversal,
+    standing,
+)
+from chalicelib.domain.outcomes import (
+    BatchItemOutcome,
+    BatchResult,
+    ExpiringPoints,
+    InteractionRecord,
+    LedgerEntryRecord,
+    NextTier,
+    PointsMovement,
+    PointsSummary,
+)
+from chalicelib.domain.paging import Page, PageRequest
+from chalicelib.domain.tenancy import TenantId
+from chalicelib.domain.tenant_config import LoyaltyConfig
+from chalicelib.services.idempotency import idempotent_request, run_once
+from chalicelib.services.tenant_config import get_tenant_config
+
+WRITE_ATTEMPTS = 30
+
+
+def _back_off(attempt: int) -> None:
+    """Jittered, growing pause before re-reading an account another writer just changed."""
+    time.sleep(random.uniform(0, 0.005 * (2 ** min(attempt, 6))))
+
+
+def _not_found(customer_id: str) -> NotFound:
+    return NotFound(f"customer {customer_id} does not exist")
+
+
+def _require_customer(tenant: TenantId, customer_id: str) -> None:
+    if not is_customer_id(customer_id) or not customer_repository.get_customer(
+        tenant, customer_id
+    ):
+        raise _not_found(customer_id)
+
+
+def _account_of(tenant: TenantId, customer_id: str) -> PointsAccount:
+    """The stored account; a customer who never had points starts from an empty one."""
+    if not is_customer_id(customer_id):
+        raise _not_found(customer_id)
+    account = repository.get_account(tenant, customer_id)
+    if account is None:
+        _require_customer(tenant, customer_id)
+        return PointsAccount()
+    return account
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """One attempt's outcome: the write to commit and the interaction it records."""
+
+    write: LoyaltyWrite
+    interaction: Interaction | None
+    change: AccountChange
+
+
+def _commit_change(
+    tenant: TenantId,
+    customer_id: str,
+    stage: Callable[[AccountChange], _Staged],
+    config: LoyaltyConfig,
+    actor: str,
+    now: datetime,
+) -> tuple[_Staged, list[LedgerEntry]]:
+    """Read the account, stage a change, commit it; on a lost race read again."""
+    for attempt in range(WRITE_ATTEMPTS):
+        account = _account_of(tenant, customer_id)
+        change = AccountChange(account, config, now, actor)
+        change.expire_due()
+        staged = stage(change)
+        try:
+            entries = repository.commit(tenant, staged.write)
+        except ConcurrentModification:
+            _back_off(attempt)
+            continue
+        return staged, entries
+    raise ConcurrentModification(f"the points of customer {customer_id} keep changing; retry")
+
+
+def _account_write(
+    customer_id: str, change: AccountChange, interaction: Interaction | None = None
+) -> LoyaltyWrite:
+    return LoyaltyWrite(
+        customer_id=customer_id,
+        interaction=interaction,
+        account_before=change.before,
+        account_after=change.result(),
+        entries=change.entries,
+        lots_added=change.touched_lots,
+        lots_expired=change.expired_lots,
+    )
+
+
+# Interactions.
+
+
+def _new_interaction(
+    customer_id: str, draft: InteractionDraft, interaction_id: str, now: datetime, points: int
+) -> Interaction:
+    return Interaction(
+        id=interaction_id,
+        customer_id=customer_id,
+        type=draft.type,
+        occurred_at=draft.occurred_at,
+        recorded_at=now,
+        channel=draft.channel,
+        location_id=draft.location_id,
+        attributes=draft.attributes,
+        details=draft.details,
+        points=points,
+    )
+
+
+def _stage_purchase(
+    customer_id: str, draft: InteractionDraft, config: LoyaltyConfig, now: datetime
+) -> Callable[[AccountChange], _Staged]:
+    interaction_id = new_interaction_id()
+    amount = draft.amount or Decimal(0)
+
+    def stage(change: AccountChange) -> _Staged:
+        points = purchase_points(amount, config, change.account.tier)
+        points += fixed_points(config, draft.type.value)
+        change.earn(points, interaction_id, reference=draft.order_id)
+        change.record_spend(amount, draft.occurred_at.date())
+        change.upgrade_tier()
+        interaction = _new_interaction(customer_id, draft, interaction_id, now, points)
+        write = _account_write(customer_id, change, interaction)
+        if draft.order_id is not None:
+            write.new_order = Order(
+                order_id=draft.order_id,
+                customer_id=customer_id,
+                interaction_id=interaction_id,
+                amount=amount,
+                currency=str(draft.details.get("currency")),
+                points=points,
+                occurred_at=draft.occurred_at,
+            )
+        return _Staged(write, interaction, change)
+
+    return stage
+
+
+def _order_to_refund(tenant: TenantId, customer_id: str, order_id: str | None) -> Order:
+    order = repository.get_order(tenant, order_id) if order_id else None
+    if order is None:
+        raise NotFound(f"order {order_id} was not recorded as a purchase")
+    if order.customer_id != customer_id:
+        raise InvalidInput([FieldIssue("order_id", "the order belongs to another customer")])
+    return order
+
+
+def _stage_refund(
+    tenant: TenantId, customer_id: str, draft: InteractionDraft, now: datetime
+) -> Callable[[AccountChange], _Staged]:
+    interaction_id = new_interaction_id()
+    currency = draft.details.get("currency")
+
+    def stage(change: AccountChange) -> _Staged:
+        order = _order_to_refund(tenant, customer_id, draft.order_id)
+        refund = order.check_refund(draft.amount, str(currency) if currency else None)
+        due = refund_reversal(order.points, order.amount, order.refunded_amount, refund)
+        change.reverse(due, interaction_id, reference=order.order_id)
+        change.record_spend(-refund, order.occurred_at.date())
+        change.upgrade_tier()
+        details = {**draft.details, "amount": str(refund), "currency": order.currency}
+        interaction = _new_interaction(
+            customer_id, replace(draft, details=details), interaction_id, now, -due
+        )
+        write = _account_write(customer_id, change, interaction)
+        write.updated_order = replace(
+            order,
+            refunded_amount=order.refunded_amount + refund,
+            points_reversed=order.points_reversed + due,
+        )
+        return _Staged(write, interaction, change)
+
+    return stage
+
+
+def _stage_fixed(
+    customer_id: str, draft: InteractionDraft, points: int, now: datetime
+) -> Callable[[AccountChange], _Staged]:
+    interaction_id = new_interaction_id()
+
+    def stage(change: AccountChange) -> _Staged:
+        change.earn(points, interaction_id)
+        change.upgrade_tier()
+        interaction = _new_interaction(customer_id, draft, interaction_id, now, points)
+        return _Staged(_account_write(customer_id, change, interaction), interaction, change)
+
+    return stage
+
+
+def _record(
+    tenant: TenantId,
+    customer_id: str,
+    draft: InteractionDraft,
+    actor: str,
+    now: datetime,
+    config: LoyaltyConfig,
+) -> tuple[InteractionRecord, bool]:
+    """Record one interaction; answers it and whether it was already recorded (an order id
+    seen before answers the first purchase and writes nothing)."""
+    check_occurred_at(draft.occurred_at, now)
+    points = fixed_points(config, draft.type.value)
+    if draft.type is InteractionType.PURCHASE:
+        stage = _stage_purchase(customer_id, draft, config, now)
+    elif draft.type is InteractionType.REFUND:
+        stage = _stage_refund(tenant, customer_id, draft, now)
+    elif points:
+        stage = _stage_fixed(customer_id, draft, points, now)
+    else:
+        _require_customer(tenant, customer_id)
+        interaction = _new_interaction(customer_id, draft, new_interaction_id(), now, 0)
+        repository.put_interaction(tenant, interaction)
+        return InteractionRecord.of(interaction), False
+    try:
+        staged, _ = _commit_change(tenant, customer_id, stage, config, actor, now)
+    except OrderAlreadyRecorded as duplicate:
+        return _first_purchase(tenant, duplicate.order_id), True
+    assert staged.interaction is not None
+    return InteractionRecord.of(staged.interaction), False
+
+
+def _first_purchase(tenant: TenantId, order_id: str) -> InteractionRecord:
+    order = repository.get_order(tenant, order_id)
+    first = repository.get_order_interaction(tenant, order) if order else None
+    if first is None:
+        raise ConcurrentModification(f"order {order_id} is being recorded; retry")
+    return InteractionRecord.of(first)
+
+
+def record_interaction(
+    tenant: TenantId,
+    customer_id: str,
+    draft: InteractionDraft,
+    actor: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> InteractionRecord:
+    """Record a touchpoint and the points it moves, in one transaction."""
+    moment = now or utc_now()
+    request = idempotent_request(tenant, "interaction", idempotency_key, customer_id, draft)
+    config = get_tenant_config(tenant).loyalty
+    return run_once(
+        request,
+        InteractionRecord,
+        lambda: _record(tenant, customer_id, draft, actor, moment, config)[0],
+    )
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One item of a batch: its customer by id or by external id, and what to record."""
+
+    draft: InteractionDraft
+    customer_id: str | None = None
+    external_id: str | None = None
+
+
+def _resolve_customer(tenant: TenantId, item: BatchItem) -> str:
+    if item.customer_id is not None:
+        return item.customer_id
+    from chalicelib.domain.customers import UniqueField
+
+    found = customer_repository.find_customer_id(
+        tenant, UniqueField.EXTERNAL_ID, item.external_id or ""
+    )
+    if found is None:
+        raise NotFound(f"no customer has external_id {item.external_id}")
+    return found
+
+
+def _batch(
+    tenant: TenantId, items: list[BatchItem], actor: str, now: datetime, config: LoyaltyConfig
+) -> BatchResult:
+    outcomes = []
+    for index, item in enumerate(items):
+        try:
+            customer_id = _resolve_customer(tenant, item)
+            record, duplicate = _record(tenant, customer_id, item.draft, actor, now, config)
+        except DomainError as error:
+            outcomes.append(
+                BatchItemOutcome(
+                    index=index, outcome="failed", error=type(error).__name__, detail=error.detail
+                )
+            )
+            continue
+        outcome = "duplicate" if duplicate else "created"
+        outcomes.append(BatchItemOutcome(index=index, outcome=outcome, interaction=record))
+    return BatchResult(
+        created=sum(1 for o in outcomes if o.outcome == "created"),
+        duplicates=sum(1 for o in outcomes if o.outcome == "duplicate"),
+        failed=sum(1 for o in outcomes if o.outcome == "failed"),
+        items=outcomes,
+    )
+
+
+def record_batch(
+    tenant: TenantId,
+    items: list[BatchItem],
+    actor: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> BatchResult:
+    """Record up to MAX_BATCH_ITEMS interactions; each item succeeds or fails on its own."""
+    if len(items) > MAX_BATCH_ITEMS:
+        raise InvalidInput([FieldIssue("items", f"at most {MAX_BATCH_ITEMS} items per batch")])
+    moment = now or utc_now()
+    request = idempotent_request(tenant, "interactions:batch", idempotency_key, items)
+    config = get_tenant_config(tenant).loyalty
+    return run_once(request, BatchResult, lambda: _batch(tenant, items, actor, moment, config))
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    type: InteractionType | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_interactions(
+    tenant: TenantId, customer_id: str, timeline: TimelineFilter, page: PageRequest
+) -> Page[InteractionRecord]:
+    _require_customer(tenant, customer_id)
+    found = repository.list_interactions(
+        tenant,
+        customer_id,
+        timeline.type,
+        sortable_timestamp(timeline.since) if timeline.since else None,
+        sortable_timestamp(timeline.until) if timeline.until else None,
+        page,
+    )
+    return Page([InteractionRecord.of(i) for i in found.items], found.next_cursor)
+
+
+# Points.
+
+
+def _movement(
+    tenant: TenantId,
+    customer_id: str,
+    actor: str,
+    now: datetime,
+    apply: Callable[[AccountChange], None],
+) -> PointsMovement:
+    config = get_tenant_config(tenant).loyalty
+
+    def stage(change: AccountChange) -> _Staged:
+        apply(change)
+        return _Staged(_account_write(customer_id, change), None, change)
+
+    staged, entries = _commit_change(tenant, customer_id, stage, config, actor, now)
+    return PointsMovement(
+        balance=staged.change.available(), entries=[LedgerEntryRecord.of(e) for e in entries]
+    )
+
+
+def redeem_points(
+    tenant: TenantId,
+    customer_id: str,
+    points: int,
+    reason: str,
+    reference: str | None,
+    actor: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> PointsMovement:
+    """Spend points from the lots that expire first; InsufficientPoints when short."""
+    moment = now or utc_now()
+    request = idempotent_request(
+        tenant, "points:redeem", idempotency_key, customer_id, points, reason, reference
+    )
+    return run_once(
+        request,
+        PointsMovement,
+        lambda: _movement(
+            tenant, customer_id, actor, moment, lambda c: c.redeem(points, reason, reference)
+        ),
+    )
+
+
+def adjust_points(
+    tenant: TenantId,
+    customer_id: str,
+    points: int,
+    reason: str,
+    reference: str | None,
+    actor: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> PointsMovement:
+    """A signed manual correction, recorded as an `adjust` entry."""
+    moment = now or utc_now()
+    request = idempotent_request(
+        tenant, "points:adjust", idempotency_key, customer_id, points, reason, reference
+    )
+    return run_once(
+        request,
+        PointsMovement,
+        lambda: _movement(
+            tenant, customer_id, actor, moment, lambda c: c.adjust(points, reason, reference)
+        ),
+    )
+
+
+def points_summary(
+    tenant: TenantId, customer_id: str, now: datetime | None = None
+) -> PointsSummary:
+    """Balance as of now (lots past their date no longer count), expiring soon, tier."""
+    today = (now or utc_now()).date()
+    config = get_tenant_config(tenant).loyalty
+    account = _account_of(tenant, customer_id)
+    reached = standing(account, config, today)
+    upcoming = next_tier(config, reached)
+    return PointsSummary(
+        balance=account.available(today),
+        lifetime_earned=account.lifetime_earned,
+        expiring=[ExpiringPoints(expires_on=d, points=p) for d, p in account.expiring(today)],
+        tier=account.tier or config.tiers[0].name,
+        next_tier=(
+            NextTier(
+                name=upcoming[0].name,
+                threshold=str(upcoming[0].threshold),
+                missing=str(upcoming[1]),
+            )
+            if upcoming
+            else None
+        ),
+        clawback_pending=account.clawback_pending,
+    )
+
+
+def list_transactions(
+    tenant: TenantId, customer_id: str, page: PageRequest
+) -> Page[LedgerEntryRecord]:
+    _account_of(tenant, customer_id)
+    found = repository.list_ledger(tenant, customer_id, page)
+    return Page([LedgerEntryRecord.of(e) for e in found.items], found.next_cursor)
