@@ -5,11 +5,15 @@ from chalice import Chalice
 from chalicelib.api.admin import admin_api
 from chalicelib.api.customers import customers_api
 from chalicelib.api.docs import docs_api
+from chalicelib.api.interactions import interactions_api
+from chalicelib.api.loyalty import loyalty_api
 from chalicelib.api.middleware import http_middleware
 
 app = Chalice(app_name="customer-ops")
 
 app.register_blueprint(customers_api)
 app.register_blueprint(admin_api)
+app.register_blueprint(interactions_api)
+app.register_blueprint(loyalty_api)
 app.register_blueprint(docs_api)
 app.register_middleware(http_middleware(app), "http")

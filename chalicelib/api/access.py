@@ -42,6 +42,13 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/customers/{customer_id}"): RouteAccess(TENANT_READERS | {Role.APP}),
     ("PATCH", "/v1/customers/{customer_id}"): RouteAccess(TENANT_WRITERS),
     ("DELETE", "/v1/customers/{customer_id}"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/customers/{customer_id}/interactions"): RouteAccess(TENANT_WRITERS | {Role.APP}),
+    ("POST", "/v1/interactions:batch"): RouteAccess(TENANT_WRITERS | {Role.APP}),
+    ("GET", "/v1/customers/{customer_id}/interactions"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/customers/{customer_id}/points"): RouteAccess(TENANT_READERS | {Role.APP}),
+    ("GET", "/v1/customers/{customer_id}/points/transactions"): RouteAccess(TENANT_READERS),
+    ("POST", "/v1/customers/{customer_id}/points/redeem"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/customers/{customer_id}/points/adjust"): RouteAccess(TENANT_WRITERS),
 }
 
 

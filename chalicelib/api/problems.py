@@ -36,7 +36,26 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
         415, "unsupported-media-type", "Unsupported media type"
     ),
     errors.InvalidInput: ProblemKind(422, "validation-error", "Validation failed"),
+    errors.InsufficientPoints: ProblemKind(409, "insufficient-points", "Insufficient points"),
+    errors.IdempotencyKeyReused: ProblemKind(
+        422, "idempotency-key-reused", "Idempotency key reused"
+    ),
+    errors.RequestInProgress: ProblemKind(409, "request-in-progress", "Request in progress"),
 }
+
+
+def problem_summary(error_kind: str, detail: str) -> dict[str, Any]:
+    """The problem fields for a domain error named by its class (a batch item's failure)."""
+    kind = next(
+        (k for cls, k in _KINDS.items() if cls.__name__ == error_kind),
+        ProblemKind(500, "internal-error", "Internal error"),
+    )
+    return {
+        "type": PROBLEM_TYPE_BASE + kind.slug,
+        "title": kind.title,
+        "status": kind.status,
+        "detail": detail,
+    }
 
 
 def problem_response(

@@ -68,6 +68,25 @@ class Call(Generic[BodyT, QueryT]):
             raise Forbidden("this route needs a tenant's API key")
         return self.principal.tenant
 
+    @property
+    def actor(self) -> str:
+        """Who the ledger names as the cause of a change: the calling key's id."""
+        if self.principal is None:
+            raise Forbidden("this route needs an API key")
+        return self.principal.key_id
+
+    def idempotency_key(self) -> str | None:
+        """The Idempotency-Key header: a repeat of the request answers the first result."""
+        key = self.headers.get("idempotency-key")
+        if key is None:
+            return None
+        key = key.strip()
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            raise InvalidInput(
+                [FieldIssue("Idempotency-Key", "1 to 255 printable characters", "header")]
+            )
+        return key
+
     def if_match_version(self) -> int | None:
         """The version an If-Match header names, None when absent or `*`."""
         header = self.headers.get("if-match")

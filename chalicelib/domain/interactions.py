@@ -38,10 +38,11 @@ class Channel(StrEnum):
 @dataclass(frozen=True)
 class InteractionDraft:
     """What a caller asks to record. `details` holds the type's own fields (amount, currency,
-    order_id, items, rating, nps, text, name), already validated by the schema."""
+    order_id, items, rating, nps, text, name), already validated by the schema.
+    Without `occurred_at` the interaction happened when it is recorded."""
 
     type: InteractionType
-    occurred_at: datetime
+    occurred_at: datetime | None = None
     channel: Channel | None = None
     location_id: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
@@ -56,6 +57,15 @@ class InteractionDraft:
     def amount(self) -> Decimal | None:
         value = self.details.get("amount")
         return Decimal(str(value)) if value is not None else None
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One item of a batch: its customer by id or by external id, and what to record."""
+
+    draft: InteractionDraft
+    customer_id: str | None = None
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -119,9 +119,7 @@ def refund_reversal(
         return 0
     refunded_after = min(order_amount, refunded_before + refund)
     due_after = int((order_points * refunded_after / order_amount).to_integral_value(ROUND_FLOOR))
-    due_before = int(
-        (order_points * refunded_before / order_amount).to_integral_value(ROUND_FLOOR)
-    )
+    due_before = int((order_points * refunded_before / order_amount).to_integral_value(ROUND_FLOOR))
     return max(0, due_after - due_before)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +28,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.ids import is_customer_id, new_interaction_id
 from chalicelib.domain.interactions import (
     MAX_BATCH_ITEMS,
+    BatchItem,
     Interaction,
     InteractionDraft,
     InteractionType,
@@ -73,9 +74,7 @@ def _not_found(customer_id: str) -> NotFound:
 
 
 def _require_customer(tenant: TenantId, customer_id: str) -> None:
-    if not is_customer_id(customer_id) or not customer_repository.get_customer(
-        tenant, customer_id
-    ):
+    if not is_customer_id(customer_id) or not customer_repository.get_customer(tenant, customer_id):
         raise _not_found(customer_id)
 
 
@@ -146,7 +145,7 @@ def _new_interaction(
         id=interaction_id,
         customer_id=customer_id,
         type=draft.type,
-        occurred_at=draft.occurred_at,
+        occurred_at=draft.occurred_at or now,
         recorded_at=now,
         channel=draft.channel,
         location_id=draft.location_id,
@@ -166,7 +165,7 @@ def _stage_purchase(
         points = purchase_points(amount, config, change.account.tier)
         points += fixed_points(config, draft.type.value)
         change.earn(points, interaction_id, reference=draft.order_id)
-        change.record_spend(amount, draft.occurred_at.date())
+        change.record_spend(amount, (draft.occurred_at or now).date())
         change.upgrade_tier()
         interaction = _new_interaction(customer_id, draft, interaction_id, now, points)
         write = _account_write(customer_id, change, interaction)
@@ -178,7 +177,7 @@ def _stage_purchase(
                 amount=amount,
                 currency=str(draft.details.get("currency")),
                 points=points,
-                occurred_at=draft.occurred_at,
+                occurred_at=draft.occurred_at or now,
             )
         return _Staged(write, interaction, change)
 
@@ -246,7 +245,9 @@ def _record(
 ) -> tuple[InteractionRecord, bool]:
     """Record one interaction; answers it and whether it was already recorded (an order id
     seen before answers the first purchase and writes nothing)."""
-    check_occurred_at(draft.occurred_at, now)
+    occurred_at = draft.occurred_at or now
+    check_occurred_at(occurred_at, now)
+    draft = replace(draft, occurred_at=occurred_at)
     points = fixed_points(config, draft.type.value)
     if draft.type is InteractionType.PURCHASE:
         stage = _stage_purchase(customer_id, draft, config, now)
@@ -294,15 +295,6 @@ def record_interaction(
     )
 
 
-@dataclass(frozen=True)
-class BatchItem:
-    """One item of a batch: its customer by id or by external id, and what to record."""
-
-    draft: InteractionDraft
-    customer_id: str | None = None
-    external_id: str | None = None
-
-
 def _resolve_customer(tenant: TenantId, item: BatchItem) -> str:
     if item.customer_id is not None:
         return item.customer_id
@@ -317,11 +309,17 @@ def _resolve_customer(tenant: TenantId, item: BatchItem) -> str:
 
 
 def _batch(
-    tenant: TenantId, items: list[BatchItem], actor: str, now: datetime, config: LoyaltyConfig
+    tenant: TenantId,
+    items: Sequence[BatchItem | DomainError],
+    actor: str,
+    now: datetime,
+    config: LoyaltyConfig,
 ) -> BatchResult:
     outcomes = []
     for index, item in enumerate(items):
         try:
+            if isinstance(item, DomainError):
+                raise item
             customer_id = _resolve_customer(tenant, item)
             record, duplicate = _record(tenant, customer_id, item.draft, actor, now, config)
         except DomainError as error:
@@ -343,7 +341,7 @@ def _batch(
 
 def record_batch(
     tenant: TenantId,
-    items: list[BatchItem],
+    items: Sequence[BatchItem | DomainError],
     actor: str,
     idempotency_key: str | None,
     now: datetime | None = None,
@@ -352,7 +350,8 @@ def record_batch(
     if len(items) > MAX_BATCH_ITEMS:
         raise InvalidInput([FieldIssue("items", f"at most {MAX_BATCH_ITEMS} items per batch")])
     moment = now or utc_now()
-    request = idempotent_request(tenant, "interactions:batch", idempotency_key, items)
+    fingerprint = [i if isinstance(i, BatchItem) else repr(vars(i)) for i in items]
+    request = idempotent_request(tenant, "interactions:batch", idempotency_key, fingerprint)
     config = get_tenant_config(tenant).loyalty
     return run_once(request, BatchResult, lambda: _batch(tenant, items, actor, moment, config))
 

@@ -1,0 +1,98 @@
+"""Interaction routes: record one, record a batch, read the timeline."""
+
+from __future__ import annotations
+
+from chalicelib.api.problems import problem_summary
+from chalicelib.api.routing import Call, OperationBlueprint, Reply
+from chalicelib.domain.outcomes import BatchResult, InteractionRecord
+from chalicelib.domain.paging import PageRequest
+from chalicelib.schemas.interactions import (
+    BatchItemOut,
+    BatchResponse,
+    InteractionCreate,
+    InteractionListQuery,
+    InteractionPage,
+    InteractionsBatch,
+    ProblemSummary,
+)
+from chalicelib.services import loyalty as service
+
+interactions_api = OperationBlueprint(__name__)
+
+
+@interactions_api.operation(
+    "POST",
+    "/v1/customers/{customer_id}/interactions",
+    summary="Record an interaction",
+    tag="interactions",
+    body=InteractionCreate,
+    response=InteractionRecord,
+    status=201,
+    extra_responses=(404, 409),
+)
+def record_interaction(call: Call[InteractionCreate, None], customer_id: str) -> Reply:
+    """Records a touchpoint and the points it earns (or, for a refund, reverses) in one
+    transaction. A repeat with the same `Idempotency-Key`, or a purchase whose `order_id`
+    was already recorded, answers the first result and records nothing new."""
+    record = service.record_interaction(
+        call.tenant, customer_id, call.body.to_draft(), call.actor, call.idempotency_key()
+    )
+    return Reply(record, 201)
+
+
+def _batch_response(result: BatchResult) -> BatchResponse:
+    return BatchResponse(
+        created=result.created,
+        duplicates=result.duplicates,
+        failed=result.failed,
+        items=[
+            BatchItemOut(
+                index=item.index,
+                outcome=item.outcome,
+                interaction=item.interaction,
+                problem=(
+                    ProblemSummary(**problem_summary(item.error, item.detail or ""))
+                    if item.error
+                    else None
+                ),
+            )
+            for item in result.items
+        ],
+    )
+
+
+@interactions_api.operation(
+    "POST",
+    "/v1/interactions:batch",
+    summary="Record a batch of interactions",
+    tag="interactions",
+    body=InteractionsBatch,
+    response=BatchResponse,
+    extra_responses=(409,),
+)
+def record_interactions_batch(call: Call[InteractionsBatch, None]) -> Reply:
+    """Up to 100 interactions, each for the customer it names by `customer_id` or
+    `external_id`. Each item's outcome is reported on its own: a bad item fails alone."""
+    result = service.record_batch(
+        call.tenant, call.body.parsed(), call.actor, call.idempotency_key()
+    )
+    return Reply(_batch_response(result))
+
+
+@interactions_api.operation(
+    "GET",
+    "/v1/customers/{customer_id}/interactions",
+    summary="A customer's timeline",
+    tag="interactions",
+    query=InteractionListQuery,
+    response=InteractionPage,
+    extra_responses=(404,),
+)
+def list_interactions(call: Call[None, InteractionListQuery], customer_id: str) -> Reply:
+    """Newest first; filter by `type` and by `from` (inclusive) and `to` (exclusive)."""
+    query = call.query
+    timeline = service.TimelineFilter(type=query.type, since=query.since, until=query.until)
+    page = service.list_interactions(
+        call.tenant, customer_id, timeline, PageRequest(query.limit, query.cursor)
+    )
+    return Reply(InteractionPage(items=page.items, next_cursor=page.next_cursor))

@@ -1,0 +1,198 @@
+"""Interaction request and response bodies."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    JsonValue,
+    RootModel,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from chalicelib.domain.errors import FieldIssue, InvalidInput
+from chalicelib.domain.interactions import MAX_BATCH_ITEMS, BatchItem, Channel, InteractionDraft
+from chalicelib.domain.interactions import InteractionType as Kind
+from chalicelib.domain.outcomes import InteractionRecord
+from chalicelib.schemas.common import PageQuery, RequestBody
+from chalicelib.schemas.customers import Attributes, ExternalId
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Money = Annotated[Decimal, Field(ge=0, le=10**12, max_digits=16, decimal_places=4)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class LineItem(RequestBody):
+    sku: Id | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    quantity: Annotated[int, Field(ge=1, le=100_000)] = 1
+    unit_price: Money | None = None
+
+
+class _Common(RequestBody):
+    channel: Channel | None = None
+    occurred_at: AwareDatetime | None = Field(
+        None, description="ISO-8601 with offset, at most 5 minutes ahead; default: now."
+    )
+    location_id: Id | None = None
+    attributes: Attributes = Field(default_factory=dict)
+
+    def _details(self) -> dict[str, Any]:
+        common = set(_Common.model_fields) | {"type", "customer_id", "external_id"}
+        return self.model_dump(mode="json", exclude=common, exclude_none=True)
+
+    def to_draft(self) -> InteractionDraft:
+        return InteractionDraft(
+            type=Kind(getattr(self, "type")),  # noqa: B009 - every variant has its literal
+            occurred_at=self.occurred_at,
+            channel=self.channel,
+            location_id=self.location_id,
+            attributes=dict(self.attributes),
+            details=self._details(),
+        )
+
+
+class PurchaseBody(_Common):
+    """Earns points: the configured rate per whole currency unit, times the tier multiplier."""
+
+    type: Literal["purchase"]
+    amount: Money
+    currency: Currency
+    order_id: Id = Field(description="Unique within the tenant: a repeat records nothing new.")
+    items: Annotated[list[LineItem], Field(max_length=200)] | None = None
+
+
+class RefundBody(_Common):
+    """Reverses the order's points in proportion to the amount refunded."""
+
+    type: Literal["refund"]
+    order_id: Id
+    amount: Annotated[Decimal, Field(gt=0, le=10**12, max_digits=16, decimal_places=4)] | None = (
+        Field(None, description="Omit to refund whatever is left of the order.")
+    )
+    currency: Currency | None = None
+
+
+class FeedbackBody(_Common):
+    type: Literal["feedback"]
+    rating: Annotated[int, Field(ge=1, le=5)] | None = None
+    nps: Annotated[int, Field(ge=0, le=10)] | None = None
+    text: Text | None = None
+
+    @model_validator(mode="after")
+    def _scored(self) -> FeedbackBody:
+        if self.rating is None and self.nps is None:
+            raise ValueError("give a rating (1-5), an nps score (0-10) or both")
+        return self
+
+
+class EventBody(_Common):
+    type: Literal["app_event", "email_event", "sms_event"]
+    name: EventName
+
+
+class ContactBody(_Common):
+    type: Literal["visit", "inquiry", "complaint"]
+    text: Text | None = None
+
+
+InteractionBody = Annotated[
+    PurchaseBody | RefundBody | FeedbackBody | EventBody | ContactBody,
+    Field(discriminator="type"),
+]
+
+
+class InteractionCreate(RootModel[InteractionBody]):
+    """One interaction; `type` decides which fields apply."""
+
+    def to_draft(self) -> InteractionDraft:
+        return self.root.to_draft()
+
+
+class _Addressed(RequestBody):
+    customer_id: Id | None = None
+    external_id: ExternalId | None = None
+
+
+_ITEM = TypeAdapter(InteractionBody)
+
+
+def _issues(error: ValidationError, index: int) -> list[FieldIssue]:
+    return [
+        FieldIssue(
+            ".".join(["items", str(index), *(str(p) for p in detail["loc"])]),
+            detail["msg"].removeprefix("Value error, "),
+            detail["type"],
+        )
+        for detail in error.errors(include_url=False)
+    ]
+
+
+class InteractionsBatch(RequestBody):
+    """Up to 100 interactions. Each item has the fields of a single interaction plus
+    `customer_id` or `external_id`; an invalid item fails alone."""
+
+    items: Annotated[list[dict[str, JsonValue]], Field(min_length=1, max_length=MAX_BATCH_ITEMS)]
+
+    def parsed(self) -> list[BatchItem | InvalidInput]:
+        """Each item as a BatchItem, or the InvalidInput that explains why it is not one."""
+        return [_parse_item(index, raw) for index, raw in enumerate(self.items)]
+
+
+def _parse_item(index: int, raw: dict[str, JsonValue]) -> BatchItem | InvalidInput:
+    fields = dict(raw)
+    addressed = {k: fields.pop(k) for k in ("customer_id", "external_id") if k in fields}
+    try:
+        who = _Addressed.model_validate_json(json.dumps(addressed))
+        body: _Common = _ITEM.validate_json(json.dumps(fields))
+    except ValidationError as exc:
+        return InvalidInput(_issues(exc, index))
+    if (who.customer_id is None) == (who.external_id is None):
+        return InvalidInput(
+            [FieldIssue(f"items.{index}", "name the customer by customer_id or external_id")]
+        )
+    return BatchItem(
+        draft=body.to_draft(), customer_id=who.customer_id, external_id=who.external_id
+    )
+
+
+class InteractionListQuery(PageQuery):
+    type: Kind | None = None
+    since: AwareDatetime | None = Field(None, alias="from", description="Inclusive.")
+    until: AwareDatetime | None = Field(None, alias="to", description="Exclusive.")
+
+
+class InteractionPage(BaseModel):
+    items: list[InteractionRecord]
+    next_cursor: str | None
+
+
+class ProblemSummary(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    outcome: str = Field(description="created, duplicate (order already recorded) or failed.")
+    interaction: InteractionRecord | None = None
+    problem: ProblemSummary | None = Field(None, description="Why the item failed.")
+
+
+class BatchResponse(BaseModel):
+    created: int
+    duplicates: int
+    failed: int
+    items: list[BatchItemOut]
