@@ -1,6 +1,7 @@
 """The Chalice application: wiring only (blueprints, middleware, event handlers)."""
 
-from chalice import Chalice
+from chalice import Chalice, Cron
+from chalice.app import CloudWatchEvent
 
 from chalicelib.api.admin import admin_api
 from chalicelib.api.customers import customers_api
@@ -8,6 +9,7 @@ from chalicelib.api.docs import docs_api
 from chalicelib.api.interactions import interactions_api
 from chalicelib.api.loyalty import loyalty_api
 from chalicelib.api.middleware import http_middleware
+from chalicelib.domain.clock import utc_now
 
 app = Chalice(app_name="customer-ops")
 
@@ -17,3 +19,11 @@ app.register_blueprint(interactions_api)
 app.register_blueprint(loyalty_api)
 app.register_blueprint(docs_api)
 app.register_middleware(http_middleware(app), "http")
+
+
+@app.schedule(Cron(5, 0, "*", "*", "?", "*"), name="daily-loyalty")
+def daily_loyalty(event: CloudWatchEvent) -> None:
+    """00:05 UTC: record today's point expiries and due tier evaluations."""
+    from chalicelib.services.loyalty_jobs import run_daily
+
+    run_daily(utc_now().date())

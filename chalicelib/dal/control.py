@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 
@@ -103,6 +104,13 @@ def get_tenant(tenant: TenantId) -> Tenant | None:
         return _to_tenant(TenantItem.get(keys.tenant_pk(tenant), keys.TENANT_SK))
     except TenantItem.DoesNotExist:
         return None
+
+
+def iter_tenants() -> Iterator[Tenant]:
+    """Every tenant, oldest first: a paged Query on gsi1's `TENANTS` partition."""
+    bound_settings()
+    for item in TenantItem.by_created.query(keys.TENANTS_GSI_PK):
+        yield _to_tenant(item)
 
 
 def get_api_key(key_hash: str) -> ApiKey | None:

@@ -90,7 +90,7 @@ def _account_of(tenant: TenantId, customer_id: str) -> PointsAccount:
 
 
 @dataclass(frozen=True)
-class _Staged:
+class StagedChange:
     """One attempt's outcome: the write to commit and the interaction it records."""
 
     write: LoyaltyWrite
@@ -98,14 +98,14 @@ class _Staged:
     change: AccountChange
 
 
-def _commit_change(
+def commit_account_change(
     tenant: TenantId,
     customer_id: str,
-    stage: Callable[[AccountChange], _Staged],
+    stage: Callable[[AccountChange], StagedChange],
     config: LoyaltyConfig,
     actor: str,
     now: datetime,
-) -> tuple[_Staged, list[LedgerEntry]]:
+) -> tuple[StagedChange, list[LedgerEntry]]:
     """Read the account, stage a change, commit it; on a lost race read again."""
     for attempt in range(WRITE_ATTEMPTS):
         account = _account_of(tenant, customer_id)
@@ -121,7 +121,7 @@ def _commit_change(
     raise ConcurrentModification(f"the points of customer {customer_id} keep changing; retry")
 
 
-def _account_write(
+def account_write(
     customer_id: str, change: AccountChange, interaction: Interaction | None = None
 ) -> LoyaltyWrite:
     return LoyaltyWrite(
@@ -157,18 +157,18 @@ def _new_interaction(
 
 def _stage_purchase(
     customer_id: str, draft: InteractionDraft, config: LoyaltyConfig, now: datetime
-) -> Callable[[AccountChange], _Staged]:
+) -> Callable[[AccountChange], StagedChange]:
     interaction_id = new_interaction_id()
     amount = draft.amount or Decimal(0)
 
-    def stage(change: AccountChange) -> _Staged:
+    def stage(change: AccountChange) -> StagedChange:
         points = purchase_points(amount, config, change.account.tier)
         points += fixed_points(config, draft.type.value)
         change.earn(points, interaction_id, reference=draft.order_id)
         change.record_spend(amount, (draft.occurred_at or now).date())
         change.upgrade_tier()
         interaction = _new_interaction(customer_id, draft, interaction_id, now, points)
-        write = _account_write(customer_id, change, interaction)
+        write = account_write(customer_id, change, interaction)
         if draft.order_id is not None:
             write.new_order = Order(
                 order_id=draft.order_id,
@@ -179,7 +179,7 @@ def _stage_purchase(
                 points=points,
                 occurred_at=draft.occurred_at or now,
             )
-        return _Staged(write, interaction, change)
+        return StagedChange(write, interaction, change)
 
     return stage
 
@@ -195,11 +195,11 @@ def _order_to_refund(tenant: TenantId, customer_id: str, order_id: str | None) -
 
 def _stage_refund(
     tenant: TenantId, customer_id: str, draft: InteractionDraft, now: datetime
-) -> Callable[[AccountChange], _Staged]:
+) -> Callable[[AccountChange], StagedChange]:
     interaction_id = new_interaction_id()
     currency = draft.details.get("currency")
 
-    def stage(change: AccountChange) -> _Staged:
+    def stage(change: AccountChange) -> StagedChange:
         order = _order_to_refund(tenant, customer_id, draft.order_id)
         refund = order.check_refund(draft.amount, str(currency) if currency else None)
         due = refund_reversal(order.points, order.amount, order.refunded_amount, refund)
@@ -210,27 +210,27 @@ def _stage_refund(
         interaction = _new_interaction(
             customer_id, replace(draft, details=details), interaction_id, now, -due
         )
-        write = _account_write(customer_id, change, interaction)
+        write = account_write(customer_id, change, interaction)
         write.updated_order = replace(
             order,
             refunded_amount=order.refunded_amount + refund,
             points_reversed=order.points_reversed + due,
         )
-        return _Staged(write, interaction, change)
+        return StagedChange(write, interaction, change)
 
     return stage
 
 
 def _stage_fixed(
     customer_id: str, draft: InteractionDraft, points: int, now: datetime
-) -> Callable[[AccountChange], _Staged]:
+) -> Callable[[AccountChange], StagedChange]:
     interaction_id = new_interaction_id()
 
-    def stage(change: AccountChange) -> _Staged:
+    def stage(change: AccountChange) -> StagedChange:
         change.earn(points, interaction_id)
         change.upgrade_tier()
         interaction = _new_interaction(customer_id, draft, interaction_id, now, points)
-        return _Staged(_account_write(customer_id, change, interaction), interaction, change)
+        return StagedChange(account_write(customer_id, change, interaction), interaction, change)
 
     return stage
 
@@ -261,7 +261,7 @@ def _record(
         repository.put_interaction(tenant, interaction)
         return InteractionRecord.of(interaction), False
     try:
-        staged, _ = _commit_change(tenant, customer_id, stage, config, actor, now)
+        staged, _ = commit_account_change(tenant, customer_id, stage, config, actor, now)
     except OrderAlreadyRecorded as duplicate:
         return _first_purchase(tenant, duplicate.order_id), True
     assert staged.interaction is not None
@@ -390,11 +390,11 @@ def _movement(
 ) -> PointsMovement:
     config = get_tenant_config(tenant).loyalty
 
-    def stage(change: AccountChange) -> _Staged:
+    def stage(change: AccountChange) -> StagedChange:
         apply(change)
-        return _Staged(_account_write(customer_id, change), None, change)
+        return StagedChange(account_write(customer_id, change), None, change)
 
-    staged, entries = _commit_change(tenant, customer_id, stage, config, actor, now)
+    staged, entries = commit_account_change(tenant, customer_id, stage, config, actor, now)
     return PointsMovement(
         balance=staged.change.available(), entries=[LedgerEntryRecord.of(e) for e in entries]
     )
