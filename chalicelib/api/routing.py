@@ -27,6 +27,7 @@ from chalicelib.domain.errors import (
     UnsupportedMediaType,
 )
 from chalicelib.domain.tenancy import Principal, TenantId
+from chalicelib.services.idempotency import register_invocation
 from chalicelib.settings import get_settings
 
 BodyT = TypeVar("BodyT", bound=BaseModel | None)
@@ -205,6 +206,7 @@ class OperationBlueprint(Blueprint):
             def handle(**path_params: str) -> Response:
                 request = self.current_request
                 request_id = request_id_of(request)
+                register_invocation(request.lambda_context)
                 try:
                     call: Call[Any, Any] = Call(
                         principal=optional_principal(request),

@@ -280,7 +280,7 @@ def list_interactions(
     bound_settings()
     query = f"interactions:{customer_id}:{interaction_type or '*'}:{since or ''}:{until or ''}"
     start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
-    low, high = since or "", until or "~"
+    low, high = since or "0", until or "~"
     common: dict[str, Any] = {
         "scan_index_forward": False,
         "limit": page.limit + 1,

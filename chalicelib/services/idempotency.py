@@ -22,6 +22,13 @@ from chalicelib.domain.tenancy import TenantId
 
 R = TypeVar("R", bound=BaseModel)
 RECORD_SECONDS = 24 * 60 * 60
+_invocation: list[Any] = [None]
+
+
+def register_invocation(lambda_context: Any) -> None:
+    """Remember the running invocation's Lambda context, so that an in-progress record
+    expires with the invocation (a retry after a timeout is not blocked for a day)."""
+    _invocation[0] = lambda_context
 
 
 class IdempotentRequest(BaseModel):
@@ -51,7 +58,7 @@ def _perform(request: IdempotentRequest, work: Callable[[], BaseModel]) -> BaseM
 
 
 @lru_cache(maxsize=16)
-def _runner(store_id: int, result_type: type[BaseModel]) -> Callable[..., BaseModel]:
+def _runner(store_id: int, result_type: type[BaseModel]) -> tuple[Callable[..., BaseModel], Any]:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
         PydanticSerializer,
@@ -70,7 +77,7 @@ def _runner(store_id: int, result_type: type[BaseModel]) -> Callable[..., BaseMo
         config=config,
         output_serializer=PydanticSerializer(result_type),
     )
-    return runner
+    return runner, config
 
 
 def run_once(request: IdempotentRequest | None, result_type: type[R], work: Callable[[], R]) -> R:
@@ -82,7 +89,9 @@ def run_once(request: IdempotentRequest | None, result_type: type[R], work: Call
         IdempotencyValidationError,
     )
 
-    runner = _runner(id(persistence_store()), result_type)
+    runner, config = _runner(id(persistence_store()), result_type)
+    if _invocation[0] is not None:
+        config.register_lambda_context(_invocation[0])
     try:
         result = runner(request=request, work=work)
     except IdempotencyValidationError as exc:
