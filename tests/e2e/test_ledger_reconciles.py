@@ -158,6 +158,7 @@ _step = st.one_of(
 
 @settings(
     max_examples=12,
+    database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
