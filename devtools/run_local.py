@@ -84,6 +84,7 @@ def main() -> int:
     try:
         environment = stage_environment("local")
         environment["DYNAMODB_ENDPOINT"] = database.endpoint
+        environment["RATE_LIMIT_IN_APP"] = os.environ.get("RATE_LIMIT_IN_APP", "true")
         environment["CURSOR_SECRET"] = _secret_file(
             LOCAL_DIR / "cursor-secret", secrets.token_urlsafe(48)
         )

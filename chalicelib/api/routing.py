@@ -26,7 +26,7 @@ from chalicelib.domain.errors import (
     PreconditionFailed,
     UnsupportedMediaType,
 )
-from chalicelib.domain.tenancy import Principal, TenantId
+from chalicelib.domain.tenancy import Plan, Principal, TenantId
 from chalicelib.settings import get_settings
 
 BodyT = TypeVar("BodyT", bound=BaseModel | None)
@@ -67,6 +67,12 @@ class Call(Generic[BodyT, QueryT]):
         if self.principal is None or self.principal.tenant is None:
             raise Forbidden("this route needs a tenant's API key")
         return self.principal.tenant
+
+    @property
+    def plan(self) -> Plan:
+        if self.principal is None or self.principal.plan is None:
+            raise Forbidden("this route needs a tenant's API key")
+        return self.principal.plan
 
     def if_match_version(self) -> int | None:
         """The version an If-Match header names, None when absent or `*`."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.dal import control
 from chalicelib.domain.clock import utc_now
@@ -16,6 +17,7 @@ from chalicelib.domain.tenancy import ApiKey, Principal, Tenant, TenantStatus, h
 from chalicelib.settings import get_settings
 
 _MAX_SECRET_LENGTH = 256
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ _cache: dict[str, _Cached] = {}
 
 def clear_cache() -> None:
     _cache.clear()
+    _last_recorded.clear()
 
 
 def _cached_lookup(cache_key: str, load: object) -> object:
@@ -56,13 +59,29 @@ def _bearer_secret(authorization: str | None) -> str:
 def authenticate(authorization: str | None) -> Principal:
     key_hash = hash_secret(_bearer_secret(authorization))
     key = _cached_lookup(f"key:{key_hash}", lambda: control.get_api_key(key_hash))
-    if not isinstance(key, ApiKey) or not key.is_usable(utc_now()):
+    now = utc_now()
+    if not isinstance(key, ApiKey) or not key.is_usable(now):
         raise NotAuthenticated("the API key is unknown, expired or revoked")
-    if key.tenant is not None:
-        tenant_id = key.tenant
-        tenant = _cached_lookup(f"tenant:{tenant_id}", lambda: control.get_tenant(tenant_id))
-        if not isinstance(tenant, Tenant) or tenant.status is TenantStatus.DELETED:
-            raise NotAuthenticated("the API key is unknown, expired or revoked")
-        if tenant.status is TenantStatus.SUSPENDED:
-            raise Forbidden(f"tenant {tenant.id} is suspended")
-    return Principal(key_id=key.key_id, role=key.role, tenant=key.tenant)
+    _record_use(key, now)
+    if key.tenant is None:
+        return Principal(key_id=key.key_id, role=key.role, tenant=None)
+    tenant_id = key.tenant
+    tenant = _cached_lookup(f"tenant:{tenant_id}", lambda: control.get_tenant(tenant_id))
+    if not isinstance(tenant, Tenant) or tenant.status is TenantStatus.DELETED:
+        raise NotAuthenticated("the API key is unknown, expired or revoked")
+    if tenant.status is TenantStatus.SUSPENDED:
+        raise Forbidden(f"tenant {tenant.id} is suspended")
+    return Principal(key_id=key.key_id, role=key.role, tenant=key.tenant, plan=tenant.plan)
+
+
+_last_recorded: dict[str, datetime] = {}
+
+
+def _record_use(key: ApiKey, now: datetime) -> None:
+    """Write `last_used_at` at most once a minute per key: skipped in-process when this
+    process recorded it recently, and conditioned in DynamoDB against other processes."""
+    recent = now - LAST_USED_RESOLUTION
+    if _last_recorded.get(key.key_hash, datetime.min.replace(tzinfo=UTC)) > recent:
+        return
+    _last_recorded[key.key_hash] = now
+    control.touch_api_key(key, now, not_before=recent)

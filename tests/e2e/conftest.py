@@ -53,7 +53,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 def start_stack(local_dir: Path) -> LocalStack:
     port, dynamodb_port = free_port(), free_port()
-    environment = {**os.environ, "LOCAL_DIR": str(local_dir)}
+    environment = {**os.environ, "LOCAL_DIR": str(local_dir), "RATE_LIMIT_IN_APP": "false"}
     process = subprocess.Popen(
         [
             sys.executable,

@@ -32,6 +32,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AUTH_CACHE_SECONDS": "0",
+            "RATE_LIMIT_IN_APP": "false",
         }
     )
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
