@@ -107,6 +107,8 @@ def _key_item(key: ApiKey) -> ApiKeyItem:
         revoked_at=key.revoked_at,
         last_used_at=key.last_used_at,
         rotated_to=key.rotated_to,
+        tenant_status=key.tenant_status.value if key.tenant_status else None,
+        tenant_plan=key.tenant_plan.value if key.tenant_plan else None,
     )
 
 
@@ -122,6 +124,8 @@ def _to_key(item: ApiKeyItem) -> ApiKey:
         revoked_at=item.revoked_at,
         last_used_at=item.last_used_at,
         rotated_to=item.rotated_to,
+        tenant_status=TenantStatus(item.tenant_status) if item.tenant_status else None,
+        tenant_plan=Plan(item.tenant_plan) if item.tenant_plan else None,
     )
 
 
@@ -322,6 +326,26 @@ def touch_api_key(key: ApiKey, now: datetime, not_before: datetime) -> None:
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
+
+
+def copy_tenant_to_keys(tenant: Tenant) -> None:
+    """Give each of the tenant's keys the tenant's current status and plan (one UpdateItem
+    a key, skipped where the copy is current). Idempotent: run again after a crash."""
+    bound_settings()
+    for item in ApiKeyItem.by_owner.query(keys.tenant_keys_pk(tenant.id)):
+        if item.tenant_status == tenant.status.value and item.tenant_plan == tenant.plan.value:
+            continue
+        try:
+            item.update(
+                actions=[
+                    ApiKeyItem.tenant_status.set(tenant.status.value),
+                    ApiKeyItem.tenant_plan.set(tenant.plan.value),
+                ],
+                condition=ApiKeyItem.pk.exists(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
 
 
 def delete_control_items(tenant: TenantId) -> int:

@@ -218,6 +218,8 @@ class ApiKeyItem(ControlTableModel):
     revoked_at = UTCDateTimeAttribute(null=True)
     last_used_at = UTCDateTimeAttribute(null=True)
     rotated_to = UnicodeAttribute(null=True)
+    tenant_status = UnicodeAttribute(null=True)
+    tenant_plan = UnicodeAttribute(null=True)
 
     by_owner = ApiKeysByOwner()
 

@@ -103,6 +103,8 @@ class ApiKey:
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
     rotated_to: str | None = None
+    tenant_status: TenantStatus | None = None
+    tenant_plan: Plan | None = None
 
     def is_usable(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -133,8 +135,11 @@ def issue_key(
     label: str | None = None,
     expires_at: datetime | None = None,
     secret: str | None = None,
+    owner: Tenant | None = None,
 ) -> IssuedKey:
-    """A new key record; the secret is random unless an operator supplies one."""
+    """A new key record; the secret is random unless an operator supplies one. A tenant
+    key carries a copy of its tenant's status and plan (`owner`), so authentication reads
+    one item."""
     secret = secret or _SECRET_PREFIX + secrets.token_urlsafe(32)
     record = ApiKey(
         key_id=new_api_key_id(),
@@ -144,6 +149,8 @@ def issue_key(
         created_at=now,
         label=label,
         expires_at=expires_at,
+        tenant_status=owner.status if owner else None,
+        tenant_plan=owner.plan if owner else None,
     )
     return IssuedKey(record=record, secret=secret)
 

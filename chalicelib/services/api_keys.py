@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from chalicelib.dal import control
@@ -25,7 +26,7 @@ def create_key(
     owner = control.get_tenant(tenant)
     if owner is None:
         raise NotFound(f"tenant {tenant} does not exist")
-    issued = issue_key(role, tenant, now, label=label, expires_at=expires_at)
+    issued = issue_key(role, tenant, now, label=label, expires_at=expires_at, owner=owner)
     control.insert_api_key(issued.record, max_keys=limits_of(owner.plan).max_api_keys)
     return issued
 
@@ -55,6 +56,10 @@ def rotate_key(
     if not old.is_usable(now) or old.rotated_to is not None:
         raise NotFound(f"API key {key_id} is revoked, expired or already rotated")
     new = issue_key(old.role, tenant, now, label=old.label, expires_at=old.expires_at)
+    new = replace(
+        new,
+        record=replace(new.record, tenant_status=old.tenant_status, tenant_plan=old.tenant_plan),
+    )
     old_until = now + grace
     if old.expires_at is not None:
         old_until = min(old_until, old.expires_at)

@@ -1,7 +1,8 @@
 """Authentication: bearer key → principal, cached per process for at most the TTL.
 
-A request costs one control-plane read on a cold cache (the key) plus one for its tenant,
-and none on a warm one. Revoking a key or suspending a tenant takes effect within the TTL.
+A request costs one control-plane read on a cold cache (the key item, which carries a copy
+of its tenant's status and plan) and none on a warm one. Revoking a key or suspending a
+tenant takes effect within the TTL.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.dal import control
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import Forbidden, NotAuthenticated
-from chalicelib.domain.tenancy import ApiKey, Principal, Tenant, TenantStatus, hash_secret
+from chalicelib.domain.tenancy import ApiKey, Principal, TenantStatus, hash_secret
 from chalicelib.settings import get_settings
 
 _MAX_SECRET_LENGTH = 256
@@ -65,13 +66,11 @@ def authenticate(authorization: str | None) -> Principal:
     _record_use(key, now)
     if key.tenant is None:
         return Principal(key_id=key.key_id, role=key.role, tenant=None)
-    tenant_id = key.tenant
-    tenant = _cached_lookup(f"tenant:{tenant_id}", lambda: control.get_tenant(tenant_id))
-    if not isinstance(tenant, Tenant) or tenant.status is TenantStatus.DELETED:
+    if key.tenant_status in (TenantStatus.DELETED, None) or key.tenant_plan is None:
         raise NotAuthenticated("the API key is unknown, expired or revoked")
-    if tenant.status is TenantStatus.SUSPENDED:
-        raise Forbidden(f"tenant {tenant.id} is suspended")
-    return Principal(key_id=key.key_id, role=key.role, tenant=key.tenant, plan=tenant.plan)
+    if key.tenant_status is TenantStatus.SUSPENDED:
+        raise Forbidden(f"tenant {key.tenant} is suspended")
+    return Principal(key_id=key.key_id, role=key.role, tenant=key.tenant, plan=key.tenant_plan)
 
 
 _last_recorded: dict[str, datetime] = {}

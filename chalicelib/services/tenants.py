@@ -44,7 +44,7 @@ def create_tenant(
         contact_email=contact_email,
         key_count=1,
     )
-    first_key = issue_key(Role.ADMIN, tenant.id, now, label="first admin key")
+    first_key = issue_key(Role.ADMIN, tenant.id, now, label="first admin key", owner=tenant)
     control.insert_tenant(tenant, first_key.record, config)
     return tenant, first_key
 
@@ -133,10 +133,11 @@ def _save(value: str, expected_version: int | None, change: ChangeTenant) -> Ten
         if expected_version is not None and tenant.version != expected_version:
             raise PreconditionFailed(f"tenant {value} is at version {tenant.version}")
         changed = change(tenant)
-        if changed == tenant:
-            return tenant
         try:
-            return control.save_tenant(tenant, replace(changed, updated_at=utc_now()))
+            if changed != tenant:
+                tenant = control.save_tenant(tenant, replace(changed, updated_at=utc_now()))
+            control.copy_tenant_to_keys(tenant)
+            return tenant
         except ConcurrentModification:
             if expected_version is not None:
                 raise PreconditionFailed(f"tenant {value} changed since it was read") from None
