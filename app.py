@@ -2,12 +2,12 @@
 
 from chalice import Chalice, Rate
 
+from chalicelib import jobs
 from chalicelib.api.admin import admin_api
 from chalicelib.api.customers import customers_api
 from chalicelib.api.docs import docs_api
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.tenant_settings import tenant_settings_api
-from chalicelib.jobs import purge_deleted_tenants
 
 app = Chalice(app_name="customer-ops")
 
@@ -17,4 +17,4 @@ app.register_blueprint(tenant_settings_api)
 app.register_blueprint(docs_api)
 app.register_middleware(http_middleware(app), "http")
 
-app.schedule(Rate(1, unit=Rate.MINUTES), name="purge_deleted_tenants")(purge_deleted_tenants)
+purge_deleted_tenants = app.schedule(Rate(1, unit=Rate.MINUTES))(jobs.purge_deleted_tenants)

@@ -15,6 +15,7 @@ from types import FrameType
 import boto3
 
 from devtools.dynamodb_local import ROOT, DynamoDBLocal
+from devtools.local_schedule import LocalSchedule
 from devtools.stage import stage_environment
 from devtools.tables import ensure_tables, table_names
 
@@ -73,6 +74,7 @@ def main() -> int:
     database = DynamoDBLocal(args.dynamodb_port, LOCAL_DIR / "dynamodb").start()
     print(f"DynamoDB Local on {database.endpoint} (data in {LOCAL_DIR / 'dynamodb'})")
     api: subprocess.Popen[bytes] | None = None
+    schedule: LocalSchedule | None = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -89,6 +91,9 @@ def main() -> int:
             LOCAL_DIR / "cursor-secret", secrets.token_urlsafe(48)
         )
         prepare(environment)
+        schedule = LocalSchedule()
+        for name in schedule.start():
+            print(f"scheduled function {name} runs locally")
         base = f"http://127.0.0.1:{args.port}"
         print(
             f"\nAPI on {base}  (docs: {base}/docs)\n"
@@ -121,6 +126,8 @@ def main() -> int:
     finally:
         if api is not None:
             _stop_group(api)
+        if schedule is not None:
+            schedule.stop()
         database.stop()
         print("stopped DynamoDB Local and the API")
 
