@@ -68,6 +68,11 @@ def main() -> int:
     parser.add_argument(
         "--dynamodb-port", type=int, default=int(os.environ.get("DDB_PORT", "8001"))
     )
+    parser.add_argument(
+        "--no-autoreload",
+        action="store_true",
+        help="do not restart the API when files change (the end-to-end tests use this)",
+    )
     args = parser.parse_args()
 
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
@@ -115,6 +120,7 @@ def main() -> int:
                 "127.0.0.1",
                 "--port",
                 str(args.port),
+                *(["--no-autoreload"] if args.no_autoreload else []),
             ],
             cwd=ROOT,
             env={**os.environ, **environment},

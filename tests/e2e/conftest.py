@@ -69,6 +69,7 @@ def start_stack(local_dir: Path) -> LocalStack:
             str(port),
             "--dynamodb-port",
             str(dynamodb_port),
+            "--no-autoreload",
         ],
         cwd=ROOT,
         env=environment,

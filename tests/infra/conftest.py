@@ -16,7 +16,7 @@ import pytest
 # past its end of support; this machine's Node is 20. See docs/deployment.md.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra.stages import STAGES  # noqa: E402 - after the environment is set
+from infra.stages import STAGES
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.api.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from chalicelib.dal.schema import ALL_TABLES
+from chalicelib.domain.plans import PLAN_LIMITS
 from infra.stages import STAGES
 from tests.infra.template_queries import Template, get_att_target, properties, resources_of_type
 
@@ -138,3 +139,35 @@ def test_the_account_stack_sets_api_gateways_logging_role(
     (account,) = resources_of_type(synthesised_account, "AWS::ApiGateway::Account").values()
     role = get_att_target(account["Properties"]["CloudWatchRoleArn"])
     assert role in resources_of_type(synthesised_account, "AWS::IAM::Role")
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_the_api_function_answers_within_api_gateways_limit(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    functions = resources_of_type(stage_templates[stage], "AWS::Serverless::Function")
+    for name, function in functions.items():
+        timeout = function["Properties"]["Timeout"]
+        if name == "APIHandler":
+            assert timeout < 29  # API Gateway's integration timeout
+        else:
+            assert timeout == STAGES[stage].job_timeout_seconds, name
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_each_plan_has_a_usage_plan_on_the_api_stage(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    template = stage_templates[stage]
+    plans = resources_of_type(template, "AWS::ApiGateway::UsagePlan")
+    by_name = {p["Properties"]["UsagePlanName"]: p for p in plans.values()}
+    assert len(by_name) == len(PLAN_LIMITS)
+    for plan, limits in PLAN_LIMITS.items():
+        usage_plan = by_name[STAGES[stage].resource_name(f"plan-{plan.value}")]
+        assert usage_plan["Properties"]["Throttle"] == {
+            "RateLimit": limits.requests_per_second,
+            "BurstLimit": limits.burst,
+        }
+        (api_stage,) = usage_plan["Properties"]["ApiStages"]
+        assert get_att_target(api_stage["ApiId"]) == "RestAPI"
+        assert usage_plan["DependsOn"] == [f"RestAPI{api_stage['Stage']}Stage"]
