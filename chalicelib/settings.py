@@ -24,6 +24,7 @@ class Settings(BaseModel):
     cursor_secret: SecretStr = Field(min_length=32)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     auth_cache_seconds: int = Field(default=60, ge=0, le=60)
+    rate_limit_in_app: bool = False
 
     @classmethod
     def from_environ(cls, environ: dict[str, str]) -> Settings:
@@ -41,6 +42,7 @@ class Settings(BaseModel):
             "cursor_secret": read("CURSOR_SECRET"),
             "max_body_bytes": read("MAX_BODY_BYTES"),
             "auth_cache_seconds": read("AUTH_CACHE_SECONDS"),
+            "rate_limit_in_app": read("RATE_LIMIT_IN_APP"),
         }
         try:
             return cls.model_validate({k: v for k, v in raw.items() if v is not None})

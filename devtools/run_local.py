@@ -15,6 +15,7 @@ from types import FrameType
 import boto3
 
 from devtools.dynamodb_local import ROOT, DynamoDBLocal
+from devtools.local_schedule import LocalSchedule
 from devtools.stage import stage_environment
 from devtools.tables import ensure_tables, table_names
 
@@ -67,12 +68,18 @@ def main() -> int:
     parser.add_argument(
         "--dynamodb-port", type=int, default=int(os.environ.get("DDB_PORT", "8001"))
     )
+    parser.add_argument(
+        "--no-autoreload",
+        action="store_true",
+        help="do not restart the API when files change (the end-to-end tests use this)",
+    )
     args = parser.parse_args()
 
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     database = DynamoDBLocal(args.dynamodb_port, LOCAL_DIR / "dynamodb").start()
     print(f"DynamoDB Local on {database.endpoint} (data in {LOCAL_DIR / 'dynamodb'})")
     api: subprocess.Popen[bytes] | None = None
+    schedule: LocalSchedule | None = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -84,10 +91,14 @@ def main() -> int:
     try:
         environment = stage_environment("local")
         environment["DYNAMODB_ENDPOINT"] = database.endpoint
+        environment["RATE_LIMIT_IN_APP"] = os.environ.get("RATE_LIMIT_IN_APP", "true")
         environment["CURSOR_SECRET"] = _secret_file(
             LOCAL_DIR / "cursor-secret", secrets.token_urlsafe(48)
         )
         prepare(environment)
+        schedule = LocalSchedule()
+        for name in schedule.start():
+            print(f"scheduled function {name} runs locally")
         base = f"http://127.0.0.1:{args.port}"
         print(
             f"\nAPI on {base}  (docs: {base}/docs)\n"
@@ -109,6 +120,7 @@ def main() -> int:
                 "127.0.0.1",
                 "--port",
                 str(args.port),
+                *(["--no-autoreload"] if args.no_autoreload else []),
             ],
             cwd=ROOT,
             env={**os.environ, **environment},
@@ -120,6 +132,8 @@ def main() -> int:
     finally:
         if api is not None:
             _stop_group(api)
+        if schedule is not None:
+            schedule.stop()
         database.stop()
         print("stopped DynamoDB Local and the API")
 

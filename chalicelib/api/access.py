@@ -14,6 +14,7 @@ from chalicelib.domain.tenancy import Principal, Role
 
 TENANT_READERS = frozenset({Role.ADMIN, Role.STAFF, Role.READONLY})
 TENANT_WRITERS = frozenset({Role.ADMIN, Role.STAFF})
+TENANT_ADMINS = frozenset({Role.ADMIN})
 PLATFORM = frozenset({Role.PLATFORM_ADMIN})
 
 
@@ -34,6 +35,22 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/docs"): PUBLIC_ROUTE,
     ("GET", "/docs/{asset}"): PUBLIC_ROUTE,
     ("POST", "/v1/admin/tenants"): RouteAccess(PLATFORM),
+    ("GET", "/v1/admin/tenants"): RouteAccess(PLATFORM),
+    ("GET", "/v1/admin/tenants/{tenant_id}"): RouteAccess(PLATFORM),
+    ("PATCH", "/v1/admin/tenants/{tenant_id}"): RouteAccess(PLATFORM),
+    ("DELETE", "/v1/admin/tenants/{tenant_id}"): RouteAccess(PLATFORM),
+    ("POST", "/v1/admin/tenants/{tenant_id}/suspend"): RouteAccess(PLATFORM),
+    ("POST", "/v1/admin/tenants/{tenant_id}/reactivate"): RouteAccess(PLATFORM),
+    ("POST", "/v1/admin/tenants/{tenant_id}/api-keys"): RouteAccess(PLATFORM),
+    ("GET", "/v1/admin/tenants/{tenant_id}/api-keys"): RouteAccess(PLATFORM),
+    ("DELETE", "/v1/admin/tenants/{tenant_id}/api-keys/{key_id}"): RouteAccess(PLATFORM),
+    ("GET", "/v1/admin/tenants/{tenant_id}/usage"): RouteAccess(PLATFORM),
+    ("POST", "/v1/api-keys"): RouteAccess(TENANT_ADMINS),
+    ("GET", "/v1/api-keys"): RouteAccess(TENANT_ADMINS),
+    ("POST", "/v1/api-keys/{key_id}/rotate"): RouteAccess(TENANT_ADMINS),
+    ("DELETE", "/v1/api-keys/{key_id}"): RouteAccess(TENANT_ADMINS),
+    ("GET", "/v1/config"): RouteAccess(TENANT_ADMINS),
+    ("PUT", "/v1/config"): RouteAccess(TENANT_ADMINS),
     ("POST", "/v1/customers"): RouteAccess(TENANT_WRITERS),
     ("GET", "/v1/customers"): RouteAccess(
         TENANT_READERS | {Role.APP},

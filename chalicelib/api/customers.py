@@ -33,7 +33,7 @@ def _customer_reply(customer: Customer, status: int = 200) -> Reply:
 )
 def create_customer(call: Call[CustomerCreate, None]) -> Reply:
     """Creates a profile. Email, phone and external_id are each unique within the tenant."""
-    customer = service.create_customer(call.tenant, call.body.to_changes())
+    customer = service.create_customer(call.tenant, call.plan, call.body.to_changes())
     reply = _customer_reply(customer, 201)
     reply.headers["Location"] = f"/v1/customers/{customer.id}"
     return reply

@@ -6,6 +6,7 @@ from chalicelib.api.problems import problem_summary
 from chalicelib.api.routing import Call, OperationBlueprint, Reply
 from chalicelib.domain.outcomes import BatchResult, InteractionRecord
 from chalicelib.domain.paging import PageRequest
+from chalicelib.domain.plans import limits_of
 from chalicelib.schemas.interactions import (
     BatchItemOut,
     BatchResponse,
@@ -71,10 +72,14 @@ def _batch_response(result: BatchResult) -> BatchResponse:
     extra_responses=(409,),
 )
 def record_interactions_batch(call: Call[InteractionsBatch, None]) -> Reply:
-    """Up to 100 interactions, each for the customer it names by `customer_id` or
+    """Up to the plan's batch size (100; enterprise 500), each for the customer it names by `customer_id` or
     `external_id`. Each item's outcome is reported on its own: a bad item fails alone."""
     result = service.record_batch(
-        call.tenant, call.body.parsed(), call.actor, call.idempotency_key()
+        call.tenant,
+        call.body.parsed(),
+        call.actor,
+        call.idempotency_key(),
+        limits_of(call.plan).max_batch_size,
     )
     return Reply(_batch_response(result))
 

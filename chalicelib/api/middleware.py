@@ -17,6 +17,7 @@ from chalicelib.api.problems import (
 from chalicelib.api.request_context import request_id_of, set_principal
 from chalicelib.observability import logger
 from chalicelib.services.auth import authenticate
+from chalicelib.services.usage import admit_request, end_request
 
 Middleware = Callable[[Request, Callable[[Request], Response]], Response]
 
@@ -33,6 +34,8 @@ def http_middleware(app: Chalice) -> Middleware:
             response = _dispatch(app, request, route, request_id, get_response)
         except Exception as error:  # noqa: BLE001 - the edge answers every failure
             response = response_for_exception(error, request_id)
+        finally:
+            end_request()
         response.headers["X-Request-Id"] = request_id
         logger.info(
             "request",
@@ -69,4 +72,6 @@ def _dispatch(
     set_principal(request, principal)
     if principal is not None:
         logger.append_keys(tenant_id=principal.tenant, key_id=principal.key_id)
+        if principal.tenant is not None and principal.plan is not None:
+            admit_request(principal.tenant, principal.plan)
     return problem_from_chalice_error(get_response(request), request_id)

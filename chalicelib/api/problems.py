@@ -32,6 +32,7 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
     errors.ConcurrentModification: ProblemKind(409, "concurrent-modification", "Conflict"),
     errors.PreconditionFailed: ProblemKind(412, "precondition-failed", "Precondition failed"),
     errors.PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
+    errors.PreconditionRequired: ProblemKind(428, "precondition-required", "If-Match required"),
     errors.UnsupportedMediaType: ProblemKind(
         415, "unsupported-media-type", "Unsupported media type"
     ),
@@ -41,6 +42,8 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
         422, "idempotency-key-reused", "Idempotency key reused"
     ),
     errors.RequestInProgress: ProblemKind(409, "request-in-progress", "Request in progress"),
+    errors.QuotaExceeded: ProblemKind(403, "quota-exceeded", "Plan quota exceeded"),
+    errors.RateLimited: ProblemKind(429, "rate-limited", "Too many requests"),
 }
 
 
@@ -92,12 +95,16 @@ def _extensions(error: errors.DomainError) -> dict[str, Any]:
         }
     if isinstance(error, errors.UniqueConflict):
         return {"field": error.field_name, "existing_id": error.existing_id}
+    if isinstance(error, errors.QuotaExceeded):
+        return {"quota": error.quota}
     return {}
 
 
 def domain_error_response(error: errors.DomainError, request_id: str) -> Response:
     kind = next(k for cls, k in _KINDS.items() if isinstance(error, cls))
     headers = {"WWW-Authenticate": "Bearer"} if kind.status == 401 else None
+    if isinstance(error, errors.RateLimited):
+        headers = {"Retry-After": str(error.retry_after_seconds)}
     return problem_response(
         kind.status, kind.title, error.detail, request_id, kind.slug, _extensions(error), headers
     )

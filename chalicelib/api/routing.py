@@ -26,7 +26,7 @@ from chalicelib.domain.errors import (
     PreconditionFailed,
     UnsupportedMediaType,
 )
-from chalicelib.domain.tenancy import Principal, TenantId
+from chalicelib.domain.tenancy import Plan, Principal, TenantId
 from chalicelib.services.idempotency import register_invocation
 from chalicelib.settings import get_settings
 
@@ -87,6 +87,12 @@ class Call(Generic[BodyT, QueryT]):
                 [FieldIssue("Idempotency-Key", "1 to 255 printable characters", "header")]
             )
         return key
+
+    @property
+    def plan(self) -> Plan:
+        if self.principal is None or self.principal.plan is None:
+            raise Forbidden("this route needs a tenant's API key")
+        return self.principal.plan
 
     def if_match_version(self) -> int | None:
         """The version an If-Match header names, None when absent or `*`."""

@@ -21,7 +21,10 @@ def _subclasses(base: type[Model]) -> list[type[Model]]:
 
 def _bind(settings: Settings) -> None:
     """Point every item model at its table: the base a model extends names the table."""
+    from chalicelib.dal import metering
     from chalicelib.dal.models import ControlTableModel, DataTableModel
+
+    metering.install()
 
     tables: dict[type[Model], str] = {}
     for model in _subclasses(DataTableModel):

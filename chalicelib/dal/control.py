@@ -1,22 +1,29 @@
-"""Control-plane repository: tenants and API keys."""
+"""Control-plane repository: tenants, their API keys, configuration and usage."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
+from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
-from chalicelib.dal.models import ApiKeyItem, TenantConfigItem, TenantItem
-from chalicelib.dal.transactions import LabelledTransaction, commit_with_retry
+from chalicelib.dal.cursors import decode_cursor, encode_cursor
+from chalicelib.dal.models import ApiKeyItem, TenantConfigItem, TenantItem, UsageItem
+from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp
-from chalicelib.domain.errors import ConcurrentModification
+from chalicelib.domain.errors import ConcurrentModification, QuotaExceeded
+from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import (
     ApiKey,
+    DailyUsage,
     Plan,
+    PurgeProgress,
+    PurgeStatus,
     Role,
     StoredConfig,
     Tenant,
@@ -26,21 +33,47 @@ from chalicelib.domain.tenancy import (
 from chalicelib.domain.tenant_config import TenantConfig
 
 PLATFORM_KEYS_OWNER = "PLATFORM#KEYS"
+PLATFORM_TENANTS = TenantId("platform")
 
 
 def _tenant_item(tenant: Tenant) -> TenantItem:
-    return TenantItem(
+    created = f"{sortable_timestamp(tenant.created_at)}#{tenant.id}"
+    item = TenantItem(
         pk=keys.tenant_pk(tenant.id),
         sk=keys.TENANT_SK,
         gsi1pk=keys.TENANTS_GSI_PK,
-        gsi1sk=f"{sortable_timestamp(tenant.created_at)}#{tenant.id}",
+        gsi1sk=created,
+        gsi2pk=keys.tenants_with_status_pk(tenant.status.value),
+        gsi2sk=created,
         tenant_id=tenant.id,
         name=tenant.name,
         plan=tenant.plan.value,
         status=tenant.status.value,
+        contact_email=tenant.contact_email,
+        key_count=tenant.key_count,
         created_at=tenant.created_at,
         updated_at=tenant.updated_at,
+        deleted_at=tenant.deleted_at,
+        purge=_purge_json(tenant.purge),
     )
+    return item
+
+
+def _purge_json(purge: PurgeProgress | None) -> str | None:
+    if purge is None:
+        return None
+    return json.dumps(asdict(purge), default=lambda value: value.isoformat())
+
+
+def _purge_from(text: str | None) -> PurgeProgress | None:
+    if not text:
+        return None
+    raw: dict[str, Any] = json.loads(text)
+    for name in ("started_at", "completed_at"):
+        if raw.get(name):
+            raw[name] = datetime.fromisoformat(raw[name])
+    raw["status"] = PurgeStatus(raw["status"])
+    return PurgeProgress(**raw)
 
 
 def _to_tenant(item: TenantItem) -> Tenant:
@@ -52,11 +85,15 @@ def _to_tenant(item: TenantItem) -> Tenant:
         created_at=item.created_at,
         updated_at=item.updated_at,
         version=int(item.version or 0),
+        contact_email=item.contact_email,
+        key_count=int(item.key_count or 0),
+        deleted_at=item.deleted_at,
+        purge=_purge_from(item.purge),
     )
 
 
 def _key_item(key: ApiKey) -> ApiKeyItem:
-    owner = f"{keys.tenant_pk(key.tenant)}#KEYS" if key.tenant else PLATFORM_KEYS_OWNER
+    owner = keys.tenant_keys_pk(key.tenant) if key.tenant else PLATFORM_KEYS_OWNER
     return ApiKeyItem(
         pk=keys.api_key_pk(key.key_hash),
         sk=keys.API_KEY_SK,
@@ -69,6 +106,10 @@ def _key_item(key: ApiKey) -> ApiKeyItem:
         created_at=key.created_at,
         expires_at=key.expires_at,
         revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
+        rotated_to=key.rotated_to,
+        tenant_status=key.tenant_status.value if key.tenant_status else None,
+        tenant_plan=key.tenant_plan.value if key.tenant_plan else None,
     )
 
 
@@ -82,17 +123,26 @@ def _to_key(item: ApiKeyItem) -> ApiKey:
         label=item.label,
         expires_at=item.expires_at,
         revoked_at=item.revoked_at,
+        last_used_at=item.last_used_at,
+        rotated_to=item.rotated_to,
+        tenant_status=TenantStatus(item.tenant_status) if item.tenant_status else None,
+        tenant_plan=Plan(item.tenant_plan) if item.tenant_plan else None,
     )
 
 
-def insert_tenant(tenant: Tenant, first_key: ApiKey) -> None:
-    """Create a tenant and its first admin key together."""
+# Tenants
+
+
+def insert_tenant(tenant: Tenant, first_key: ApiKey, config: TenantConfig | None = None) -> None:
+    """Create a tenant, its first admin key and (optionally) its configuration together."""
     bound_settings()
 
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
         transaction.put("tenant", _tenant_item(tenant), condition=TenantItem.pk.does_not_exist())
         transaction.put("key", _key_item(first_key), condition=ApiKeyItem.pk.does_not_exist())
+        if config is not None:
+            transaction.put("config", _config_item(tenant.id, config, tenant.created_at))
         return transaction
 
     commit_with_retry(build)
@@ -113,6 +163,64 @@ def iter_tenants() -> Iterator[Tenant]:
         yield _to_tenant(item)
 
 
+def save_tenant(before: Tenant, after: Tenant) -> Tenant:
+    """Replace a tenant record, guarded by the version read (optimistic locking)."""
+    bound_settings()
+    item = _tenant_item(after)
+    item.version = before.version
+    try:
+        item.save()
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConcurrentModification(f"tenant {before.id} changed concurrently") from exc
+        raise
+    return replace(after, version=before.version + 1)
+
+
+def list_tenants(status: TenantStatus | None, page: PageRequest) -> Page[Tenant]:
+    """Newest first; one Query per page on gsi1 (all) or gsi2 (one status)."""
+    bound_settings()
+    query = f"tenants:{status.value if status else 'all'}"
+    start = decode_cursor(PLATFORM_TENANTS, query, page.cursor) if page.cursor else None
+    if status is None:
+        index_pk, pk_name, sk_name = keys.TENANTS_GSI_PK, "gsi1pk", "gsi1sk"
+        results = TenantItem.by_created.query(
+            index_pk,
+            scan_index_forward=False,
+            limit=page.limit + 1,
+            page_size=page.limit + 1,
+            last_evaluated_key=start,
+        )
+    else:
+        index_pk, pk_name, sk_name = keys.tenants_with_status_pk(status.value), "gsi2pk", "gsi2sk"
+        results = TenantItem.by_status.query(
+            index_pk,
+            scan_index_forward=False,
+            limit=page.limit + 1,
+            page_size=page.limit + 1,
+            last_evaluated_key=start,
+        )
+    items = list(results)
+    next_cursor = None
+    if len(items) > page.limit:
+        items = items[: page.limit]
+        last = items[-1]
+        next_cursor = encode_cursor(
+            PLATFORM_TENANTS,
+            query,
+            {
+                "pk": {"S": last.pk},
+                "sk": {"S": last.sk},
+                pk_name: {"S": getattr(last, pk_name)},
+                sk_name: {"S": getattr(last, sk_name)},
+            },
+        )
+    return Page([_to_tenant(item) for item in items], next_cursor)
+
+
+# API keys
+
+
 def get_api_key(key_hash: str) -> ApiKey | None:
     bound_settings()
     try:
@@ -128,27 +236,155 @@ def insert_platform_key(key: ApiKey) -> None:
     _key_item(key).save(condition=ApiKeyItem.pk.does_not_exist())
 
 
-def insert_api_key(key: ApiKey) -> None:
-    """Store a new tenant key; the tenant must exist."""
+def insert_api_key(key: ApiKey, max_keys: int | None = None) -> None:
+    """Store a new key of an existing tenant and count it, refusing past `max_keys`."""
     if key.tenant is None:
         raise ValueError("a tenant key needs its tenant")
     bound_settings()
-    _key_item(key).save(condition=ApiKeyItem.pk.does_not_exist())
+    tenant = TenantItem(pk=keys.tenant_pk(key.tenant), sk=keys.TENANT_SK)
+    room = TenantItem.pk.exists()
+    if max_keys is not None:
+        room &= TenantItem.key_count < max_keys
 
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        transaction.put("key", _key_item(key), condition=ApiKeyItem.pk.does_not_exist())
+        transaction.update("tenant", tenant, [TenantItem.key_count.add(1)], condition=room)
+        return transaction
 
-def set_tenant_status(tenant: Tenant, status: TenantStatus, now: datetime) -> Tenant:
-    """Change a tenant's status, guarded by the version read (optimistic locking)."""
-    bound_settings()
-    changed = replace(tenant, status=status, updated_at=now)
-    item = _tenant_item(changed)
-    item.version = tenant.version
     try:
-        item.save()
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise ConcurrentModification(f"tenant {tenant.id} changed concurrently") from exc
-        raise
-    return replace(changed, version=tenant.version + 1)
+        commit_with_retry(build)
+    except ConditionsFailed as exc:
+        raise QuotaExceeded("max_api_keys", f"the plan allows at most {max_keys} API keys") from exc
+
+
+def list_api_keys(tenant: TenantId) -> list[ApiKey]:
+    """All of a tenant's keys, revoked ones included (one Query; a plan caps the count)."""
+    bound_settings()
+    return [_to_key(item) for item in ApiKeyItem.by_owner.query(keys.tenant_keys_pk(tenant))]
+
+
+def find_api_key(tenant: TenantId, key_id: str) -> ApiKey | None:
+    bound_settings()
+    found = ApiKeyItem.by_owner.query(
+        keys.tenant_keys_pk(tenant), ApiKeyItem.gsi1sk == key_id, limit=1
+    )
+    item = next(iter(found), None)
+    return _to_key(item) if item is not None else None
+
+
+def revoke_api_key(key: ApiKey, now: datetime) -> None:
+    """Mark the key revoked and stop counting it (once: a second revoke changes nothing)."""
+    if key.tenant is None:
+        raise ValueError("platform keys are not revoked through the API")
+    bound_settings()
+    item = ApiKeyItem(pk=keys.api_key_pk(key.key_hash), sk=keys.API_KEY_SK)
+    tenant = TenantItem(pk=keys.tenant_pk(key.tenant), sk=keys.TENANT_SK)
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        transaction.update(
+            "key",
+            item,
+            [ApiKeyItem.revoked_at.set(now)],
+            condition=ApiKeyItem.revoked_at.does_not_exist(),
+        )
+        transaction.update("tenant", tenant, [TenantItem.key_count.add(-1)])
+        return transaction
+
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed:
+        return
+
+
+def rotate_api_key(old: ApiKey, new: ApiKey, old_expires_at: datetime) -> None:
+    """Store `new` and let `old` work until `old_expires_at`; the count does not change."""
+    bound_settings()
+    old_item = ApiKeyItem(pk=keys.api_key_pk(old.key_hash), sk=keys.API_KEY_SK)
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        transaction.put("new", _key_item(new), condition=ApiKeyItem.pk.does_not_exist())
+        transaction.update(
+            "old",
+            old_item,
+            [ApiKeyItem.expires_at.set(old_expires_at), ApiKeyItem.rotated_to.set(new.key_id)],
+            condition=ApiKeyItem.revoked_at.does_not_exist()
+            & ApiKeyItem.rotated_to.does_not_exist(),
+        )
+        return transaction
+
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed as exc:
+        raise ConcurrentModification(f"key {old.key_id} was revoked or rotated already") from exc
+
+
+def touch_api_key(key: ApiKey, now: datetime, not_before: datetime) -> None:
+    """Record use, unless it was recorded after `not_before` (so at most once a minute)."""
+    bound_settings()
+    item = ApiKeyItem(pk=keys.api_key_pk(key.key_hash), sk=keys.API_KEY_SK)
+    try:
+        item.update(
+            actions=[ApiKeyItem.last_used_at.set(now)],
+            condition=ApiKeyItem.pk.exists()
+            & (ApiKeyItem.last_used_at.does_not_exist() | (ApiKeyItem.last_used_at < not_before)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def copy_tenant_to_keys(tenant: Tenant) -> None:
+    """Give each of the tenant's keys the tenant's current status and plan (one UpdateItem
+    a key, skipped where the copy is current). Idempotent: run again after a crash."""
+    bound_settings()
+    for item in ApiKeyItem.by_owner.query(keys.tenant_keys_pk(tenant.id)):
+        if item.tenant_status == tenant.status.value and item.tenant_plan == tenant.plan.value:
+            continue
+        try:
+            item.update(
+                actions=[
+                    ApiKeyItem.tenant_status.set(tenant.status.value),
+                    ApiKeyItem.tenant_plan.set(tenant.plan.value),
+                ],
+                condition=ApiKeyItem.pk.exists(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+
+def delete_control_items(tenant: TenantId) -> int:
+    """Delete a tenant's keys, configuration and usage records; the tenant record stays."""
+    bound_settings()
+    deleted = 0
+    for key in ApiKeyItem.by_owner.query(keys.tenant_keys_pk(tenant)):
+        key.delete()
+        deleted += 1
+    for usage in UsageItem.query(keys.tenant_pk(tenant), UsageItem.sk.startswith("USAGE#")):
+        usage.delete()
+        deleted += 1
+    try:
+        TenantConfigItem.get(keys.tenant_pk(tenant), keys.TENANT_CONFIG_SK).delete()
+        deleted += 1
+    except TenantConfigItem.DoesNotExist:
+        pass
+    return deleted
+
+
+# Configuration
+
+
+def _config_item(tenant: TenantId, config: TenantConfig, now: datetime) -> TenantConfigItem:
+    return TenantConfigItem(
+        pk=keys.tenant_pk(tenant),
+        sk=keys.TENANT_CONFIG_SK,
+        tenant_id=tenant,
+        document=config.model_dump_json(),
+        updated_at=now,
+    )
 
 
 def get_tenant_config(tenant: TenantId) -> StoredConfig | None:
@@ -162,3 +398,56 @@ def get_tenant_config(tenant: TenantId) -> StoredConfig | None:
         version=int(item.version or 0),
         updated_at=item.updated_at,
     )
+
+
+def put_tenant_config(
+    tenant: TenantId, config: TenantConfig, expected_version: int, now: datetime
+) -> StoredConfig:
+    """Replace the configuration if it is still at `expected_version` (0: none stored)."""
+    bound_settings()
+    item = _config_item(tenant, config, now)
+    if expected_version > 0:
+        item.version = expected_version
+    try:
+        item.save()
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise ConcurrentModification("the configuration changed since it was read") from exc
+        raise
+    return StoredConfig(config=config, version=expected_version + 1, updated_at=now)
+
+
+# Usage
+
+
+def add_usage(tenant: TenantId, day: str, requests: int, reads: float, writes: float) -> None:
+    """Add one flush of in-memory counts to the tenant's record for `day` (one UpdateItem)."""
+    bound_settings()
+    item = UsageItem(pk=keys.tenant_pk(tenant), sk=keys.usage_sk(day))
+    item.update(
+        actions=[
+            UsageItem.entity.set("usage"),
+            UsageItem.tenant_id.set(tenant),
+            UsageItem.day.set(day),
+            UsageItem.requests.add(requests),
+            UsageItem.read_capacity.add(reads),
+            UsageItem.write_capacity.add(writes),
+        ]
+    )
+
+
+def list_usage(tenant: TenantId, first_day: str, last_day: str) -> list[DailyUsage]:
+    bound_settings()
+    found = UsageItem.query(
+        keys.tenant_pk(tenant),
+        UsageItem.sk.between(keys.usage_sk(first_day), keys.usage_sk(last_day)),
+    )
+    return [
+        DailyUsage(
+            day=item.day,
+            requests=int(item.requests or 0),
+            read_capacity_units=float(item.read_capacity or 0),
+            write_capacity_units=float(item.write_capacity or 0),
+        )
+        for item in found
+    ]

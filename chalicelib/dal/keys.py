@@ -3,6 +3,8 @@ function here that builds one without a TenantId, and none that accepts a raw ke
 
 from __future__ import annotations
 
+import zlib
+
 from chalicelib.domain.customers import UniqueField
 from chalicelib.domain.tenancy import TenantId
 
@@ -14,6 +16,22 @@ def _tenant_prefix(tenant: TenantId) -> str:
     if not tenant:
         raise ValueError("a tenant is required to build a key")
     return f"T#{tenant}"
+
+
+TENANT_SHARDS = 16
+
+
+def tenant_shard_of(pk: str) -> str:
+    """The `by_tenant` index partition of a data item: its tenant and a hash shard of its pk,
+    so one tenant's writes spread over TENANT_SHARDS index partitions."""
+    prefix, tenant, _ = pk.split("#", 2)
+    if prefix != "T" or not tenant:
+        raise ValueError("data items are keyed by tenant")
+    return tenant_shard_pk(TenantId(tenant), zlib.crc32(pk.encode()) % TENANT_SHARDS)
+
+
+def tenant_shard_pk(tenant: TenantId, shard: int) -> str:
+    return f"{tenant}#{shard:02d}"
 
 
 def customer_pk(tenant: TenantId, customer_id: str) -> str:
@@ -82,6 +100,25 @@ def tenant_pk(tenant: TenantId) -> str:
 TENANT_SK = "TENANT"
 TENANT_CONFIG_SK = "CONFIG"
 TENANTS_GSI_PK = "TENANTS"
+
+
+def tenants_with_status_pk(status: str) -> str:
+    return f"TENANTS#{status}"
+
+
+def tenant_keys_pk(tenant: TenantId) -> str:
+    return f"{tenant_pk(tenant)}#KEYS"
+
+
+def usage_sk(day: str) -> str:
+    return f"USAGE#{day}"
+
+
+def customer_counter_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#COUNTERS"
+
+
+CUSTOMER_COUNTER_SK = "CUSTOMERS"
 
 
 def api_key_pk(key_hash: str) -> str:

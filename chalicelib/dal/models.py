@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     MapAttribute,
@@ -12,17 +12,46 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+
+from chalicelib.dal.keys import tenant_shard_of
 
 UNBOUND = "unbound"  # replaced by chalicelib.dal.connection before first use
 
 
 class DataTableModel(Model):
-    """Base of every item kept in the data table (tenant data); bound lazily."""
+    """Base of every item kept in the data table (tenant data); bound lazily.
+
+    Every item written through a model carries `tenant_shard` and `tenant_item`, the keys
+    of the KEYS_ONLY `by_tenant` index through which a deleted tenant's data is purged.
+    """
 
     class Meta:
         table_name = UNBOUND
+
+    tenant_shard = UnicodeAttribute(null=True)
+    tenant_item = UnicodeAttribute(null=True)
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        values = super().serialize(null_check=null_check)
+        pk, sk = values["pk"]["S"], values["sk"]["S"]
+        values["tenant_shard"] = {"S": tenant_shard_of(pk)}
+        values["tenant_item"] = {"S": f"{pk}|{sk}"}
+        return values
+
+    def tenant_index_actions(self) -> list[Action]:
+        """Update actions that list the item in `by_tenant`, for updates that may create it."""
+        cls = type(self)
+        pk, sk = str(getattr(self, "pk")), str(getattr(self, "sk"))  # noqa: B009
+        return [cls.tenant_shard.set(tenant_shard_of(pk)), cls.tenant_item.set(f"{pk}|{sk}")]
+
+    def update(
+        self, actions: list[Action], condition: Condition | None = None, **kwargs: Any
+    ) -> Any:
+        return super().update(actions + self.tenant_index_actions(), condition, **kwargs)
 
 
 class ControlTableModel(Model):
@@ -65,6 +94,15 @@ class ApiKeysByOwner(_Gsi1["ApiKeyItem"]):
     pass
 
 
+class TenantItemsIndex(GlobalSecondaryIndex["TenantIndexEntry"]):
+    class Meta:
+        index_name = "by_tenant"
+        projection = KeysOnlyProjection()
+
+    tenant_shard = UnicodeAttribute(hash_key=True)
+    tenant_item = UnicodeAttribute(range_key=True)
+
+
 class CustomerItem(DataTableModel):
     class Meta:
         table_name = UNBOUND
@@ -91,6 +129,18 @@ class CustomerItem(DataTableModel):
     version = VersionAttribute()
 
     by_created = CustomersByCreated()
+
+
+class CounterItem(DataTableModel):
+    """A tenant-wide count kept exact by the transactions that change it."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="counter")
+    value = NumberAttribute(default=0)
 
 
 class UniqueItem(DataTableModel):
@@ -121,6 +171,15 @@ class TagItem(DataTableModel):
     customer_id = UnicodeAttribute()
 
 
+class TenantsByStatus(GlobalSecondaryIndex["TenantItem"]):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class TenantItem(ControlTableModel):
     class Meta:
         table_name = UNBOUND
@@ -129,16 +188,23 @@ class TenantItem(ControlTableModel):
     sk = UnicodeAttribute(range_key=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
     entity = UnicodeAttribute(default="tenant")
     tenant_id = UnicodeAttribute()
     name = UnicodeAttribute()
     plan = UnicodeAttribute()
     status = UnicodeAttribute()
+    contact_email = UnicodeAttribute(null=True)
+    key_count = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    deleted_at = UTCDateTimeAttribute(null=True)
+    purge = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
     by_created = TenantsByCreated()
+    by_status = TenantsByStatus()
 
 
 class ApiKeyItem(ControlTableModel):
@@ -159,6 +225,10 @@ class ApiKeyItem(ControlTableModel):
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute(null=True)
     revoked_at = UTCDateTimeAttribute(null=True)
+    last_used_at = UTCDateTimeAttribute(null=True)
+    rotated_to = UnicodeAttribute(null=True)
+    tenant_status = UnicodeAttribute(null=True)
+    tenant_plan = UnicodeAttribute(null=True)
 
     by_owner = ApiKeysByOwner()
 
@@ -176,6 +246,34 @@ class TenantConfigItem(ControlTableModel):
     document = UnicodeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
+
+
+class TenantIndexEntry(DataTableModel):
+    """The keys of any data item, as the `by_tenant` index lists them (for the purge)."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+    by_tenant = TenantItemsIndex()
+
+
+class UsageItem(ControlTableModel):
+    """A tenant's requests and consumed capacity for one day, added to in batches."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="usage")
+    tenant_id = UnicodeAttribute()
+    day = UnicodeAttribute()
+    requests = NumberAttribute(default=0)
+    read_capacity = NumberAttribute(default=0)
+    write_capacity = NumberAttribute(default=0)
 
 
 class InteractionsByType(_Gsi2["InteractionItem"]):

@@ -12,6 +12,7 @@ class IndexSpec:
     name: str
     partition_key: str
     sort_key: str
+    projection: str = "ALL"  # or "KEYS_ONLY"
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class TableSpec:
                         {"AttributeName": index.partition_key, "KeyType": "HASH"},
                         {"AttributeName": index.sort_key, "KeyType": "RANGE"},
                     ],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": {"ProjectionType": index.projection},
                 }
                 for index in self.indexes
             ]
@@ -61,7 +62,7 @@ CONTROL_TABLE = TableSpec(
     environment_variable="CONTROL_TABLE",
     partition_key="pk",
     sort_key="sk",
-    indexes=(IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
+    indexes=(IndexSpec("gsi1", "gsi1pk", "gsi1sk"), IndexSpec("gsi2", "gsi2pk", "gsi2sk")),
     ttl_attribute="ttl",
     description="Control plane: tenants and API keys (keyed by tenant id or key hash).",
 )
@@ -74,6 +75,7 @@ DATA_TABLE = TableSpec(
     indexes=(
         IndexSpec("gsi1", "gsi1pk", "gsi1sk"),
         IndexSpec("gsi2", "gsi2pk", "gsi2sk"),
+        IndexSpec("by_tenant", "tenant_shard", "tenant_item", projection="KEYS_ONLY"),
     ),
     ttl_attribute="ttl",
     description="Tenant data (pooled): every key begins with the tenant id.",

@@ -9,10 +9,12 @@ from typing import Any, TypeVar
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.dal.connection import transaction_connection
+from chalicelib.dal.models import DataTableModel
 from chalicelib.domain.errors import ConcurrentModification
 
 MAX_TRANSACTION_ATTEMPTS = 4
@@ -29,10 +31,11 @@ class Failure:
 
 @dataclass
 class LabelledTransaction:
-    """Collects writes in the order PynamoDB sends them (deletes, then puts)."""
+    """Collects writes in the order PynamoDB sends them (deletes, puts, then updates)."""
 
     _deletes: list[tuple[str, Model, Condition | None]] = field(default_factory=list)
     _puts: list[tuple[str, Model, Condition | None, str | None]] = field(default_factory=list)
+    _updates: list[tuple[str, Model, list[Action], Condition | None]] = field(default_factory=list)
 
     def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
         self._deletes.append((label, item, condition))
@@ -46,9 +49,17 @@ class LabelledTransaction:
     ) -> None:
         self._puts.append((label, item, condition, "ALL_OLD" if return_old_on_failure else None))
 
+    def update(
+        self, label: str, item: Model, actions: list[Action], condition: Condition | None = None
+    ) -> None:
+        if isinstance(item, DataTableModel):
+            actions = actions + item.tenant_index_actions()
+        self._updates.append((label, item, actions, condition))
+
     @property
     def labels(self) -> list[str]:
-        return [entry[0] for entry in self._deletes] + [entry[0] for entry in self._puts]
+        entries: list[tuple[Any, ...]] = [*self._deletes, *self._puts, *self._updates]
+        return [entry[0] for entry in entries]
 
     def commit(self) -> None:
         with TransactWrite(connection=transaction_connection()) as transaction:
@@ -56,6 +67,8 @@ class LabelledTransaction:
                 transaction.delete(item, condition=condition)
             for _, item, condition, return_values in self._puts:
                 transaction.save(item, condition=condition, return_values=return_values)
+            for _, item, actions, condition in self._updates:
+                transaction.update(item, actions, condition=condition, add_version_condition=False)
 
 
 class ConditionsFailed(Exception):

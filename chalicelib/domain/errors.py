@@ -70,6 +70,10 @@ class PreconditionFailed(DomainError):
     """An If-Match precondition does not hold: the record changed since it was read."""
 
 
+class PreconditionRequired(DomainError):
+    """The change needs an If-Match header naming the version it replaces."""
+
+
 class ConcurrentModification(DomainError):
     """The record kept changing under us; the caller should retry."""
 
@@ -84,3 +88,17 @@ class IdempotencyKeyReused(DomainError):
 
 class RequestInProgress(DomainError):
     """The first request with this Idempotency-Key has not finished yet."""
+
+
+class QuotaExceeded(DomainError):
+    """The tenant's plan does not allow more of something (customers, API keys, ...)."""
+
+    def __init__(self, quota: str, detail: str) -> None:
+        super().__init__(detail)
+        self.quota = quota
+
+
+class RateLimited(DomainError):
+    def __init__(self, retry_after_seconds: int, detail: str) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds

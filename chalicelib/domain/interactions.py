@@ -11,7 +11,6 @@ from typing import Any, Final
 from chalicelib.domain.errors import FieldIssue, InvalidInput
 
 MAX_FUTURE_SKEW: Final = timedelta(minutes=5)
-MAX_BATCH_ITEMS: Final = 100
 
 
 class InteractionType(StrEnum):

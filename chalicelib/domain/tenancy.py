@@ -49,10 +49,29 @@ class Principal:
     key_id: str
     role: Role
     tenant: TenantId | None
+    plan: Plan | None = None
 
     @property
     def is_platform_admin(self) -> bool:
         return self.role is Role.PLATFORM_ADMIN
+
+
+class PurgeStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class PurgeProgress:
+    """Where the purge of a deleted tenant's data stands; saved after every page."""
+
+    status: PurgeStatus = PurgeStatus.PENDING
+    shard: int = 0
+    cursor: str | None = None
+    items_deleted: int = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,10 @@ class Tenant:
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    contact_email: str | None = None
+    key_count: int = 0
+    deleted_at: datetime | None = None
+    purge: PurgeProgress | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,10 @@ class ApiKey:
     label: str | None = None
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    rotated_to: str | None = None
+    tenant_status: TenantStatus | None = None
+    tenant_plan: Plan | None = None
 
     def is_usable(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -108,8 +135,11 @@ def issue_key(
     label: str | None = None,
     expires_at: datetime | None = None,
     secret: str | None = None,
+    owner: Tenant | None = None,
 ) -> IssuedKey:
-    """A new key record; the secret is random unless an operator supplies one."""
+    """A new key record; the secret is random unless an operator supplies one. A tenant
+    key carries a copy of its tenant's status and plan (`owner`), so authentication reads
+    one item."""
     secret = secret or _SECRET_PREFIX + secrets.token_urlsafe(32)
     record = ApiKey(
         key_id=new_api_key_id(),
@@ -119,6 +149,8 @@ def issue_key(
         created_at=now,
         label=label,
         expires_at=expires_at,
+        tenant_status=owner.status if owner else None,
+        tenant_plan=owner.plan if owner else None,
     )
     return IssuedKey(record=record, secret=secret)
 
@@ -129,4 +161,12 @@ class StoredConfig:
 
     config: TenantConfig
     version: int
-    updated_at: datetime
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    day: str
+    requests: int
+    read_capacity_units: float
+    write_capacity_units: float

@@ -19,9 +19,10 @@ from pydantic import (
 )
 
 from chalicelib.domain.errors import FieldIssue, InvalidInput
-from chalicelib.domain.interactions import MAX_BATCH_ITEMS, BatchItem, Channel, InteractionDraft
+from chalicelib.domain.interactions import BatchItem, Channel, InteractionDraft
 from chalicelib.domain.interactions import InteractionType as Kind
 from chalicelib.domain.outcomes import InteractionRecord
+from chalicelib.domain.plans import PLAN_LIMITS
 from chalicelib.schemas.common import PageQuery, RequestBody
 from chalicelib.schemas.customers import Attributes, ExternalId
 
@@ -138,11 +139,15 @@ def _issues(error: ValidationError, index: int) -> list[FieldIssue]:
     ]
 
 
-class InteractionsBatch(RequestBody):
-    """Up to 100 interactions. Each item has the fields of a single interaction plus
-    `customer_id` or `external_id`; an invalid item fails alone."""
+_LARGEST_BATCH = max(limits.max_batch_size for limits in PLAN_LIMITS.values())
 
-    items: Annotated[list[dict[str, JsonValue]], Field(min_length=1, max_length=MAX_BATCH_ITEMS)]
+
+class InteractionsBatch(RequestBody):
+    """Up to the plan's batch size (100; enterprise 500) of interactions. Each item has the
+    fields of a single interaction plus `customer_id` or `external_id`; an invalid item
+    fails alone."""
+
+    items: Annotated[list[dict[str, JsonValue]], Field(min_length=1, max_length=_LARGEST_BATCH)]
 
     def parsed(self) -> list[BatchItem | InvalidInput]:
         """Each item as a BatchItem, or the InvalidInput that explains why it is not one."""

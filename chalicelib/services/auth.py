@@ -1,21 +1,24 @@
 """Authentication: bearer key → principal, cached per process for at most the TTL.
 
-A request costs one control-plane read on a cold cache (the key) plus one for its tenant,
-and none on a warm one. Revoking a key or suspending a tenant takes effect within the TTL.
+A request costs one control-plane read on a cold cache (the key item, which carries a copy
+of its tenant's status and plan) and none on a warm one. Revoking a key or suspending a
+tenant takes effect within the TTL.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.dal import control
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import Forbidden, NotAuthenticated
-from chalicelib.domain.tenancy import ApiKey, Principal, Tenant, TenantStatus, hash_secret
+from chalicelib.domain.tenancy import ApiKey, Principal, TenantStatus, hash_secret
 from chalicelib.settings import get_settings
 
 _MAX_SECRET_LENGTH = 256
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ _cache: dict[str, _Cached] = {}
 
 def clear_cache() -> None:
     _cache.clear()
+    _last_recorded.clear()
 
 
 def _cached_lookup(cache_key: str, load: object) -> object:
@@ -56,13 +60,27 @@ def _bearer_secret(authorization: str | None) -> str:
 def authenticate(authorization: str | None) -> Principal:
     key_hash = hash_secret(_bearer_secret(authorization))
     key = _cached_lookup(f"key:{key_hash}", lambda: control.get_api_key(key_hash))
-    if not isinstance(key, ApiKey) or not key.is_usable(utc_now()):
+    now = utc_now()
+    if not isinstance(key, ApiKey) or not key.is_usable(now):
         raise NotAuthenticated("the API key is unknown, expired or revoked")
-    if key.tenant is not None:
-        tenant_id = key.tenant
-        tenant = _cached_lookup(f"tenant:{tenant_id}", lambda: control.get_tenant(tenant_id))
-        if not isinstance(tenant, Tenant) or tenant.status is TenantStatus.DELETED:
-            raise NotAuthenticated("the API key is unknown, expired or revoked")
-        if tenant.status is TenantStatus.SUSPENDED:
-            raise Forbidden(f"tenant {tenant.id} is suspended")
-    return Principal(key_id=key.key_id, role=key.role, tenant=key.tenant)
+    _record_use(key, now)
+    if key.tenant is None:
+        return Principal(key_id=key.key_id, role=key.role, tenant=None)
+    if key.tenant_status in (TenantStatus.DELETED, None) or key.tenant_plan is None:
+        raise NotAuthenticated("the API key is unknown, expired or revoked")
+    if key.tenant_status is TenantStatus.SUSPENDED:
+        raise Forbidden(f"tenant {key.tenant} is suspended")
+    return Principal(key_id=key.key_id, role=key.role, tenant=key.tenant, plan=key.tenant_plan)
+
+
+_last_recorded: dict[str, datetime] = {}
+
+
+def _record_use(key: ApiKey, now: datetime) -> None:
+    """Write `last_used_at` at most once a minute per key: skipped in-process when this
+    process recorded it recently, and conditioned in DynamoDB against other processes."""
+    recent = now - LAST_USED_RESOLUTION
+    if _last_recorded.get(key.key_hash, datetime.min.replace(tzinfo=UTC)) > recent:
+        return
+    _last_recorded[key.key_hash] = now
+    control.touch_api_key(key, now, not_before=recent)

@@ -21,7 +21,8 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.ids import is_customer_id, new_customer_id
 from chalicelib.domain.paging import Page, PageRequest
-from chalicelib.domain.tenancy import TenantId
+from chalicelib.domain.plans import limits_of
+from chalicelib.domain.tenancy import Plan, TenantId
 
 _IDENTIFYING_FIELDS = ("name", "email", "phone", "external_id")
 _UNCONDITIONAL_ATTEMPTS = 10
@@ -37,7 +38,8 @@ def _not_found(customer_id: str) -> NotFound:
     return NotFound(f"customer {customer_id} does not exist")
 
 
-def create_customer(tenant: TenantId, changes: CustomerChanges) -> Customer:
+def create_customer(tenant: TenantId, plan: Plan, changes: CustomerChanges) -> Customer:
+    """A new customer, within the plan's customer limit."""
     if not any(changes.fields.get(name) for name in _IDENTIFYING_FIELDS):
         raise InvalidInput(
             [
@@ -48,7 +50,8 @@ def create_customer(tenant: TenantId, changes: CustomerChanges) -> Customer:
         )
     now = utc_now()
     blank = Customer(id=new_customer_id(), created_at=now, updated_at=now, version=0)
-    return repository.insert_customer(tenant, apply_changes(blank, changes, now))
+    customer = apply_changes(blank, changes, now)
+    return repository.insert_customer(tenant, customer, limits_of(plan).max_customers)
 
 
 def get_customer(tenant: TenantId, customer_id: str) -> Customer:

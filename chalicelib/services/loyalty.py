@@ -27,7 +27,6 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.ids import is_customer_id, new_interaction_id
 from chalicelib.domain.interactions import (
-    MAX_BATCH_ITEMS,
     BatchItem,
     Interaction,
     InteractionDraft,
@@ -344,11 +343,13 @@ def record_batch(
     items: Sequence[BatchItem | DomainError],
     actor: str,
     idempotency_key: str | None,
+    max_items: int,
     now: datetime | None = None,
 ) -> BatchResult:
-    """Record up to MAX_BATCH_ITEMS interactions; each item succeeds or fails on its own."""
-    if len(items) > MAX_BATCH_ITEMS:
-        raise InvalidInput([FieldIssue("items", f"at most {MAX_BATCH_ITEMS} items per batch")])
+    """Record up to `max_items` (the plan's batch size) interactions; each item succeeds or
+    fails on its own."""
+    if len(items) > max_items:
+        raise InvalidInput([FieldIssue("items", f"at most {max_items} items per batch")])
     moment = now or utc_now()
     fingerprint = [i if isinstance(i, BatchItem) else repr(vars(i)) for i in items]
     request = idempotent_request(tenant, "interactions:batch", idempotency_key, fingerprint)

@@ -1,12 +1,33 @@
-"""The tenant configuration other services read (defaults until a tenant sets its own)."""
+"""The tenant configuration: read by other services, replaced whole by a tenant admin."""
 
 from __future__ import annotations
 
 from chalicelib.dal import control
-from chalicelib.domain.tenancy import TenantId
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.errors import ConcurrentModification, PreconditionFailed
+from chalicelib.domain.tenancy import StoredConfig, TenantId
 from chalicelib.domain.tenant_config import TenantConfig
 
 
 def get_tenant_config(tenant: TenantId) -> TenantConfig:
+    return read_config(tenant).config
+
+
+def read_config(tenant: TenantId) -> StoredConfig:
+    """The stored configuration, or the defaults at version 0 when none was ever stored."""
     stored = control.get_tenant_config(tenant)
-    return stored.config if stored is not None else TenantConfig()
+    if stored is None:
+        return StoredConfig(config=TenantConfig(), version=0, updated_at=None)
+    return stored
+
+
+def replace_config(tenant: TenantId, config: TenantConfig, expected_version: int) -> StoredConfig:
+    current = read_config(tenant)
+    if current.version != expected_version:
+        raise PreconditionFailed(
+            f"the configuration is at version {current.version}, not {expected_version}"
+        )
+    try:
+        return control.put_tenant_config(tenant, config, expected_version, utc_now())
+    except ConcurrentModification:
+        raise PreconditionFailed("the configuration changed since it was read") from None

@@ -53,7 +53,13 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 def start_stack(local_dir: Path) -> LocalStack:
     port, dynamodb_port = free_port(), free_port()
-    environment = {**os.environ, "LOCAL_DIR": str(local_dir)}
+    environment = {
+        **os.environ,
+        "LOCAL_DIR": str(local_dir),
+        "RATE_LIMIT_IN_APP": "false",
+        "AUTH_CACHE_SECONDS": "0",
+        "LOCAL_SCHEDULE_SECONDS": "1",
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -63,6 +69,7 @@ def start_stack(local_dir: Path) -> LocalStack:
             str(port),
             "--dynamodb-port",
             str(dynamodb_port),
+            "--no-autoreload",
         ],
         cwd=ROOT,
         env=environment,

@@ -32,6 +32,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AUTH_CACHE_SECONDS": "0",
+            "RATE_LIMIT_IN_APP": "false",
         }
     )
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
@@ -101,7 +102,9 @@ def key_with_role(platform: Api) -> Callable[[Api, str], Api]:
 
     def make(owner: Api, role: str) -> Api:
         assert owner.tenant_id is not None
-        issued = issue_key(Role(role), tenant_id(owner.tenant_id), utc_now(), label=role)
+        tenant = control.get_tenant(tenant_id(owner.tenant_id))
+        assert tenant is not None
+        issued = issue_key(Role(role), tenant.id, utc_now(), label=role, owner=tenant)
         control.insert_api_key(issued.record)
         return owner.as_key(issued.secret, owner.tenant_id)
 

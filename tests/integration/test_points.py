@@ -7,12 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.dal import loyalty as repository
-from chalicelib.dal.models import TenantConfigItem
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.interactions import InteractionDraft, InteractionType
 from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.domain.tenant_config import LoyaltyConfig, TenantConfig, TierBasis, TierRule
-from chalicelib.services import loyalty, loyalty_jobs
+from chalicelib.services import loyalty, loyalty_jobs, tenant_config
 from tests.support.api import Api
 
 ACTOR = "key_test"
@@ -49,14 +48,7 @@ def _points(api: Api, customer: str) -> dict[str, Any]:
 
 
 def _configure(tenant: TenantId, loyalty_config: LoyaltyConfig) -> None:
-    """Store a tenant configuration (the config API is another issue's)."""
-    TenantConfigItem(
-        pk=f"TENANT#{tenant}",
-        sk="CONFIG",
-        tenant_id=tenant,
-        document=TenantConfig(loyalty=loyalty_config).model_dump_json(),
-        updated_at=utc_now(),
-    ).save()
+    tenant_config.replace_config(tenant, TenantConfig(loyalty=loyalty_config), 0)
 
 
 def _purchase_at(

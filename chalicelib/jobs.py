@@ -1,0 +1,29 @@
+"""Scheduled jobs: thin handlers that call one service function within the time left."""
+
+from __future__ import annotations
+
+import time
+
+from chalice.app import CloudWatchEvent
+
+from chalicelib.observability import logger
+from chalicelib.services.purge import run_due_purges
+
+_SAFETY_MARGIN_MS = 10_000
+_LOCAL_BUDGET_SECONDS = 50.0
+
+
+def _deadline(event: CloudWatchEvent) -> float:
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        seconds = max(0.0, (remaining() - _SAFETY_MARGIN_MS) / 1000)
+    else:
+        seconds = _LOCAL_BUDGET_SECONDS
+    return time.monotonic() + seconds
+
+
+def purge_deleted_tenants(event: CloudWatchEvent) -> None:
+    """Every minute: continue the purge of every deleted tenant that is due."""
+    purged = run_due_purges(_deadline(event))
+    logger.info("purge run", tenants=purged)

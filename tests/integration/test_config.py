@@ -1,0 +1,56 @@
+"""The tenant configuration: defaults, versioned replacement, validation."""
+
+from __future__ import annotations
+
+from tests.support.api import Api
+
+
+def test_a_new_tenant_reads_the_documented_defaults(tenant_a: Api) -> None:
+    answer = tenant_a.get("/v1/config")
+
+    assert answer.status == 200 and answer.headers["etag"] == '"0"'
+    config = answer.json["config"]
+    assert answer.json["version"] == 0
+    assert config["loyalty"]["points_per_currency_unit"] in ("1", 1)
+    assert config["loyalty"]["validity_days"] == 365
+    assert [t["name"] for t in config["loyalty"]["tiers"]] == [
+        "member",
+        "silver",
+        "gold",
+        "platinum",
+    ]
+    assert config["tickets"]["reopen_window_days"] == 7
+    assert config["webhook_url"] is None
+
+
+def test_put_needs_if_match_and_versions_the_configuration(tenant_a: Api) -> None:
+    document = {
+        "loyalty": {"points_by_interaction_type": {"feedback": 10}},
+        "webhook_url": "https://hooks.example.com/crm",
+    }
+
+    missing = tenant_a.request("PUT", "/v1/config", document)
+    first = tenant_a.request("PUT", "/v1/config", document, headers={"If-Match": '"0"'})
+    stale = tenant_a.request("PUT", "/v1/config", document, headers={"If-Match": '"0"'})
+    read = tenant_a.get("/v1/config")
+
+    missing.problem(428)
+    assert first.status == 200 and first.json["version"] == 1 and first.headers["etag"] == '"1"'
+    stale.problem(412)
+    assert read.json["config"]["loyalty"]["points_by_interaction_type"] == {"feedback": 10}
+    assert read.json["config"]["webhook_url"] == "https://hooks.example.com/crm"
+    assert read.json["config"]["loyalty"]["validity_days"] == 365
+
+
+def test_an_invalid_configuration_is_refused_and_nothing_changes(tenant_a: Api) -> None:
+    bad = {
+        "loyalty": {"tiers": [{"name": "a", "threshold": 10}, {"name": "b", "threshold": 5}]},
+        "lifecycle": {"dormant_after_days": 100, "churned_after_days": 50},
+        "colour": "red",
+    }
+
+    answer = tenant_a.request("PUT", "/v1/config", bad, headers={"If-Match": '"0"'})
+
+    fields = {issue["field"] for issue in answer.problem(422)["errors"]}
+    assert {"loyalty", "lifecycle", "colour"} <= fields
+    assert tenant_a.get("/v1/config").json["version"] == 0
