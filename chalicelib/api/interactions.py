@@ -72,8 +72,9 @@ def _batch_response(result: BatchResult) -> BatchResponse:
     extra_responses=(409,),
 )
 def record_interactions_batch(call: Call[InteractionsBatch, None]) -> Reply:
-    """Up to the plan's batch size (100; enterprise 500), each for the customer it names by `customer_id` or
-    `external_id`. Each item's outcome is reported on its own: a bad item fails alone."""
+    """Up to the plan's batch size (100; enterprise 500), each for the customer it names by
+    `customer_id` or `external_id`. Each item's outcome is reported on its own: a bad item
+    fails alone."""
     result = service.record_batch(
         call.tenant,
         call.body.parsed(),
