@@ -21,7 +21,7 @@ from chalicelib.domain.customers import CustomerChanges
 from chalicelib.domain.errors import InsufficientPoints, InvalidInput, NotFound
 from chalicelib.domain.interactions import InteractionDraft, InteractionType
 from chalicelib.domain.loyalty import tier_for, tier_rank
-from chalicelib.domain.tenancy import TenantId
+from chalicelib.domain.tenancy import Plan, TenantId
 from chalicelib.domain.tenant_config import LoyaltyConfig
 from chalicelib.services import customers, loyalty, loyalty_jobs, tenants
 from chalicelib.settings import reset_settings
@@ -45,7 +45,7 @@ def tenant(stack: LocalStack) -> Iterator[TenantId]:
         }
     )
     reset_settings()
-    created, _ = tenants.create_tenant("Property", tenants.Plan.FREE)
+    created, _ = tenants.create_tenant("Property", Plan.ENTERPRISE)
     yield created.id
     os.environ.clear()
     os.environ.update(saved)
@@ -166,7 +166,9 @@ _step = st.one_of(
 def test_the_ledger_reconciles_after_every_step(
     tenant: TenantId, steps: list[tuple[Any, ...]]
 ) -> None:
-    created = customers.create_customer(tenant, CustomerChanges(fields={"name": "P"}))
+    created = customers.create_customer(
+        tenant, Plan.ENTERPRISE, CustomerChanges(fields={"name": "P"})
+    )
     who = Customer(created.id)
 
     for step in steps:
