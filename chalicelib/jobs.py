@@ -27,3 +27,11 @@ def purge_deleted_tenants(event: CloudWatchEvent) -> None:
     """Every minute: continue the purge of every deleted tenant that is due."""
     purged = run_due_purges(_deadline(event))
     logger.info("purge run", tenants=purged)
+
+
+def daily_loyalty(event: CloudWatchEvent) -> None:
+    """00:05 UTC: record today's point expiries and the tier evaluations due today."""
+    from chalicelib.domain.clock import utc_now
+    from chalicelib.services.loyalty_jobs import run_daily
+
+    run_daily(utc_now().date())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.api.routing import Call, OperationBlueprint, Reply, etag_for
+from chalicelib.api.routing import Call, Operations, Reply, etag_for
 from chalicelib.domain.paging import PageRequest
 from chalicelib.domain.tenancy import Tenant
 from chalicelib.schemas.tenants import (
@@ -24,7 +24,7 @@ from chalicelib.services import api_keys
 from chalicelib.services import tenants as service
 from chalicelib.services.usage import usage_between
 
-admin_api = OperationBlueprint(__name__)
+admin_api = Operations(__name__)
 TAG = "admin"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.api.routing import Call, OperationBlueprint, Reply, etag_for
+from chalicelib.api.routing import Call, Operations, Reply, etag_for
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.paging import PageRequest
 from chalicelib.schemas.customers import (
@@ -14,7 +14,7 @@ from chalicelib.schemas.customers import (
 )
 from chalicelib.services import customers as service
 
-customers_api = OperationBlueprint(__name__)
+customers_api = Operations(__name__)
 
 
 def _customer_reply(customer: Customer, status: int = 200) -> Reply:

@@ -11,12 +11,10 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from chalice import Chalice
-
-from chalicelib.api.routing import Call, OperationBlueprint, Reply
+from chalicelib.api.routing import Call, Operations, Reply
 from chalicelib.domain.errors import NotFound
 
-docs_api = OperationBlueprint(__name__)
+docs_api = Operations(__name__)
 
 _ASSETS = {
     "swagger-ui.css": "text/css; charset=utf-8",
@@ -63,16 +61,16 @@ def _asset(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _openapi_json(app: Chalice) -> str:
+def _openapi_json() -> str:
     from chalicelib.api.openapi import build_openapi
 
-    return json.dumps(build_openapi(app.routes))
+    return json.dumps(build_openapi())
 
 
 @docs_api.operation("GET", "/v1/openapi.json", summary="OpenAPI document", tag="docs")
 def openapi_document(call: Call[None, None]) -> Reply:
     """This API's OpenAPI 3.1 description, generated from its routes and schemas."""
-    return Reply(_openapi_json(docs_api.current_app))
+    return Reply(_openapi_json())
 
 
 @docs_api.operation(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.api.problems import problem_summary
-from chalicelib.api.routing import Call, OperationBlueprint, Reply
+from chalicelib.api.routing import Call, Operations, Reply
 from chalicelib.domain.outcomes import BatchResult, InteractionRecord
 from chalicelib.domain.paging import PageRequest
 from chalicelib.domain.plans import limits_of
@@ -18,7 +18,7 @@ from chalicelib.schemas.interactions import (
 )
 from chalicelib.services import loyalty as service
 
-interactions_api = OperationBlueprint(__name__)
+interactions_api = Operations(__name__)
 
 
 @interactions_api.operation(

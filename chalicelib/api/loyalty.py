@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from chalicelib.api.routing import Call, OperationBlueprint, Reply
+from chalicelib.api.routing import Call, Operations, Reply
 from chalicelib.domain.outcomes import PointsMovement, PointsSummary
 from chalicelib.domain.paging import PageRequest
 from chalicelib.schemas.common import PageQuery
 from chalicelib.schemas.loyalty import AdjustBody, LedgerPage, RedeemBody
 from chalicelib.services import loyalty as service
 
-loyalty_api = OperationBlueprint(__name__)
+loyalty_api = Operations(__name__)
 
 
 @loyalty_api.operation(

@@ -15,9 +15,12 @@ from chalicelib.api.problems import (
     response_for_exception,
 )
 from chalicelib.api.request_context import request_id_of, set_principal
+from chalicelib.lazy import deferred
 from chalicelib.observability import logger
-from chalicelib.services.auth import authenticate
-from chalicelib.services.usage import admit_request, end_request
+
+authenticate = deferred("chalicelib.services.auth", "authenticate")
+admit_request = deferred("chalicelib.services.usage", "admit_request")
+end_request = deferred("chalicelib.services.usage", "end_request")
 
 Middleware = Callable[[Request, Callable[[Request], Response]], Response]
 

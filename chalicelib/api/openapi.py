@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.access import ACCESS
+from chalicelib.api.routes import ROUTES, load_all_views
 from chalicelib.api.routing import OPERATIONS, Operation
 from chalicelib.schemas.common import Problem
 
@@ -82,8 +83,9 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def build_openapi(routes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """`routes` is Chalice's route table: every route appears, documented or not."""
+def build_openapi() -> dict[str, Any]:
+    """Every route of the route table, described from its view's declaration."""
+    load_all_views()
     models = {Problem} | {m for op in OPERATIONS for m in (op.body, op.response) if m is not None}
     _, definitions = models_json_schema(
         [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)],
@@ -93,13 +95,12 @@ def build_openapi(routes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for model in models:
         if model.__name__ not in schemas:
             schemas[model.__name__] = model.model_json_schema(ref_template=_REF)
-    documented = {(op.path, op.method): op for op in OPERATIONS}
+    documented = {(op.method, op.path): op for op in OPERATIONS}
     paths: dict[str, dict[str, Any]] = {}
-    for path in sorted(routes):
-        for method in sorted(routes[path]):
-            op = documented.get((path, method))
-            entry = _operation(op, schemas) if op else {"summary": f"{method} {path}"}
-            paths.setdefault(path, {})[method.lower()] = entry
+    for method, path in sorted(ROUTES, key=lambda route: (route[1], route[0])):
+        op = documented.get((method, path))
+        entry = _operation(op, schemas) if op else {"summary": f"{method} {path}"}
+        paths.setdefault(path, {})[method.lower()] = entry
     return {
         "openapi": "3.1.0",
         "info": {

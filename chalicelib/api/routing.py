@@ -1,8 +1,9 @@
 """Operations: a route plus what it reads and returns.
 
-`OperationBlueprint.operation` registers a Chalice route whose view receives a `Call` with
-the parsed body and query and returns a `Reply`. Parsing, error translation and
-serialisation happen here once, and the same metadata feeds the OpenAPI document.
+A view declared with `Operations.operation` receives a `Call` with the parsed body and
+query and returns a `Reply`. Parsing, error translation and serialisation happen here once,
+and the same metadata feeds the OpenAPI document. Which view serves which route is the
+route table in `chalicelib.api.routes`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from chalice import Blueprint, Response
+from chalice import Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
@@ -175,7 +176,16 @@ def _render(reply: Reply) -> Response:
     return Response(body=reply.body or "", status_code=reply.status, headers=headers)
 
 
-class OperationBlueprint(Blueprint):
+Handler = Callable[..., Response]
+
+
+class Operations:
+    """The operations of one API module. `operation` records an operation's metadata and
+    answers the handler `chalicelib.api.routes` calls with the request and path values."""
+
+    def __init__(self, import_name: str) -> None:
+        self.import_name = import_name
+
     def operation(
         self,
         method: str,
@@ -190,8 +200,8 @@ class OperationBlueprint(Blueprint):
         description: str = "",
         extra_responses: tuple[int, ...] = (),
         media_type: str = "application/json",
-    ) -> Callable[[Callable[..., Reply]], Callable[..., Response]]:
-        def register(view: Callable[..., Reply]) -> Callable[..., Response]:
+    ) -> Callable[[Callable[..., Reply]], Handler]:
+        def register(view: Callable[..., Reply]) -> Handler:
             OPERATIONS.append(
                 Operation(
                     method=method,
@@ -209,8 +219,7 @@ class OperationBlueprint(Blueprint):
                 )
             )
 
-            def handle(**path_params: str) -> Response:
-                request = self.current_request
+            def handle(request: Request, **path_params: str) -> Response:
                 request_id = request_id_of(request)
                 register_invocation(request.lambda_context)
                 try:
@@ -227,7 +236,6 @@ class OperationBlueprint(Blueprint):
 
             handle.__name__ = view.__name__
             handle.__doc__ = view.__doc__
-            self.route(path, methods=[method], content_types=["*/*"])(handle)
             return handle
 
         return register

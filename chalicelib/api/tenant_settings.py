@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib.api.routing import Call, OperationBlueprint, Reply, etag_for
+from chalicelib.api.routing import Call, Operations, Reply, etag_for
 from chalicelib.domain.errors import PreconditionRequired
-from chalicelib.domain.tenancy import StoredConfig
-from chalicelib.domain.tenant_config import TenantConfig
+from chalicelib.domain.tenant_config import StoredConfig, TenantConfig
 from chalicelib.schemas.tenants import (
     ApiKeyCreate,
     ApiKeyList,
@@ -18,7 +17,7 @@ from chalicelib.schemas.tenants import (
 )
 from chalicelib.services import api_keys, tenant_config
 
-tenant_settings_api = OperationBlueprint(__name__)
+tenant_settings_api = Operations(__name__)
 
 
 @tenant_settings_api.operation(

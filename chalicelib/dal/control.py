@@ -25,12 +25,11 @@ from chalicelib.domain.tenancy import (
     PurgeProgress,
     PurgeStatus,
     Role,
-    StoredConfig,
     Tenant,
     TenantId,
     TenantStatus,
 )
-from chalicelib.domain.tenant_config import TenantConfig
+from chalicelib.domain.tenant_config import StoredConfig, TenantConfig
 
 PLATFORM_KEYS_OWNER = "PLATFORM#KEYS"
 PLATFORM_TENANTS = TenantId("platform")

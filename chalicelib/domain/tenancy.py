@@ -10,7 +10,6 @@ from enum import StrEnum
 from typing import NewType
 
 from chalicelib.domain.ids import TENANT_ID_PATTERN, new_api_key_id
-from chalicelib.domain.tenant_config import TenantConfig
 
 TenantId = NewType("TenantId", str)
 
@@ -153,15 +152,6 @@ def issue_key(
         tenant_plan=owner.plan if owner else None,
     )
     return IssuedKey(record=record, secret=secret)
-
-
-@dataclass(frozen=True)
-class StoredConfig:
-    """A tenant's configuration as stored, with the version that guards its replacement."""
-
-    config: TenantConfig
-    version: int
-    updated_at: datetime | None
 
 
 @dataclass(frozen=True)

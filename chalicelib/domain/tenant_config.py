@@ -4,6 +4,8 @@ without configuring anything. Stored whole and versioned; read through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -100,3 +102,12 @@ class TenantConfig(_Section):
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     webhook_url: HttpUrl | None = Field(None, description="Receives signed segment events.")
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    """A tenant's configuration as stored, with the version that guards its replacement."""
+
+    config: TenantConfig
+    version: int
+    updated_at: datetime | None

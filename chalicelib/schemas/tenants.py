@@ -15,11 +15,10 @@ from chalicelib.domain.tenancy import (
     PurgeProgress,
     PurgeStatus,
     Role,
-    StoredConfig,
     Tenant,
     TenantStatus,
 )
-from chalicelib.domain.tenant_config import TenantConfig
+from chalicelib.domain.tenant_config import StoredConfig, TenantConfig
 from chalicelib.schemas.common import PageQuery, QueryParameters, RequestBody
 from chalicelib.schemas.customers import Email
 

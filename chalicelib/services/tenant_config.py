@@ -5,8 +5,8 @@ from __future__ import annotations
 from chalicelib.dal import control
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import ConcurrentModification, PreconditionFailed
-from chalicelib.domain.tenancy import StoredConfig, TenantId
-from chalicelib.domain.tenant_config import TenantConfig
+from chalicelib.domain.tenancy import TenantId
+from chalicelib.domain.tenant_config import StoredConfig, TenantConfig
 
 
 def get_tenant_config(tenant: TenantId) -> TenantConfig:

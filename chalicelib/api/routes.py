@@ -1,0 +1,83 @@
+"""The route table: which view serves each (method, path).
+
+`app.py` registers these routes through one blueprint whose views import their module on
+first use, so a cold Lambda imports only what the routes it serves need. Access rules for
+the same (method, path) pairs live in `chalicelib.api.access`; a test keeps the two tables,
+and the views' own declarations, in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chalice import Blueprint, Response
+
+from chalicelib.lazy import resolve
+
+_CUSTOMERS = "chalicelib.api.customers"
+_ADMIN = "chalicelib.api.admin"
+_TENANT = "chalicelib.api.tenant_settings"
+_DOCS = "chalicelib.api.docs"
+_INTERACTIONS = "chalicelib.api.interactions"
+_POINTS = "chalicelib.api.loyalty"
+
+ROUTES: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "/v1/customers"): (_CUSTOMERS, "create_customer"),
+    ("GET", "/v1/customers"): (_CUSTOMERS, "list_customers"),
+    ("GET", "/v1/customers/{customer_id}"): (_CUSTOMERS, "get_customer"),
+    ("PATCH", "/v1/customers/{customer_id}"): (_CUSTOMERS, "update_customer"),
+    ("DELETE", "/v1/customers/{customer_id}"): (_CUSTOMERS, "delete_customer"),
+    ("POST", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "record_interaction"),
+    ("GET", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "list_interactions"),
+    ("POST", "/v1/interactions:batch"): (_INTERACTIONS, "record_interactions_batch"),
+    ("GET", "/v1/customers/{customer_id}/points"): (_POINTS, "get_points"),
+    ("GET", "/v1/customers/{customer_id}/points/transactions"): (
+        _POINTS,
+        "list_points_transactions",
+    ),
+    ("POST", "/v1/customers/{customer_id}/points/redeem"): (_POINTS, "redeem_points"),
+    ("POST", "/v1/customers/{customer_id}/points/adjust"): (_POINTS, "adjust_points"),
+    ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
+    ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
+    ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),
+    ("DELETE", "/v1/api-keys/{key_id}"): (_TENANT, "revoke_key"),
+    ("GET", "/v1/config"): (_TENANT, "get_config"),
+    ("PUT", "/v1/config"): (_TENANT, "put_config"),
+    ("POST", "/v1/admin/tenants"): (_ADMIN, "create_tenant"),
+    ("GET", "/v1/admin/tenants"): (_ADMIN, "list_tenants"),
+    ("GET", "/v1/admin/tenants/{tenant_id}"): (_ADMIN, "get_tenant"),
+    ("PATCH", "/v1/admin/tenants/{tenant_id}"): (_ADMIN, "update_tenant"),
+    ("DELETE", "/v1/admin/tenants/{tenant_id}"): (_ADMIN, "delete_tenant"),
+    ("POST", "/v1/admin/tenants/{tenant_id}/suspend"): (_ADMIN, "suspend_tenant"),
+    ("POST", "/v1/admin/tenants/{tenant_id}/reactivate"): (_ADMIN, "reactivate_tenant"),
+    ("POST", "/v1/admin/tenants/{tenant_id}/api-keys"): (_ADMIN, "create_tenant_key"),
+    ("GET", "/v1/admin/tenants/{tenant_id}/api-keys"): (_ADMIN, "list_tenant_keys"),
+    ("DELETE", "/v1/admin/tenants/{tenant_id}/api-keys/{key_id}"): (_ADMIN, "revoke_tenant_key"),
+    ("GET", "/v1/admin/tenants/{tenant_id}/usage"): (_ADMIN, "tenant_usage"),
+    ("GET", "/v1/openapi.json"): (_DOCS, "openapi_document"),
+    ("GET", "/docs"): (_DOCS, "docs_page"),
+    ("GET", "/docs/{asset}"): (_DOCS, "docs_asset"),
+}
+
+
+def load_all_views() -> None:
+    """Import every view module (the OpenAPI document describes them all)."""
+    for module, name in ROUTES.values():
+        resolve(module, name)
+
+
+def _lazy_view(blueprint: Blueprint, module: str, name: str) -> Callable[..., Response]:
+    def view(**path_params: str) -> Response:
+        response: Response = resolve(module, name)(blueprint.current_request, **path_params)
+        return response
+
+    return view
+
+
+def api_blueprint() -> Blueprint:
+    blueprint = Blueprint(__name__)
+    for (method, path), (module, name) in ROUTES.items():
+        view = _lazy_view(blueprint, module, name)
+        view.__name__ = f"{method.lower()}_{name}"
+        blueprint.route(path, methods=[method], content_types=["*/*"], name=view.__name__)(view)
+    return blueprint

@@ -1,0 +1,34 @@
+"""The route table, the access table and the views' declarations describe the same API."""
+
+from chalicelib.api.access import ACCESS
+from chalicelib.api.routes import ROUTES, load_all_views
+from chalicelib.api.routing import OPERATIONS
+from chalicelib.lazy import resolve
+
+
+def test_every_route_has_a_view_declared_for_that_route_and_an_access_rule() -> None:
+    load_all_views()
+
+    declared = {(op.method, op.path): op.operation_id for op in OPERATIONS}
+
+    assert set(ROUTES) == set(declared) == set(ACCESS)
+    for route, (module, name) in ROUTES.items():
+        assert declared[route] == name, route
+        assert resolve(module, name).__name__ == name
+
+
+def test_importing_the_app_imports_no_view_and_no_data_access() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, app; "
+        "loaded = [m for m in sys.modules if m.startswith(('chalicelib.api.customers', "
+        "'chalicelib.dal', 'chalicelib.schemas', 'pynamodb', 'pydantic'))]; "
+        "print(','.join(sorted(loaded)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == ""
