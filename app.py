@@ -1,10 +1,12 @@
-"""The Chalice application: wiring only (routes, middleware, scheduled functions)."""
+"""The Chalice application: wiring only (routes, middleware, scheduled functions, stream
+consumers)."""
 
 from chalice import Chalice, Cron, Rate
 
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.routes import api_blueprint
 from chalicelib.lazy import deferred
+from chalicelib.streams_config import DATA_STREAM, stream_arn_placeholder
 
 app = Chalice(app_name="customer-ops")
 
@@ -17,4 +19,18 @@ purge_deleted_tenants = app.schedule(Rate(1, unit=Rate.MINUTES))(
 
 daily_loyalty = app.schedule(Cron(5, 0, "*", "*", "?", "*"), name="daily_loyalty")(
     deferred("chalicelib.jobs", "daily_loyalty")
+)
+
+keep_customers_current = app.on_dynamodb_record(
+    stream_arn=stream_arn_placeholder("Data"),
+    batch_size=DATA_STREAM.settings.batch_size,
+    name="keep_customers_current",
+)(deferred("chalicelib.streams.data_table", "keep_customers_current"))
+
+daily_segments = app.schedule(Cron(15, 0, "*", "*", "?", "*"), name="daily_segments")(
+    deferred("chalicelib.jobs", "daily_segments")
+)
+
+segment_backfills = app.schedule(Rate(1, unit=Rate.MINUTES), name="segment_backfills")(
+    deferred("chalicelib.jobs", "segment_backfills")
 )

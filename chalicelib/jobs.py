@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 from chalice.app import CloudWatchEvent
 
@@ -35,3 +36,23 @@ def daily_loyalty(event: CloudWatchEvent) -> None:
     from chalicelib.services.loyalty_jobs import run_daily
 
     run_daily(utc_now().date())
+
+
+def daily_segments(event: CloudWatchEvent) -> None:
+    """00:15 UTC: re-evaluate the customers whose segments change by time today."""
+    from chalicelib.services.segment_jobs import run_daily
+
+    run_daily(_today(), _deadline(event))
+
+
+def segment_backfills(event: CloudWatchEvent) -> None:
+    """Every minute: continue the back-fill of new, changed or deleted custom segments."""
+    from chalicelib.services.segment_jobs import run_backfills
+
+    run_backfills(_today(), _deadline(event))
+
+
+def _today() -> date:
+    from chalicelib.domain.clock import utc_now
+
+    return utc_now().date()

@@ -112,8 +112,16 @@ def stream_arn_placeholder(table: str) -> str:
 
 ON_FAILURE_QUEUE = OnFailureQueueSettings()
 
-# Keyed by handler name. Empty until the first stream consumer lands.
-STREAM_CONSUMERS: dict[str, StreamConsumer] = {}
+# The data table's stream has two readers at most (a DynamoDB Streams limit): this one,
+# which keeps metrics and segments and delivers segment events, and the audit trail's.
+DATA_STREAM = StreamConsumer(
+    "keep_customers_current",
+    "Data",
+    StreamConsumerSettings(batch_size=100, maximum_retry_attempts=5),
+)
+
+# Keyed by handler name.
+STREAM_CONSUMERS: dict[str, StreamConsumer] = {DATA_STREAM.handler: DATA_STREAM}
 
 
 def consumer_for(handler: str) -> StreamConsumer | None:

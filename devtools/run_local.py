@@ -16,6 +16,7 @@ import boto3
 
 from devtools.dynamodb_local import ROOT, DynamoDBLocal
 from devtools.local_schedule import LocalSchedule
+from devtools.stream_runner import LocalStreamRunner
 from devtools.stage import stage_environment
 from devtools.tables import ensure_tables, table_names
 
@@ -51,6 +52,22 @@ def prepare(environment: dict[str, str]) -> None:
     register_platform_key(admin_key)
 
 
+def local_stream_runner(environment: dict[str, str]) -> LocalStreamRunner:
+    """The stream runner for the stack's DynamoDB Local (see devtools/stream_runner.py)."""
+    arguments = {
+        "endpoint_url": environment["DYNAMODB_ENDPOINT"],
+        "region_name": environment["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": environment["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": environment["AWS_SECRET_ACCESS_KEY"],
+    }
+    return LocalStreamRunner(
+        boto3.client("dynamodb", **arguments),
+        boto3.client("dynamodbstreams", **arguments),
+        LOCAL_DIR,
+        environ={**os.environ, **environment},
+    )
+
+
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
     """Stop `chalice local` and its auto-reload worker (they share a process group)."""
     try:
@@ -80,6 +97,7 @@ def main() -> int:
     print(f"DynamoDB Local on {database.endpoint} (data in {LOCAL_DIR / 'dynamodb'})")
     api: subprocess.Popen[bytes] | None = None
     schedule: LocalSchedule | None = None
+    streams: LocalStreamRunner | None = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -99,6 +117,9 @@ def main() -> int:
         schedule = LocalSchedule()
         for name in schedule.start():
             print(f"scheduled function {name} runs locally")
+        streams = local_stream_runner(environment)
+        for name in streams.start():
+            print(f"stream function {name} runs locally (failures: {LOCAL_DIR}/stream-failures.jsonl)")
         base = f"http://127.0.0.1:{args.port}"
         print(
             f"\nAPI on {base}  (docs: {base}/docs)\n"
@@ -134,6 +155,8 @@ def main() -> int:
             _stop_group(api)
         if schedule is not None:
             schedule.stop()
+        if streams is not None:
+            streams.stop()
         database.stop()
         print("stopped DynamoDB Local and the API")
 

@@ -126,3 +126,38 @@ def api_key_pk(key_hash: str) -> str:
 
 
 API_KEY_SK = "APIKEY"
+
+
+# Segments (issue 6).
+
+SEGMENT_STATE_SK = "SEGMENTS"
+SEGMENT_SHARDS = 16
+SEGMENT_DUE_SHARDS = 4
+
+
+def shard_of(customer_id: str, shards: int) -> int:
+    return zlib.crc32(customer_id.encode()) % shards
+
+
+def segment_definitions_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#SEGDEFS"
+
+
+def segment_members_pk(tenant: TenantId, segment_id: str, shard: int) -> str:
+    return f"{_tenant_prefix(tenant)}#SEG#{segment_id}#{shard:02d}"
+
+
+def segment_counts_pk(tenant: TenantId, shard: int) -> str:
+    return f"{_tenant_prefix(tenant)}#SEGCOUNT#{shard:02d}"
+
+
+def segments_due_pk(tenant: TenantId, due_iso: str, shard: int) -> str:
+    return f"{_tenant_prefix(tenant)}#SEGDUE#{due_iso}#{shard}"
+
+
+def events_pk(tenant: TenantId, shard: int) -> str:
+    return f"{_tenant_prefix(tenant)}#EVENTS#{shard:02d}"
+
+
+def failed_events_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#EVENTS#FAILED"

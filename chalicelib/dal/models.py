@@ -406,3 +406,89 @@ class OrderItem(DataTableModel):
     refunded_amount = UnicodeAttribute()
     points_reversed = NumberAttribute()
     version = VersionAttribute()
+
+
+class _Gsi5(GlobalSecondaryIndex[_M]):
+    class Meta:
+        index_name = "gsi5"
+        projection = AllProjection()
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    gsi5sk = UnicodeAttribute(range_key=True)
+
+
+class SegmentStatesByDueDay(_Gsi5["SegmentStateItem"]):
+    pass
+
+
+class SegmentStateItem(DataTableModel):
+    """A customer's metrics and segment memberships (sk `SEGMENTS`, in the customer's
+    partition), kept by the data stream consumer. Listed in gsi5 under the day its
+    memberships next change by time alone (`T#{t}#SEGDUE#{day}#{shard}`)."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
+    entity = UnicodeAttribute(default="customer_segments")
+    tenant_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    metrics = UnicodeAttribute()
+    segments = UnicodeAttribute()
+    rfm = UnicodeAttribute(null=True)
+    next_change = UnicodeAttribute(null=True)
+    computed_on = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_due_day = SegmentStatesByDueDay()
+
+
+class SegmentMemberItem(DataTableModel):
+    """One member of a segment, in one of the segment's shards (`T#{t}#SEG#{id}#{nn}`)."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="segment_member")
+    tenant_id = UnicodeAttribute()
+    segment_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    joined_at = UTCDateTimeAttribute()
+
+
+class SegmentCountItem(DataTableModel):
+    """One shard of a segment's member count (`T#{t}#SEGCOUNT#{nn}`, sk the segment id)."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="segment_count")
+    value = NumberAttribute(default=0)
+
+
+class SegmentDefinitionItem(DataTableModel):
+    """A custom segment (`T#{t}#SEGDEFS`, sk its id) with its back-fill progress."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="segment")
+    tenant_id = UnicodeAttribute()
+    segment_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    rule = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    backfill = UnicodeAttribute()
+    version = VersionAttribute()

@@ -75,6 +75,7 @@ DATA_TABLE = TableSpec(
     indexes=(
         IndexSpec("gsi1", "gsi1pk", "gsi1sk"),
         IndexSpec("gsi2", "gsi2pk", "gsi2sk"),
+        IndexSpec("gsi5", "gsi5pk", "gsi5sk"),
         IndexSpec("by_tenant", "tenant_shard", "tenant_item", projection="KEYS_ONLY"),
     ),
     ttl_attribute="ttl",

@@ -45,3 +45,11 @@ INTERACTION_ID_PATTERN = re.compile(r"^int_[0-9A-HJKMNP-TV-Z]{26}$")
 
 def new_interaction_id() -> str:
     return f"int_{_ulid()}"
+
+
+def new_segment_id() -> str:
+    return f"seg_{_ulid()}"
+
+
+def new_event_id() -> str:
+    return f"evt_{_ulid()}"

@@ -85,10 +85,12 @@ class TicketsConfig(_Section):
 
 
 class LifecycleConfig(_Section):
-    """Days since the last purchase that move a customer from active to dormant to churned."""
+    """Days without activity that move a customer from active to dormant to churned, and
+    how long after the first purchase a customer counts as new."""
 
     dormant_after_days: Annotated[int, Field(ge=1, le=3650)] = 90
-    churned_after_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    churned_after_days: Annotated[int, Field(ge=1, le=3650)] = 180
+    new_customer_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
     @model_validator(mode="after")
     def _ordered(self) -> LifecycleConfig:
@@ -97,10 +99,43 @@ class LifecycleConfig(_Section):
         return self
 
 
+def _ascending(values: list[int]) -> list[int]:
+    if values != sorted(set(values)):
+        raise ValueError("thresholds must strictly increase")
+    return values
+
+
+FourThresholds = Annotated[
+    list[Annotated[int, Field(ge=0, le=100_000_000)]], Field(min_length=4, max_length=4)
+]
+
+
+class RfmConfig(_Section):
+    """RFM scoring thresholds (see docs/segments.md). Recency: days since the last purchase
+    at most these for scores 5, 4, 3, 2 (else 1). Frequency (purchases) and monetary value
+    (lifetime spend) at least these for scores 2, 3, 4, 5 (else 1)."""
+
+    recency_days: FourThresholds = Field(default_factory=lambda: [30, 90, 180, 365])
+    frequency: FourThresholds = Field(default_factory=lambda: [2, 3, 5, 10])
+    monetary: FourThresholds = Field(default_factory=lambda: [100, 250, 500, 1000])
+
+    @model_validator(mode="after")
+    def _thresholds_ascend(self) -> RfmConfig:
+        for values in (self.recency_days, self.frequency, self.monetary):
+            _ascending(values)
+        return self
+
+
+class SegmentsConfig(_Section):
+    vip_min_spend: Annotated[Decimal, Field(ge=0)] = Decimal(1000)
+    rfm: RfmConfig = Field(default_factory=RfmConfig)
+
+
 class TenantConfig(_Section):
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig)
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
     webhook_url: HttpUrl | None = Field(None, description="Receives signed segment events.")
 
 

@@ -1,0 +1,349 @@
+"""Segments: keeping one customer's metrics and memberships current, the custom
+definitions and their back-fill, and the reads behind the segment routes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from chalicelib.dal import customers as customer_repository
+from chalicelib.dal import segments as repository
+from chalicelib.dal.transactions import LabelledTransaction
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    FieldIssue,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+)
+from chalicelib.domain.ids import is_customer_id, new_segment_id
+from chalicelib.domain.metrics import CustomerFacts, CustomerMetrics, fold_metrics
+from chalicelib.domain.paging import Page, PageRequest
+from chalicelib.domain.segments import (
+    BUILT_IN_SEGMENTS,
+    MAX_CUSTOM_SEGMENTS,
+    Backfill,
+    BackfillStatus,
+    RuleNode,
+    SegmentDefinition,
+    SegmentState,
+    check_references,
+    memberships,
+    parse_rule,
+)
+from chalicelib.domain.tenancy import TenantId
+from chalicelib.domain.tenant_config import TenantConfig
+from chalicelib.observability import logger
+from chalicelib.services.tenant_config import get_tenant_config
+
+MAX_REFRESH_ATTEMPTS = 5
+BACKFILL_PAGE = 100
+
+
+@dataclass(frozen=True)
+class TenantRules:
+    """What evaluating a tenant's customers needs besides the customer: read once per
+    batch (stream), run (daily job) or page (back-fill)."""
+
+    config: TenantConfig
+    custom: Mapping[str, RuleNode]
+
+
+def tenant_rules(tenant: TenantId) -> TenantRules:
+    custom = {
+        definition.id: definition.rule
+        for definition in repository.list_definitions(tenant)
+        if not definition.deleting
+    }
+    return TenantRules(get_tenant_config(tenant), custom)
+
+
+def evaluate(facts: CustomerFacts, rules: TenantRules, today: date) -> SegmentState:
+    """Metrics and memberships from scratch: what the stream keeps incrementally must
+    always equal this (the acceptance test compares the two)."""
+    metrics, metrics_change = fold_metrics(facts, today)
+    membership = memberships(facts, metrics, metrics_change, rules.config, rules.custom, today)
+    return SegmentState(metrics, membership.segments, membership.rfm, membership.next_change)
+
+
+def _same(before: SegmentState | None, after: SegmentState | None) -> bool:
+    if before is None or after is None:
+        return before is after
+    return replace(before, version=0) == replace(after, version=0)
+
+
+@dataclass(frozen=True)
+class SegmentChange:
+    customer_id: str
+    entered: frozenset[str]
+    exited: frozenset[str]
+
+
+EventWriter = Callable[[TenantId, SegmentChange, datetime], Callable[[LabelledTransaction], None]]
+
+
+def refresh_customer(
+    tenant: TenantId,
+    customer_id: str,
+    rules: TenantRules,
+    today: date,
+    now: datetime | None = None,
+    events: EventWriter | None = None,
+) -> SegmentChange | None:
+    """Bring one customer's metrics and memberships up to date with its partition.
+
+    Idempotent and order-free: it recomputes from the customer's current items (never
+    from the stream record), writes nothing when nothing changed, and commits under the
+    state item's version, so redelivered, reordered or concurrent runs converge."""
+    moment = now or utc_now()
+    for _ in range(MAX_REFRESH_ATTEMPTS):
+        before = repository.get_state(tenant, customer_id)
+        facts = repository.load_facts(tenant, customer_id)
+        after = evaluate(facts, rules, today) if facts is not None else None
+        if _same(before, after):
+            return None
+        old = before.segments if before else frozenset()
+        new = after.segments if after else frozenset()
+        change = SegmentChange(customer_id, new - old, old - new)
+        extra = events(tenant, change, moment) if events and (change.entered or change.exited) else None
+        try:
+            repository.save_state(tenant, customer_id, before, after, today, moment, extra)
+        except ConcurrentModification:
+            continue
+        return change
+    raise ConcurrentModification(f"customer {customer_id}'s segments kept changing")
+
+
+# Reads.
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    id: str
+    kind: str
+    name: str
+    description: str | None
+    members: int
+    rule: dict[str, object] | None = None
+    backfill: Backfill | None = None
+    version: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def _custom_summary(definition: SegmentDefinition, counts: Mapping[str, int]) -> SegmentSummary:
+    return SegmentSummary(
+        id=definition.id,
+        kind="custom",
+        name=definition.name,
+        description=definition.description,
+        members=counts.get(definition.id, 0),
+        rule=definition.rule_document,
+        backfill=definition.backfill,
+        version=definition.version,
+        created_at=definition.created_at,
+        updated_at=definition.updated_at,
+    )
+
+
+def list_segments(tenant: TenantId) -> list[SegmentSummary]:
+    counts = repository.member_counts(tenant)
+    built_in = [
+        SegmentSummary(segment_id, "built_in", segment_id, description, counts.get(segment_id, 0))
+        for segment_id, description in BUILT_IN_SEGMENTS.items()
+    ]
+    custom = [
+        _custom_summary(definition, counts)
+        for definition in sorted(repository.list_definitions(tenant), key=lambda d: d.created_at)
+        if not definition.deleting
+    ]
+    return built_in + custom
+
+
+def _live_definition(tenant: TenantId, segment_id: str) -> SegmentDefinition:
+    definition = repository.get_definition(tenant, segment_id)
+    if definition is None or definition.deleting:
+        raise NotFound(f"segment {segment_id} does not exist")
+    return definition
+
+
+def get_segment(tenant: TenantId, segment_id: str) -> SegmentSummary:
+    counts = repository.member_counts(tenant)
+    if segment_id in BUILT_IN_SEGMENTS:
+        description = BUILT_IN_SEGMENTS[segment_id]
+        return SegmentSummary(
+            segment_id, "built_in", segment_id, description, counts.get(segment_id, 0)
+        )
+    return _custom_summary(_live_definition(tenant, segment_id), counts)
+
+
+def list_members(tenant: TenantId, segment_id: str, page: PageRequest) -> Page[str]:
+    if segment_id not in BUILT_IN_SEGMENTS:
+        _live_definition(tenant, segment_id)
+    return repository.list_members(tenant, segment_id, page)
+
+
+def _customer_state(tenant: TenantId, customer_id: str) -> SegmentState | None:
+    if not is_customer_id(customer_id) or customer_repository.get_customer(
+        tenant, customer_id
+    ) is None:
+        raise NotFound(f"customer {customer_id} does not exist")
+    return repository.get_state(tenant, customer_id, consistent=False)
+
+
+def customer_segments(tenant: TenantId, customer_id: str) -> SegmentState | None:
+    """The customer's memberships as the stream last computed them (None: not yet)."""
+    return _customer_state(tenant, customer_id)
+
+
+def customer_metrics(tenant: TenantId, customer_id: str) -> CustomerMetrics | None:
+    """For GET /v1/customers/{id}: one GetItem of the state item (the profile was read)."""
+    state = repository.get_state(tenant, customer_id, consistent=False)
+    return state.metrics if state else None
+
+
+# Custom definitions.
+
+
+def _checked_rule(tenant: TenantId, segment_id: str, document: dict[str, object]) -> RuleNode:
+    rule = parse_rule(document)
+    others = {
+        definition.id: definition.rule
+        for definition in repository.list_definitions(tenant)
+        if definition.id != segment_id and not definition.deleting
+    }
+    check_references(segment_id, rule, others)
+    return rule
+
+
+def create_segment(
+    tenant: TenantId, name: str, description: str | None, rule: dict[str, object]
+) -> SegmentSummary:
+    existing = [d for d in repository.list_definitions(tenant) if not d.deleting]
+    if len(existing) >= MAX_CUSTOM_SEGMENTS:
+        raise InvalidInput(
+            [FieldIssue("name", f"a tenant may define at most {MAX_CUSTOM_SEGMENTS} segments")]
+        )
+    segment_id = new_segment_id()
+    _checked_rule(tenant, segment_id, rule)
+    now = utc_now()
+    definition = SegmentDefinition(
+        id=segment_id,
+        name=name,
+        description=description,
+        rule_document=rule,
+        created_at=now,
+        updated_at=now,
+        version=0,
+        backfill=Backfill(),
+    )
+    return _custom_summary(repository.save_definition(tenant, definition), {})
+
+
+def replace_segment(
+    tenant: TenantId,
+    segment_id: str,
+    name: str,
+    description: str | None,
+    rule: dict[str, object],
+    expected_version: int | None,
+) -> SegmentSummary:
+    current = _live_definition(tenant, segment_id)
+    if expected_version is not None and expected_version != current.version:
+        raise PreconditionFailed(f"segment {segment_id} is at version {current.version}")
+    _checked_rule(tenant, segment_id, rule)
+    changed = replace(
+        current,
+        name=name,
+        description=description,
+        rule_document=rule,
+        updated_at=utc_now(),
+        backfill=Backfill() if rule != current.rule_document else current.backfill,
+    )
+    saved = repository.save_definition(tenant, changed)
+    return _custom_summary(saved, repository.member_counts(tenant))
+
+
+def delete_segment(tenant: TenantId, segment_id: str) -> None:
+    """Hides the segment at once; the back-fill then takes every member out of it and
+    removes the definition."""
+    current = _live_definition(tenant, segment_id)
+    for definition in repository.list_definitions(tenant):
+        if definition.id != segment_id and not definition.deleting:
+            if segment_id in definition.rule.segment_references():
+                raise InvalidInput(
+                    [FieldIssue("segment", f"segment {definition.id} refers to it", "in_use")]
+                )
+    repository.save_definition(
+        tenant, replace(current, deleting=True, backfill=Backfill(), updated_at=utc_now())
+    )
+
+
+# The back-fill and the daily job.
+
+
+@dataclass
+class JobReport:
+    tenants: int = 0
+    customers: int = 0
+    changed: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def _refresh_many(
+    tenant: TenantId, customer_ids: list[str], rules: TenantRules, today: date, report: JobReport
+) -> None:
+    for customer_id in customer_ids:
+        report.customers += 1
+        try:
+            if refresh_customer(tenant, customer_id, rules, today):
+                report.changed += 1
+        except Exception:  # noqa: BLE001 - one customer's failure must not stop the job
+            logger.exception("segment refresh failed", customer_id=customer_id)
+            report.failed.append(customer_id)
+
+
+def continue_backfills(tenant: TenantId, today: date, deadline: float) -> JobReport:
+    """Advance every unfinished back-fill of the tenant one page at a time, saving the
+    cursor after each page under the definition's version (resumable, single-writer)."""
+    report = JobReport()
+    for definition in repository.list_definitions(tenant):
+        while definition.backfill.status is not BackfillStatus.DONE:
+            if time.monotonic() > deadline:
+                return report
+            rules = tenant_rules(tenant)
+            backfill = definition.backfill
+            page = customer_repository.list_customers(
+                tenant, PageRequest(BACKFILL_PAGE, backfill.cursor)
+            )
+            _refresh_many(tenant, [c.id for c in page.items], rules, today, report)
+            now = utc_now()
+            progressed = Backfill(
+                status=BackfillStatus.RUNNING if page.next_cursor else BackfillStatus.DONE,
+                cursor=page.next_cursor,
+                processed=backfill.processed + len(page.items),
+                started_at=backfill.started_at or now,
+                finished_at=None if page.next_cursor else now,
+            )
+            if progressed.status is BackfillStatus.DONE and definition.deleting:
+                repository.delete_definition(tenant, definition)
+                break
+            try:
+                definition = repository.save_definition(
+                    tenant, replace(definition, backfill=progressed)
+                )
+            except ConcurrentModification:
+                break
+    return report
+
+
+def refresh_due(tenant: TenantId, day: date) -> JobReport:
+    """The customers whose memberships change by time on `day` (gsi5), nobody else."""
+    report = JobReport()
+    due = list(dict.fromkeys(repository.customers_due(tenant, day)))
+    if due:
+        _refresh_many(tenant, due, tenant_rules(tenant), day, report)
+    return report

@@ -1,0 +1,112 @@
+"""The data table's stream consumer: keeps each changed customer's metrics and segment
+memberships current (and delivers segment events). It is the one reader of the data
+stream besides the audit trail's (docs/streams.md).
+
+Per batch, each affected customer is refreshed once, from its partition as it is now
+(consistent Query), never from the record itself: redelivery, reordering and the records
+of one transaction arriving in different batches all converge on the same state, and a
+batch whose records change nothing writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecordEventName,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from chalicelib.domain.tenancy import TenantId, tenant_id
+from chalicelib.streams.records import ItemImage, customer_change, parse_image
+
+CustomerKey = tuple[str, str]
+Refresh = Callable[[TenantId, str], object]
+EventDelivery = Callable[[ItemImage], object]
+
+
+@dataclass
+class DataStreamBatch:
+    """One batch's record handler: refreshes each customer at most once per batch and
+    fails every record of a customer whose refresh failed (so all are retried)."""
+
+    refresh: Refresh
+    deliver: EventDelivery | None = None
+    done: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
+
+    def handle(self, record: DynamoDBRecord) -> None:
+        stream = record.dynamodb
+        if stream is None:
+            raise ValueError("a stream record without its dynamodb section")
+        removed = record.event_name is DynamoDBRecordEventName.REMOVE
+        raw = stream.old_image if removed else stream.new_image
+        image = parse_image(raw or stream.keys)
+        if image.entity == "segment_event" and not removed and self.deliver is not None:
+            self.deliver(image)
+            return
+        change = customer_change(image)
+        if change is None:
+            return
+        key = (change.tenant_id, change.customer_id)
+        if key in self.done:
+            failure = self.done[key]
+            if failure is not None:
+                raise RuntimeError(f"customer {key[1]} failed earlier in this batch") from failure
+            return
+        try:
+            self.refresh(tenant_id(change.tenant_id), change.customer_id)
+        except BaseException as error:
+            self.done[key] = error
+            raise
+        self.done[key] = None
+
+
+def process_batch(
+    event: dict[str, Any],
+    context: LambdaContext | None,
+    refresh: Refresh,
+    deliver: EventDelivery | None = None,
+) -> PartialItemFailureResponse:
+    """Powertools' partial-batch processing: failed records are reported by sequence
+    number, the rest count as done."""
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    batch = DataStreamBatch(refresh, deliver)
+    return process_partial_response(
+        event=event,
+        record_handler=batch.handle,
+        processor=processor,
+        context=context,  # type: ignore[arg-type]
+    )
+
+
+def _service_refresh(today: date) -> Refresh:
+    """The real refresh: tenant rules read once per tenant per batch."""
+    from chalicelib.services import segments
+
+    rules: dict[TenantId, segments.TenantRules] = {}
+
+    def refresh(tenant: TenantId, customer_id: str) -> object:
+        if tenant not in rules:
+            rules[tenant] = segments.tenant_rules(tenant)
+        return segments.refresh_customer(tenant, customer_id, rules[tenant], today)
+
+    return refresh
+
+
+def keep_customers_current(event: Any) -> PartialItemFailureResponse:
+    """The Chalice handler (registered in app.py): `event` is Chalice's DynamoDBEvent."""
+    from chalicelib.domain.clock import utc_now
+
+    raw = event.to_dict()
+    context = getattr(event, "context", None)
+    return process_batch(raw, context, _service_refresh(utc_now().date()))

@@ -1,0 +1,316 @@
+"""Runs the app's DynamoDB stream handlers locally, as Lambda's event source mappings do.
+
+For every `@app.on_dynamodb_record` handler in app.py it reads its table's stream on
+DynamoDB Local (or moto): every shard, a child shard only after its parent is finished
+(shard splits), batches of the consumer's `batch_size` (chalicelib/streams_config.py),
+Lambda-shaped events, the handler's partial-batch answer (`batchItemFailures`: retried
+from the first failed record, as Lambda does) and `maximum_retry_attempts`. Records that
+exhaust their retries are appended to `stream-failures.jsonl` under LOCAL_DIR (the local
+stand-in for the on-failure queue) and the shard moves on.
+
+After every round it writes `streams.json` under LOCAL_DIR; `drained_since` is the start
+of the latest round that found no record anywhere, so a test that wrote at time t waits
+for `drained_since > t` (see `wait_until_drained`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from chalice.app import DynamoDBEventConfig
+
+from chalicelib.dal.schema import ALL_TABLES
+from chalicelib.streams_config import StreamConsumerSettings, consumer_for
+
+PROGRESS_FILE = "streams.json"
+FAILURES_FILE = "stream-failures.jsonl"
+
+
+@dataclass
+class _Context:
+    """What Lambda passes as `context`, enough for Powertools and the jobs."""
+
+    function_name: str
+    deadline: float
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    parent: str | None
+    iterator: str | None = None
+    finished: bool = False
+
+
+@dataclass
+class _Consumer:
+    name: str
+    handler: Callable[[dict[str, Any], Any], Any]
+    table: str
+    settings: StreamConsumerSettings
+    stream_arn: str | None = None
+    shards: dict[str, _Shard] = field(default_factory=dict)
+
+
+def _table_name(logical: str, environ: dict[str, str]) -> str:
+    for spec in ALL_TABLES:
+        if spec.logical_name == logical:
+            return environ[spec.environment_variable]
+    raise KeyError(f"no table {logical!r} in chalicelib/dal/schema.py")
+
+
+def _logical_table(stream_arn: str) -> str:
+    return stream_arn.split(":table/", 1)[1].split("/", 1)[0]
+
+
+def _lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    stream = dict(record["dynamodb"])
+    created = stream.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        stream["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {
+        "eventID": record.get("eventID", str(uuid.uuid4())),
+        "eventName": record["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": stream,
+        "eventSourceARN": stream_arn,
+    }
+
+
+class LocalStreamRunner:
+    def __init__(
+        self,
+        dynamodb: Any,
+        streams: Any,
+        local_dir: Path | None = None,
+        app_module: str = "app",
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._streams = streams
+        self._local_dir = local_dir
+        self._environ = environ if environ is not None else dict(os.environ)
+        self._region = self._environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failures: list[dict[str, Any]] = []
+        self.records_processed = 0
+        self.drained_since: float | None = None
+        module = importlib.import_module(app_module)
+        self._consumers = [
+            self._consumer(module, config)
+            for config in module.app.event_sources
+            if isinstance(config, DynamoDBEventConfig)
+        ]
+
+    def _consumer(self, module: Any, config: DynamoDBEventConfig) -> _Consumer:
+        name = config.name
+        settings = consumer_for(name)
+        return _Consumer(
+            name=name,
+            handler=getattr(module, config.handler_string.rsplit(".", 1)[-1]),
+            table=_table_name(_logical_table(config.stream_arn), self._environ),
+            settings=settings.settings if settings else StreamConsumerSettings(),
+        )
+
+    @property
+    def consumer_names(self) -> list[str]:
+        return [consumer.name for consumer in self._consumers]
+
+    # Shards.
+
+    def _discover(self, consumer: _Consumer) -> None:
+        if consumer.stream_arn is None:
+            table = self._dynamodb.describe_table(TableName=consumer.table)["Table"]
+            consumer.stream_arn = table["LatestStreamArn"]
+        start: str | None = None
+        while True:
+            arguments: dict[str, Any] = {"StreamArn": consumer.stream_arn}
+            if start:
+                arguments["ExclusiveStartShardId"] = start
+            description = self._streams.describe_stream(**arguments)["StreamDescription"]
+            for shard in description.get("Shards", []):
+                shard_id = shard["ShardId"]
+                if shard_id not in consumer.shards:
+                    consumer.shards[shard_id] = _Shard(shard_id, shard.get("ParentShardId"))
+            start = description.get("LastEvaluatedShardId")
+            if not start:
+                return
+
+    def _ready(self, consumer: _Consumer, shard: _Shard) -> bool:
+        parent = consumer.shards.get(shard.parent) if shard.parent else None
+        return not shard.finished and (parent is None or parent.finished)
+
+    # Polling.
+
+    def poll_once(self) -> int:
+        """One round over every shard of every consumer; answers the records handled."""
+        handled = 0
+        for consumer in self._consumers:
+            self._discover(consumer)
+            for shard in list(consumer.shards.values()):
+                if self._ready(consumer, shard):
+                    handled += self._poll_shard(consumer, shard)
+        return handled
+
+    def _poll_shard(self, consumer: _Consumer, shard: _Shard) -> int:
+        if shard.iterator is None:
+            shard.iterator = self._streams.get_shard_iterator(
+                StreamArn=consumer.stream_arn,
+                ShardId=shard.shard_id,
+                ShardIteratorType=consumer.settings.starting_position.value,
+            )["ShardIterator"]
+        answer = self._streams.get_records(
+            ShardIterator=shard.iterator, Limit=consumer.settings.batch_size
+        )
+        records = answer.get("Records", [])
+        if records:
+            self._deliver(consumer, shard, records)
+        next_iterator = answer.get("NextShardIterator")
+        if next_iterator is None:
+            shard.finished = True
+        shard.iterator = next_iterator
+        return len(records)
+
+    def _deliver(self, consumer: _Consumer, shard: _Shard, records: list[dict[str, Any]]) -> None:
+        assert consumer.stream_arn is not None
+        pending = [_lambda_record(r, consumer.stream_arn, self._region) for r in records]
+        attempts = 0
+        while pending:
+            failed = self._invoke(consumer, pending)
+            if not failed:
+                break
+            if attempts >= consumer.settings.maximum_retry_attempts:
+                for record in pending:
+                    if record["dynamodb"]["SequenceNumber"] in failed:
+                        self._record_failure(consumer, shard, record, attempts + 1)
+                break
+            attempts += 1
+            first = next(
+                i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed
+            )
+            pending = pending[first:]
+        self.records_processed += len(records)
+
+    def _invoke(self, consumer: _Consumer, records: list[dict[str, Any]]) -> set[str]:
+        """The sequence numbers the handler failed (all of them when it raised)."""
+        event = {"Records": records}
+        context = _Context(consumer.name, time.monotonic() + 300)
+        try:
+            answer = consumer.handler(event, context) or {}
+        except Exception as error:  # noqa: BLE001 - Lambda retries a failed invocation
+            print(f"stream handler {consumer.name} failed: {error!r}", flush=True)
+            return {r["dynamodb"]["SequenceNumber"] for r in records}
+        return {str(f["itemIdentifier"]) for f in answer.get("batchItemFailures", [])}
+
+    def _record_failure(
+        self, consumer: _Consumer, shard: _Shard, record: dict[str, Any], attempts: int
+    ) -> None:
+        stream = record["dynamodb"]
+        failure = {
+            "consumer": consumer.name,
+            "stream_arn": consumer.stream_arn,
+            "shard_id": shard.shard_id,
+            "sequence_number": stream["SequenceNumber"],
+            "event_name": record["eventName"],
+            "keys": stream.get("Keys"),
+            "attempts": attempts,
+            "at": time.time(),
+        }
+        self.failures.append(failure)
+        if self._local_dir is not None:
+            with (self._local_dir / FAILURES_FILE).open("a") as out:
+                out.write(json.dumps(failure) + "\n")
+
+    # Draining.
+
+    def _write_progress(self) -> None:
+        if self._local_dir is None:
+            return
+        progress = {
+            "consumers": self.consumer_names,
+            "records_processed": self.records_processed,
+            "failed": len(self.failures),
+            "drained_since": self.drained_since,
+            "written_at": time.time(),
+        }
+        target = self._local_dir / PROGRESS_FILE
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps(progress))
+        temporary.replace(target)
+
+    def round(self) -> int:
+        started = time.time()
+        handled = self.poll_once()
+        if handled == 0:
+            self.drained_since = started
+        self._write_progress()
+        return handled
+
+    def drain(self, timeout: float = 60) -> None:
+        """Poll until a whole round finds nothing (in-process use: tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while self.round():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the streams did not drain in time")
+
+    def start(self, interval: float = 0.2) -> list[str]:
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+        self._thread.start()
+        return self.consumer_names
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.round() == 0:
+                    self._stop.wait(interval)
+            except Exception as error:  # noqa: BLE001 - keep polling; DynamoDB Local may restart
+                print(f"stream runner: {error!r}", flush=True)
+                self._stop.wait(1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def wait_until_drained(local_dir: Path, since: float | None = None, timeout: float = 60) -> None:
+    """Wait until the runner of a `make run` stack (its progress file under `local_dir`)
+    has completed a round that found nothing and started after `since` (default: now)."""
+    mark = time.time() if since is None else since
+    deadline = time.monotonic() + timeout
+    path = local_dir / PROGRESS_FILE
+    while time.monotonic() < deadline:
+        try:
+            drained = json.loads(path.read_text()).get("drained_since")
+        except (FileNotFoundError, json.JSONDecodeError):
+            drained = None
+        if drained is not None and drained > mark:
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the local streams did not drain in time")
+
+
+def read_failures(local_dir: Path) -> list[dict[str, Any]]:
+    path = local_dir / FAILURES_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
