@@ -16,8 +16,8 @@ import boto3
 
 from devtools.dynamodb_local import ROOT, DynamoDBLocal
 from devtools.local_schedule import LocalSchedule
-from devtools.stream_runner import LocalStreamRunner
 from devtools.stage import stage_environment
+from devtools.stream_runner import LocalStreamRunner
 from devtools.tables import ensure_tables, table_names
 
 LOCAL_DIR = Path(os.environ.get("LOCAL_DIR", ROOT / ".local"))
@@ -119,7 +119,9 @@ def main() -> int:
             print(f"scheduled function {name} runs locally")
         streams = local_stream_runner(environment)
         for name in streams.start():
-            print(f"stream function {name} runs locally (failures: {LOCAL_DIR}/stream-failures.jsonl)")
+            print(
+                f"stream function {name} runs locally (failures: {LOCAL_DIR}/stream-failures.jsonl)"
+            )
         base = f"http://127.0.0.1:{args.port}"
         print(
             f"\nAPI on {base}  (docs: {base}/docs)\n"

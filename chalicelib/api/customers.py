@@ -13,6 +13,7 @@ from chalicelib.schemas.customers import (
     CustomerPatch,
 )
 from chalicelib.services import customers as service
+from chalicelib.services import segments
 
 customers_api = Operations(__name__)
 
@@ -71,12 +72,13 @@ def list_customers(call: Call[None, CustomerListQuery]) -> Reply:
     extra_responses=(304, 404),
 )
 def get_customer(call: Call[None, None], customer_id: str) -> Reply:
-    """The profile with its ETag; `If-None-Match` with the current ETag answers 304."""
-    customer = service.get_customer(call.tenant, customer_id)
+    """The profile with its ETag and its `metrics` (kept by the data stream, so they follow
+    a write within seconds); `If-None-Match` with the current ETag answers 304."""
+    customer, metrics = segments.customer_with_metrics(call.tenant, customer_id)
     etag = etag_for(customer.version)
     if call.headers.get("if-none-match") == etag:
         return Reply(None, 304, {"ETag": etag})
-    return _customer_reply(customer)
+    return Reply(CustomerOut.of(customer, metrics), 200, {"ETag": etag})
 
 
 @customers_api.operation(

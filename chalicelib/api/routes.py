@@ -20,6 +20,7 @@ _TENANT = "chalicelib.api.tenant_settings"
 _DOCS = "chalicelib.api.docs"
 _INTERACTIONS = "chalicelib.api.interactions"
 _POINTS = "chalicelib.api.loyalty"
+_SEGMENTS = "chalicelib.api.segments"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customers"): (_CUSTOMERS, "create_customer"),
@@ -37,6 +38,13 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("POST", "/v1/customers/{customer_id}/points/redeem"): (_POINTS, "redeem_points"),
     ("POST", "/v1/customers/{customer_id}/points/adjust"): (_POINTS, "adjust_points"),
+    ("GET", "/v1/segments"): (_SEGMENTS, "list_segments"),
+    ("POST", "/v1/segments"): (_SEGMENTS, "create_segment"),
+    ("GET", "/v1/segments/{segment_id}"): (_SEGMENTS, "get_segment"),
+    ("PUT", "/v1/segments/{segment_id}"): (_SEGMENTS, "replace_segment"),
+    ("DELETE", "/v1/segments/{segment_id}"): (_SEGMENTS, "delete_segment"),
+    ("GET", "/v1/segments/{segment_id}/members"): (_SEGMENTS, "list_segment_members"),
+    ("GET", "/v1/customers/{customer_id}/segments"): (_SEGMENTS, "get_customer_segments"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

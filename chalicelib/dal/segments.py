@@ -188,9 +188,7 @@ def _state_item(
         pk=keys.customer_pk(tenant, customer_id),
         sk=keys.SEGMENT_STATE_SK,
         gsi5pk=(
-            keys.segments_due_pk(
-                tenant, due, keys.shard_of(customer_id, keys.SEGMENT_DUE_SHARDS)
-            )
+            keys.segments_due_pk(tenant, due, keys.shard_of(customer_id, keys.SEGMENT_DUE_SHARDS))
             if due
             else None
         ),
@@ -209,7 +207,9 @@ def _state_item(
     return item
 
 
-def _member(tenant: TenantId, segment_id: str, customer_id: str, now: datetime) -> SegmentMemberItem:
+def _member(
+    tenant: TenantId, segment_id: str, customer_id: str, now: datetime
+) -> SegmentMemberItem:
     shard = keys.shard_of(customer_id, keys.SEGMENT_SHARDS)
     return SegmentMemberItem(
         pk=keys.segment_members_pk(tenant, segment_id, shard),

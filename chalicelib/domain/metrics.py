@@ -4,7 +4,7 @@ back-fill and the tests' from-scratch recomputation all call `fold_metrics`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -133,56 +133,86 @@ def _latest(current: datetime | None, candidate: datetime) -> datetime:
     return candidate if current is None or candidate > current else current
 
 
+@dataclass
+class _Timeline:
+    """The running fold over a customer's interactions and tickets."""
+
+    today: date
+    first: datetime | None = None
+    last: datetime | None = None
+    last_activity: datetime | None = None
+    last_complaint: datetime | None = None
+    feedback: tuple[datetime, int] | None = None
+    count: int = 0
+    count_90d: int = 0
+    prior: int = 0
+    spend: Decimal = Decimal(0)
+    spend_90d: Decimal = Decimal(0)
+    open_tickets: int = 0
+    changes_on: set[date] = field(default_factory=set)
+
+    @property
+    def window_start(self) -> date:
+        return self.today - timedelta(days=ROLLING_DAYS)
+
+    def score(self, moment: datetime, score: int) -> None:
+        if self.feedback is None or moment >= self.feedback[0]:
+            self.feedback = (moment, score)
+
+    def purchase(self, moment: datetime, amount: Decimal) -> None:
+        day = moment.date()
+        self.count += 1
+        self.spend += amount
+        self.first = moment if self.first is None else min(self.first, moment)
+        self.last = _latest(self.last, moment)
+        if day > self.window_start:
+            self.count_90d += 1
+            self.spend_90d += amount
+            self.changes_on.add(day + timedelta(days=ROLLING_DAYS))
+            self.changes_on.add(day + timedelta(days=ROLLING_DAYS + PRIOR_DAYS))
+        elif day > self.window_start - timedelta(days=PRIOR_DAYS):
+            self.prior += 1
+            self.changes_on.add(day + timedelta(days=ROLLING_DAYS + PRIOR_DAYS))
+
+    def refund(self, moment: datetime, amount: Decimal) -> None:
+        day = moment.date()
+        self.spend -= amount
+        if day > self.window_start:
+            self.spend_90d -= amount
+            self.changes_on.add(day + timedelta(days=ROLLING_DAYS))
+
+    def interaction(self, interaction: InteractionFacts) -> None:
+        moment = interaction.occurred_at
+        self.last_activity = _latest(self.last_activity, moment)
+        amount = interaction.amount or Decimal(0)
+        if interaction.type == "purchase":
+            self.purchase(moment, amount)
+        elif interaction.type == "refund":
+            self.refund(moment, amount)
+        elif interaction.type == "complaint":
+            self.last_complaint = _latest(self.last_complaint, moment)
+        elif interaction.type == "feedback":
+            score = interaction.rating if interaction.rating is not None else interaction.nps
+            if score is not None:
+                self.score(moment, score)
+
+    def ticket(self, ticket: TicketFacts) -> None:
+        if ticket.status not in CLOSED_TICKET_STATUSES:
+            self.open_tickets += 1
+        if ticket.category == "complaint":
+            self.last_complaint = _latest(self.last_complaint, ticket.created_at)
+        if ticket.rating_score is not None and ticket.rated_at is not None:
+            self.score(ticket.rated_at, ticket.rating_score)
+
+
 def fold_metrics(facts: CustomerFacts, today: date) -> tuple[CustomerMetrics, date | None]:
     """The customer's metrics on `today`, and the first later day on which they change by
     time alone (a purchase leaves the 90-day window, a lot expires), if any."""
-    window_start = today - timedelta(days=ROLLING_DAYS)
-    prior_start = window_start - timedelta(days=PRIOR_DAYS)
-    first = last = last_activity = last_complaint = None
-    count = count_90d = earlier = 0
-    spend = spend_90d = Decimal(0)
-    feedback: tuple[datetime, int] | None = None
-    changes_on: set[date] = set()
+    timeline = _Timeline(today)
     for interaction in sorted(facts.interactions, key=lambda i: (i.occurred_at, i.interaction_id)):
-        moment = interaction.occurred_at
-        day = moment.date()
-        in_window = day > window_start
-        last_activity = _latest(last_activity, moment)
-        if interaction.type == "purchase":
-            amount = interaction.amount or Decimal(0)
-            count += 1
-            spend += amount
-            first = moment if first is None else min(first, moment)
-            last = _latest(last, moment)
-            if in_window:
-                count_90d += 1
-                spend_90d += amount
-                changes_on.add(day + timedelta(days=ROLLING_DAYS))
-                changes_on.add(day + timedelta(days=ROLLING_DAYS + PRIOR_DAYS))
-            elif day > prior_start:
-                earlier += 1
-                changes_on.add(day + timedelta(days=ROLLING_DAYS + PRIOR_DAYS))
-        elif interaction.type == "refund":
-            amount = interaction.amount or Decimal(0)
-            spend -= amount
-            if in_window:
-                spend_90d -= amount
-                changes_on.add(day + timedelta(days=ROLLING_DAYS))
-        elif interaction.type == "complaint":
-            last_complaint = _latest(last_complaint, moment)
-        elif interaction.type == "feedback":
-            score = interaction.rating if interaction.rating is not None else interaction.nps
-            if score is not None and (feedback is None or moment >= feedback[0]):
-                feedback = (moment, score)
-    open_tickets = 0
-    for ticket in facts.tickets:
-        if ticket.status not in CLOSED_TICKET_STATUSES:
-            open_tickets += 1
-        if ticket.category == "complaint":
-            last_complaint = _latest(last_complaint, ticket.created_at)
-        if ticket.rating_score is not None and ticket.rated_at is not None:
-            if feedback is None or ticket.rated_at >= feedback[0]:
-                feedback = (ticket.rated_at, ticket.rating_score)
+        timeline.interaction(interaction)
+    for ticket in sorted(facts.tickets, key=lambda t: (t.created_at, t.ticket_id)):
+        timeline.ticket(ticket)
     balance = 0
     tier = None
     if facts.points is not None:
@@ -190,22 +220,23 @@ def fold_metrics(facts: CustomerFacts, today: date) -> tuple[CustomerMetrics, da
         tier = facts.points.tier
         expiry = facts.points.next_expiry(today)
         if expiry is not None:
-            changes_on.add(expiry)
+            timeline.changes_on.add(expiry)
+    count = timeline.count
     metrics = CustomerMetrics(
-        first_purchase_at=first,
-        last_purchase_at=last,
+        first_purchase_at=timeline.first,
+        last_purchase_at=timeline.last,
         purchase_count=count,
-        total_spend=spend,
-        purchase_count_90d=count_90d,
-        spend_90d=spend_90d,
-        average_order_value=(spend / count).quantize(Decimal("0.01")) if count else None,
-        last_activity_at=last_activity,
+        total_spend=timeline.spend,
+        purchase_count_90d=timeline.count_90d,
+        spend_90d=timeline.spend_90d,
+        average_order_value=(timeline.spend / count).quantize(Decimal("0.01")) if count else None,
+        last_activity_at=timeline.last_activity,
         points_balance=balance,
         tier=tier,
-        open_tickets=open_tickets,
-        last_complaint_at=last_complaint,
-        last_feedback_score=feedback[1] if feedback else None,
-        purchase_count_prior_270d=earlier,
+        open_tickets=timeline.open_tickets,
+        last_complaint_at=timeline.last_complaint,
+        last_feedback_score=timeline.feedback[1] if timeline.feedback else None,
+        purchase_count_prior_270d=timeline.prior,
     )
-    upcoming = [day for day in changes_on if day > today]
+    upcoming = [day for day in timeline.changes_on if day > today]
     return metrics, min(upcoming, default=None)

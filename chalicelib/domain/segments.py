@@ -5,7 +5,7 @@ tenant configuration, the custom definitions and the day."""
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -97,9 +97,9 @@ def rfm_score(
     since = (today - metrics.last_purchase_at.date()).days
     recency = 1
     next_drop = None
-    for score, limit in zip((5, 4, 3, 2), rules.recency_days, strict=True):
+    for candidate, limit in zip((5, 4, 3, 2), rules.recency_days, strict=True):
         if since <= limit:
-            recency = score
+            recency = candidate
             next_drop = metrics.last_purchase_at.date() + timedelta(days=limit + 1)
             break
     score = RfmScore(
@@ -115,7 +115,8 @@ def lifecycle_stage(
 ) -> tuple[str, date | None]:
     if metrics.first_purchase_at is None:
         return "lifecycle:prospect", None
-    last_active = (metrics.last_activity_at or metrics.last_purchase_at or today).date()
+    latest = metrics.last_activity_at or metrics.last_purchase_at
+    last_active = latest.date() if latest else today
     idle = (today - last_active).days
     dormant_on = last_active + timedelta(days=rules.dormant_after_days)
     churned_on = last_active + timedelta(days=rules.churned_after_days)
@@ -293,7 +294,9 @@ class _Parser:
             if not isinstance(items, list) or not items:
                 self.fail(f"{path}.{key}", "expected a non-empty list of rules")
                 return None
-            children = [self.node(item, f"{path}.{key}.{i}", depth + 1) for i, item in enumerate(items)]
+            children = [
+                self.node(item, f"{path}.{key}.{i}", depth + 1) for i, item in enumerate(items)
+            ]
             if any(child is None for child in children):
                 return None
             return RuleNode(key, tuple(c for c in children if c is not None))
@@ -311,7 +314,7 @@ class _Parser:
             self.fail(f"{path}.field", f"unknown field {name!r}", "unknown_field")
             return None
         try:
-            op = Op(op_name)
+            op = Op(str(op_name))
         except ValueError:
             self.fail(f"{path}.op", f"op must be one of {', '.join(o.value for o in Op)}")
             return None
@@ -344,7 +347,9 @@ class _Parser:
         return self._scalar_fits(kind, value, path)
 
     def _scalar_fits(self, kind: FieldKind, value: Any, path: str) -> bool:
-        if kind is FieldKind.NUMBER and (isinstance(value, bool) or not isinstance(value, int | float)):
+        if kind is FieldKind.NUMBER and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
             self.fail(path, "expected a number")
             return False
         if kind is FieldKind.TEXT and not isinstance(value, str):
@@ -424,38 +429,42 @@ def evaluation_order(rules_by_segment: Mapping[str, RuleNode]) -> list[str]:
     return order
 
 
+def _comparable(actual: Any, expected: Any) -> tuple[Any, Any] | None:
+    """Both sides as one type (numbers as Decimal), or None when they cannot compare."""
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return (actual, expected) if type(actual) is type(expected) else None
+    if isinstance(actual, int | float | Decimal):
+        if not isinstance(expected, int | float | Decimal):
+            return None
+        return Decimal(str(actual)), Decimal(str(expected))
+    if isinstance(actual, datetime) and isinstance(expected, datetime):
+        return actual, expected
+    return (actual, expected) if type(actual) is type(expected) else None
+
+
+_ORDERINGS: dict[Op, Callable[[Any, Any], bool]] = {
+    Op.EQ: lambda a, b: bool(a == b),
+    Op.NE: lambda a, b: bool(a != b),
+    Op.GT: lambda a, b: bool(a > b),
+    Op.GTE: lambda a, b: bool(a >= b),
+    Op.LT: lambda a, b: bool(a < b),
+    Op.LTE: lambda a, b: bool(a <= b),
+}
+
+
 def _compare(actual: Any, op: Op, expected: Any) -> bool:
+    """A missing or differently typed value matches only `ne`."""
     if op is Op.EXISTS:
         present = actual is not None and actual != frozenset()
         return present is bool(expected)
     if op is Op.CONTAINS:
         return isinstance(actual, frozenset | set) and expected in actual
-    if actual is None:
-        return op is Op.NE
     if op is Op.IN:
         return any(_compare(actual, Op.EQ, item) for item in expected)
-    if isinstance(actual, Decimal) or (isinstance(actual, int) and not isinstance(actual, bool)):
-        if isinstance(expected, bool) or not isinstance(expected, int | float | Decimal):
-            return op is Op.NE
-        actual, expected = Decimal(actual), Decimal(str(expected))
-    elif type(actual) is not type(expected) and not (
-        isinstance(actual, datetime) and isinstance(expected, datetime)
-    ):
+    pair = _comparable(actual, expected) if actual is not None else None
+    if pair is None:
         return op is Op.NE
-    try:
-        if op is Op.EQ:
-            return bool(actual == expected)
-        if op is Op.NE:
-            return bool(actual != expected)
-        if op is Op.GT:
-            return bool(actual > expected)
-        if op is Op.GTE:
-            return bool(actual >= expected)
-        if op is Op.LT:
-            return bool(actual < expected)
-        return bool(actual <= expected)
-    except TypeError:
-        return False
+    return _ORDERINGS[op](*pair)
 
 
 def evaluate(rule: RuleNode, values: Mapping[str, Any]) -> bool:

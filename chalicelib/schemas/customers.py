@@ -11,7 +11,9 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_
 from chalicelib.domain import customers as domain
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customers import Customer, CustomerChanges, Gender, UniqueField
+from chalicelib.domain.metrics import CustomerMetrics
 from chalicelib.schemas.common import PageQuery, RequestBody
+from chalicelib.schemas.segments import MetricsOut
 
 ExternalId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
@@ -166,9 +168,12 @@ class CustomerOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+    metrics: MetricsOut | None = Field(
+        None, description="On GET of one customer: purchases, spend, points, tickets."
+    )
 
     @classmethod
-    def of(cls, customer: Customer) -> CustomerOut:
+    def of(cls, customer: Customer, metrics: CustomerMetrics | None = None) -> CustomerOut:
         return cls(
             id=customer.id,
             external_id=customer.external_id,
@@ -184,6 +189,7 @@ class CustomerOut(BaseModel):
             created_at=customer.created_at,
             updated_at=customer.updated_at,
             version=customer.version,
+            metrics=MetricsOut.of(metrics) if metrics else None,
         )
 
 

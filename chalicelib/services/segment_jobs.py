@@ -26,8 +26,11 @@ def run_daily(day: date, deadline: float | None = None) -> JobReport:
             continue
         _merge(total, refresh_due(tenant.id, day))
     logger.info(
-        "daily segments job", tenants=total.tenants, customers=total.customers,
-        changed=total.changed, failed=len(total.failed),
+        "daily segments job",
+        tenants=total.tenants,
+        customers=total.customers,
+        changed=total.changed,
+        failed=len(total.failed),
     )
     return total
 

@@ -12,6 +12,7 @@ from chalicelib.dal import customers as customer_repository
 from chalicelib.dal import segments as repository
 from chalicelib.dal.transactions import LabelledTransaction
 from chalicelib.domain.clock import utc_now
+from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import (
     ConcurrentModification,
     FieldIssue,
@@ -19,7 +20,7 @@ from chalicelib.domain.errors import (
     NotFound,
     PreconditionFailed,
 )
-from chalicelib.domain.ids import is_customer_id, new_segment_id
+from chalicelib.domain.ids import new_segment_id
 from chalicelib.domain.metrics import CustomerFacts, CustomerMetrics, fold_metrics
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.segments import (
@@ -37,6 +38,7 @@ from chalicelib.domain.segments import (
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import TenantConfig
 from chalicelib.observability import logger
+from chalicelib.services import customers
 from chalicelib.services.tenant_config import get_tenant_config
 
 MAX_REFRESH_ATTEMPTS = 5
@@ -108,7 +110,9 @@ def refresh_customer(
         old = before.segments if before else frozenset()
         new = after.segments if after else frozenset()
         change = SegmentChange(customer_id, new - old, old - new)
-        extra = events(tenant, change, moment) if events and (change.entered or change.exited) else None
+        extra = (
+            events(tenant, change, moment) if events and (change.entered or change.exited) else None
+        )
         try:
             repository.save_state(tenant, customer_id, before, after, today, moment, extra)
         except ConcurrentModification:
@@ -186,23 +190,19 @@ def list_members(tenant: TenantId, segment_id: str, page: PageRequest) -> Page[s
     return repository.list_members(tenant, segment_id, page)
 
 
-def _customer_state(tenant: TenantId, customer_id: str) -> SegmentState | None:
-    if not is_customer_id(customer_id) or customer_repository.get_customer(
-        tenant, customer_id
-    ) is None:
-        raise NotFound(f"customer {customer_id} does not exist")
+def customer_segments(tenant: TenantId, customer_id: str) -> SegmentState | None:
+    """The customer's memberships as the stream last computed them (None: not yet)."""
+    customers.get_customer(tenant, customer_id)
     return repository.get_state(tenant, customer_id, consistent=False)
 
 
-def customer_segments(tenant: TenantId, customer_id: str) -> SegmentState | None:
-    """The customer's memberships as the stream last computed them (None: not yet)."""
-    return _customer_state(tenant, customer_id)
-
-
-def customer_metrics(tenant: TenantId, customer_id: str) -> CustomerMetrics | None:
-    """For GET /v1/customers/{id}: one GetItem of the state item (the profile was read)."""
+def customer_with_metrics(
+    tenant: TenantId, customer_id: str
+) -> tuple[Customer, CustomerMetrics | None]:
+    """For GET /v1/customers/{id}: the profile, then one GetItem of its metrics."""
+    customer = customers.get_customer(tenant, customer_id)
     state = repository.get_state(tenant, customer_id, consistent=False)
-    return state.metrics if state else None
+    return customer, state.metrics if state else None
 
 
 # Custom definitions.
@@ -271,12 +271,17 @@ def delete_segment(tenant: TenantId, segment_id: str) -> None:
     """Hides the segment at once; the back-fill then takes every member out of it and
     removes the definition."""
     current = _live_definition(tenant, segment_id)
-    for definition in repository.list_definitions(tenant):
-        if definition.id != segment_id and not definition.deleting:
-            if segment_id in definition.rule.segment_references():
-                raise InvalidInput(
-                    [FieldIssue("segment", f"segment {definition.id} refers to it", "in_use")]
-                )
+    dependents = [
+        definition.id
+        for definition in repository.list_definitions(tenant)
+        if definition.id != segment_id
+        and not definition.deleting
+        and segment_id in definition.rule.segment_references()
+    ]
+    if dependents:
+        raise InvalidInput(
+            [FieldIssue("segment", f"segment {dependents[0]} refers to it", "in_use")]
+        )
     repository.save_definition(
         tenant, replace(current, deleting=True, backfill=Backfill(), updated_at=utc_now())
     )

@@ -20,12 +20,12 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
     DynamoDBRecordEventName,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.streams.records import ItemImage, customer_change, parse_image
@@ -85,7 +85,7 @@ def process_batch(
         event=event,
         record_handler=batch.handle,
         processor=processor,
-        context=context,  # type: ignore[arg-type]
+        context=context,
     )
 
 

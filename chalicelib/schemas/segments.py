@@ -1,0 +1,135 @@
+"""Segment and metrics request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from chalicelib.domain.metrics import CustomerMetrics
+from chalicelib.domain.segments import Backfill, RfmScore, SegmentState
+from chalicelib.schemas.common import RequestBody
+
+if TYPE_CHECKING:
+    from chalicelib.services.segments import SegmentSummary
+
+SegmentName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+RULE_DESCRIPTION = (
+    '`{"all": [...]}`, `{"any": [...]}`, `{"not": rule}` or a condition '
+    '`{"field": ..., "op": ..., "value": ...}`. Fields: name, email, phone, '
+    "external_id, gender, birthday, created_at, address.country, address.city, tags, "
+    "segments, tier, points_balance, attributes.<key>, metrics.<metric>. Ops: eq, ne, gt, "
+    "gte, lt, lte, in, contains (tags, segments), exists."
+)
+
+
+class SegmentBody(RequestBody):
+    name: SegmentName
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    rule: dict[str, Any] = Field(description=RULE_DESCRIPTION)
+
+
+class MetricsOut(BaseModel):
+    """Kept current by the data stream within seconds of each change (docs/streams.md)."""
+
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    purchase_count: int
+    total_spend: Decimal
+    purchase_count_90d: int
+    spend_90d: Decimal
+    average_order_value: Decimal | None
+    last_activity_at: datetime | None
+    points_balance: int
+    tier: str | None
+    open_tickets: int
+    last_complaint_at: datetime | None
+    last_feedback_score: int | None
+
+    @classmethod
+    def of(cls, metrics: CustomerMetrics) -> MetricsOut:
+        values = {name: getattr(metrics, name) for name in cls.model_fields}
+        return cls.model_validate(values)
+
+
+class BackfillOut(BaseModel):
+    status: str
+    processed: int = Field(description="Customers evaluated so far.")
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, backfill: Backfill) -> BackfillOut:
+        return cls(
+            status=backfill.status.value,
+            processed=backfill.processed,
+            started_at=backfill.started_at,
+            finished_at=backfill.finished_at,
+        )
+
+
+class SegmentOut(BaseModel):
+    id: str
+    kind: str = Field(description="built_in or custom")
+    name: str
+    description: str | None
+    members: int
+    rule: dict[str, Any] | None = None
+    backfill: BackfillOut | None = None
+    version: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def of(cls, summary: SegmentSummary) -> SegmentOut:
+        return cls(
+            id=summary.id,
+            kind=summary.kind,
+            name=summary.name,
+            description=summary.description,
+            members=summary.members,
+            rule=summary.rule,
+            backfill=BackfillOut.of(summary.backfill) if summary.backfill else None,
+            version=summary.version,
+            created_at=summary.created_at,
+            updated_at=summary.updated_at,
+        )
+
+
+class SegmentList(BaseModel):
+    items: list[SegmentOut]
+
+
+class MemberPage(BaseModel):
+    items: list[str] = Field(description="Customer ids.")
+    next_cursor: str | None
+
+
+class RfmOut(BaseModel):
+    recency: int
+    frequency: int
+    monetary: int
+
+    @classmethod
+    def of(cls, score: RfmScore) -> RfmOut:
+        return cls(recency=score.recency, frequency=score.frequency, monetary=score.monetary)
+
+
+class CustomerSegmentsOut(BaseModel):
+    customer_id: str
+    segments: list[str]
+    rfm: RfmOut | None
+    next_change: str | None = Field(description="Next day the memberships change by time.")
+
+    @classmethod
+    def of(cls, customer_id: str, state: SegmentState | None) -> CustomerSegmentsOut:
+        if state is None:
+            return cls(customer_id=customer_id, segments=[], rfm=None, next_change=None)
+        return cls(
+            customer_id=customer_id,
+            segments=sorted(state.segments),
+            rfm=RfmOut.of(state.rfm) if state.rfm else None,
+            next_change=state.next_change.isoformat() if state.next_change else None,
+        )
