@@ -56,6 +56,7 @@ class _Shard:
     parent: str | None
     iterator: str | None = None
     finished: bool = False
+    last_sequence: str | None = None
 
 
 @dataclass
@@ -171,19 +172,33 @@ class LocalStreamRunner:
                     handled += self._poll_shard(consumer, shard)
         return handled
 
+    def _iterator(self, consumer: _Consumer, shard: _Shard) -> str:
+        """Where to read: after the last record handled, else the starting position."""
+        arguments: dict[str, Any] = {"StreamArn": consumer.stream_arn, "ShardId": shard.shard_id}
+        if shard.last_sequence is not None:
+            arguments["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            arguments["SequenceNumber"] = shard.last_sequence
+        else:
+            arguments["ShardIteratorType"] = consumer.settings.starting_position.value
+        return str(self._streams.get_shard_iterator(**arguments)["ShardIterator"])
+
     def _poll_shard(self, consumer: _Consumer, shard: _Shard) -> int:
         if shard.iterator is None:
-            shard.iterator = self._streams.get_shard_iterator(
-                StreamArn=consumer.stream_arn,
-                ShardId=shard.shard_id,
-                ShardIteratorType=consumer.settings.starting_position.value,
-            )["ShardIterator"]
-        answer = self._streams.get_records(
-            ShardIterator=shard.iterator, Limit=consumer.settings.batch_size
-        )
+            shard.iterator = self._iterator(consumer, shard)
+        try:
+            answer = self._streams.get_records(
+                ShardIterator=shard.iterator, Limit=consumer.settings.batch_size
+            )
+        except self._streams.exceptions.ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in ("TrimmedDataAccessException", "ExpiredIteratorException"):
+                raise
+            shard.iterator = None  # DynamoDB Local expires idle iterators; take a fresh one
+            return 0
         records = answer.get("Records", [])
         if records:
             self._deliver(consumer, shard, records)
+            shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
         next_iterator = answer.get("NextShardIterator")
         if next_iterator is None:
             shard.finished = True
