@@ -25,13 +25,14 @@ def run_daily(day: date, deadline: float | None = None) -> JobReport:
         if tenant.status is TenantStatus.DELETED:
             continue
         _merge(total, refresh_due(tenant.id, day))
-    logger.info(
-        "daily segments job",
-        tenants=total.tenants,
-        customers=total.customers,
-        changed=total.changed,
-        failed=len(total.failed),
-    )
+    if total.customers:
+        logger.info(
+            "daily segments job",
+            tenants=total.tenants,
+            customers=total.customers,
+            changed=total.changed,
+            failed=len(total.failed),
+        )
     return total
 
 

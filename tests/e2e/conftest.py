@@ -38,12 +38,13 @@ class LocalStack:
         return self.process.wait(timeout=30)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def _wait_for_port(
+    port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"the local stack exited early:\n{output}")
+            raise RuntimeError(f"the local stack exited early:\n{log.read_text()}")
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -60,6 +61,9 @@ def start_stack(local_dir: Path) -> LocalStack:
         "AUTH_CACHE_SECONDS": "0",
         "LOCAL_SCHEDULE_SECONDS": "1",
     }
+    log = local_dir / "stack.log"
+    # A file, not a pipe: nobody reads the stack's output while the tests run, and a full
+    # pipe would block every process that logs (the API, the schedule, the stream runner).
     process = subprocess.Popen(
         [
             sys.executable,
@@ -73,10 +77,10 @@ def start_stack(local_dir: Path) -> LocalStack:
         ],
         cwd=ROOT,
         env=environment,
-        stdout=subprocess.PIPE,
+        stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    _wait_for_port(port, process)
+    _wait_for_port(port, process, log)
     return LocalStack(process, f"http://127.0.0.1:{port}", local_dir, dynamodb_port)
 
 
