@@ -109,3 +109,22 @@ def key_with_role(platform: Api) -> Callable[[Api, str], Api]:
         return owner.as_key(issued.secret, owner.tenant_id)
 
     return make
+
+
+@pytest.fixture
+def streams(dynamodb: object, environment: dict[str, str]) -> Iterator[object]:
+    """The local stream runner over moto's streams: `streams.drain()` runs the app's stream
+    handlers over everything written so far."""
+    from devtools.stream_runner import LocalStreamRunner
+
+    region = environment["AWS_DEFAULT_REGION"]
+    yield LocalStreamRunner(
+        boto3.client("dynamodb", region_name=region),
+        boto3.client(
+            "dynamodbstreams",
+            region_name=region,
+            # botocore would otherwise address an account endpoint that moto does not serve
+            endpoint_url=f"https://streams.dynamodb.{region}.amazonaws.com",
+        ),
+        environ=dict(environment),
+    )
