@@ -126,16 +126,8 @@ def _all_members(tenant: TenantId, segment_id: str) -> set[str]:
         cursor = page.next_cursor
 
 
-def test_after_random_writes_the_drained_streams_equal_a_recomputation(
-    stack: LocalStack, platform: Api, services_on_stack: None
-) -> None:
-    # Given a tenant with a custom segment defined before any customer exists
-    rng = random.Random(6)
-    tenant = platform.create_tenant("Segments", plan="enterprise")
-    before = tenant.post("/v1/segments", {"name": "Big spenders", "rule": BIG_SPENDER_RULE})
-    assert before.status == 201, before.text
-
-    # When a few hundred customers are created and written to at random
+def _write_at_random(tenant: Api, rng: random.Random) -> dict[str, Written]:
+    """Customers, purchases, other interactions, refunds, tag changes and deletions."""
     written: dict[str, Written] = {}
     for n in range(CUSTOMERS):
         fields: dict[str, Any] = {"name": f"Customer {n}"}
@@ -161,6 +153,20 @@ def test_after_random_writes_the_drained_streams_equal_a_recomputation(
     for customer in rng.sample(ids, 10):
         assert tenant.delete(f"/v1/customers/{customer}").status == 204
         del written[customer]
+    return written
+
+
+def test_after_random_writes_the_drained_streams_equal_a_recomputation(
+    stack: LocalStack, platform: Api, services_on_stack: None
+) -> None:
+    # Given a tenant with a custom segment defined before any customer exists
+    rng = random.Random(6)
+    tenant = platform.create_tenant("Segments", plan="enterprise")
+    before = tenant.post("/v1/segments", {"name": "Big spenders", "rule": BIG_SPENDER_RULE})
+    assert before.status == 201, before.text
+
+    # When a few hundred customers are created and written to at random
+    written = _write_at_random(tenant, rng)
     # and a second custom segment is defined afterwards (back-filled by the job)
     after = tenant.post("/v1/segments", {"name": "Gold", "rule": TAGGED_RULE})
     assert after.status == 201, after.text
