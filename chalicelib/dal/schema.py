@@ -71,7 +71,11 @@ DATA_TABLE = TableSpec(
     environment_variable="DATA_TABLE",
     partition_key="pk",
     sort_key="sk",
-    indexes=(IndexSpec("gsi1", "gsi1pk", "gsi1sk"),),
+    indexes=(
+        IndexSpec("gsi1", "gsi1pk", "gsi1sk"),
+        IndexSpec("gsi3", "gsi3pk", "gsi3sk"),
+        IndexSpec("gsi4", "gsi4pk", "gsi4sk"),
+    ),
     ttl_attribute="ttl",
     description="Tenant data (pooled): every key begins with the tenant id.",
 )
