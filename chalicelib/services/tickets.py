@@ -58,6 +58,7 @@ def _sla_targets(tenant: TenantId, priority: Priority) -> SlaTargets:
 
 
 def _reopen_window(tenant: TenantId) -> timedelta:
+    """Read only for a resolved ticket: the one status the window applies to."""
     return timedelta(days=get_tenant_config(tenant).tickets.reopen_window_days)
 
 
@@ -143,9 +144,9 @@ def transition_ticket(
     actor: Actor,
     expected_version: int | None,
 ) -> Ticket:
-    window = _reopen_window(tenant)
-
     def change(current: Ticket) -> TicketChange:
+        resolved = current.status is TicketStatus.RESOLVED
+        window = _reopen_window(tenant) if resolved else timedelta(0)
         return rules.transition(current, to, actor, utc_now(), window, note)
 
     return _change_with_retry(tenant, ticket_id, expected_version, change).ticket

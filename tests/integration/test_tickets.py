@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from chalicelib.domain.tenant_config import SlaTarget, TenantConfig, TicketsConfig
 from tests.support.api import Api
 
 Ticket = dict[str, Any]
@@ -439,3 +441,52 @@ def test_ticket_events_live_in_the_customers_partition(
     assert {item["entity"]["S"] for item in stored} == {"ticket_event"}
     assert {item["ticket_id"]["S"] for item in stored} == {ticket["id"]}
     assert stored[0]["subject"]["S"] == "Broken zip"
+
+
+def _configure(api: Api, config: TenantConfig) -> None:
+    """Store a tenant configuration directly (its API is another issue's)."""
+    from chalicelib.dal.models import TenantConfigItem
+    from chalicelib.domain.clock import utc_now
+
+    TenantConfigItem(
+        pk=f"TENANT#{api.tenant_id}",
+        sk="CONFIG",
+        tenant_id=api.tenant_id,
+        document=config.model_dump_json(),
+        updated_at=utc_now(),
+    ).save()
+
+
+def test_the_tenants_configuration_sets_targets_and_the_reopen_window(
+    tenant_a: Api, customer: dict[str, Any]
+) -> None:
+    # Given a tenant with a 2-hour first response for low priority and no reopen window
+    sla = TicketsConfig().sla | {
+        "low": SlaTarget(first_response_hours=Decimal(2), resolution_hours=Decimal("4.5"))
+    }
+    _configure(tenant_a, TenantConfig(tickets=TicketsConfig(sla=sla, reopen_window_days=0)))
+
+    # When a low-priority ticket is opened, resolved and reopened
+    ticket = open_ticket(tenant_a, customer["id"], priority="low")
+    move(tenant_a, ticket, "resolved")
+    reopen = tenant_a.post(f"/v1/tickets/{ticket['id']}/transitions", {"to": "open"})
+
+    # Then its due times follow the tenant's targets, and the reopen is too late
+    created = _at(ticket["created_at"])
+    assert _at(ticket["first_response_due"]) == created + timedelta(hours=2)
+    assert _at(ticket["resolution_due"]) == created + timedelta(hours=4, minutes=30)
+    problem = reopen.problem(409)
+    assert problem["allowed_transitions"] == ["closed"]
+    assert "reopen window" in problem["detail"]
+
+
+def test_a_resolved_ticket_reopens_within_the_default_window(
+    tenant_a: Api, customer: dict[str, Any]
+) -> None:
+    ticket = open_ticket(tenant_a, customer["id"])
+    move(tenant_a, ticket, "resolved")
+
+    reopened = move(tenant_a, ticket, "open")
+
+    assert reopened["status"] == "open" and reopened["resolved_at"] is None
+    assert reopened["first_response_at"] is not None
