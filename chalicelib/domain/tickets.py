@@ -95,6 +95,8 @@ TRANSITIONS: Final[dict[TicketStatus, frozenset[TicketStatus]]] = {
 (`resolved → open`) to the tenant's reopen window."""
 
 MERCHANT_ROLES: Final = frozenset({Role.ADMIN, Role.STAFF})
+"""Roles that speak for the merchant: their public comments answer the customer."""
+INTERNAL_NOTE_READERS: Final = frozenset({Role.ADMIN, Role.STAFF, Role.READONLY})
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,7 @@ def sla_view(ticket: Ticket, now: datetime) -> SlaView:
 
 
 def next_due(ticket: Ticket) -> datetime | None:
-    """The earliest due time still ahead of a ticket whose clock runs; None otherwise.
+    """The earliest due time not yet met, for a ticket whose clock runs; None otherwise.
 
     Independent of `now`: while the clock runs, due times stand still."""
     if ticket.status not in CLOCK_RUNNING_STATES:
@@ -320,27 +322,42 @@ def open_ticket(
         order_id=draft.order_id,
         tags=draft.tags,
     )
-    return _with_events(ticket, now, actor, [(EventType.CREATED, {"to_status": TicketStatus.NEW})])
+    return _with_events(ticket, now, actor, [_Happened(EventType.CREATED, to_status=ticket.status)])
+
+
+@dataclass(frozen=True)
+class _Happened:
+    """An event before it is numbered and stamped."""
+
+    type: EventType
+    from_status: TicketStatus | None = None
+    to_status: TicketStatus | None = None
+    note: str | None = None
+    score: int | None = None
 
 
 def _with_events(
     ticket: Ticket,
     now: datetime,
     actor: Actor,
-    kinds: list[tuple[EventType, dict[str, object]]],
+    happened: list[_Happened],
     comment: Comment | None = None,
 ) -> TicketChange:
+    """The change, with its events numbered after the ticket's last one."""
     events = tuple(
         TicketEvent(
             ticket_id=ticket.id,
             customer_id=ticket.customer_id,
             seq=ticket.event_count + offset + 1,
-            type=kind,
+            type=event.type,
             at=now,
             actor=actor,
-            **details,  # type: ignore[arg-type]
+            from_status=event.from_status,
+            to_status=event.to_status,
+            note=event.note,
+            score=event.score,
         )
-        for offset, (kind, details) in enumerate(kinds)
+        for offset, event in enumerate(happened)
     )
     changed = replace(ticket, event_count=ticket.event_count + len(events))
     return TicketChange(changed, events, comment)
@@ -428,14 +445,12 @@ def transition(
     _check_transition(ticket, to, actor, now, reopen_window)
     clock = _moved_clock(ticket, to, now)
     moved = replace(ticket, status=to, clock=clock, updated_at=now)
-    kinds: list[tuple[EventType, dict[str, object]]] = [
-        (EventType.TRANSITIONED, {"from_status": ticket.status, "to_status": to, "note": note})
-    ]
+    happened = [_Happened(EventType.TRANSITIONED, ticket.status, to, note)]
     if ticket.clock.first_response is None and clock.first_response is not None:
-        kinds.append((EventType.FIRST_RESPONSE, {}))
+        happened.append(_Happened(EventType.FIRST_RESPONSE))
     if to is TicketStatus.RESOLVED:
-        kinds.append((EventType.RESOLVED, {}))
-    return _with_events(moved, now, actor, kinds)
+        happened.append(_Happened(EventType.RESOLVED))
+    return _with_events(moved, now, actor, happened)
 
 
 def add_comment(
@@ -447,13 +462,13 @@ def add_comment(
         raise Forbidden("only the merchant's staff may write internal notes")
     comment = Comment(comment_id, ticket.id, body, internal, actor, now)
     changed = replace(ticket, comment_count=ticket.comment_count + 1, updated_at=now)
-    kinds: list[tuple[EventType, dict[str, object]]] = []
+    happened: list[_Happened] = []
     responds = not internal and actor.role in MERCHANT_ROLES
     if responds and ticket.clock.first_response is None:
         reached = Milestone(at=now, paused=ticket.clock.paused_until(now))
         changed = replace(changed, clock=replace(changed.clock, first_response=reached))
-        kinds.append((EventType.FIRST_RESPONSE, {}))
-    return _with_events(changed, now, actor, kinds, comment)
+        happened.append(_Happened(EventType.FIRST_RESPONSE))
+    return _with_events(changed, now, actor, happened, comment)
 
 
 def rate(
@@ -469,4 +484,4 @@ def rate(
     if not 1 <= score <= 5:
         raise ValueError("score must be 1-5")
     rated = replace(ticket, rating=Rating(score, comment, now, actor), updated_at=now)
-    return _with_events(rated, now, actor, [(EventType.RATED, {"score": score})])
+    return _with_events(rated, now, actor, [_Happened(EventType.RATED, score=score)])

@@ -170,7 +170,7 @@ def list_comments(
 ) -> Page[Comment]:
     """Oldest first. App keys see public comments only."""
     get_ticket(tenant, ticket_id)
-    public_only = actor.role not in rules.MERCHANT_ROLES | {Role.READONLY}
+    public_only = actor.role not in rules.INTERNAL_NOTE_READERS
     return repository.list_comments(tenant, ticket_id, public_only, page)
 
 
