@@ -90,11 +90,17 @@ def list_tickets(call: Call[None, TicketListQuery]) -> Reply:
     summary="Get a ticket",
     tag="tickets",
     response=TicketOut,
-    extra_responses=(404,),
+    extra_responses=(304, 404),
 )
 def get_ticket(call: Call[None, None], ticket_id: str) -> Reply:
-    """The ticket with its SLA state as of this read, and its ETag."""
-    return _ticket_reply(service.get_ticket(call.tenant, ticket_id))
+    """The ticket with its SLA state as of this read, and its ETag; `If-None-Match` with
+    the current ETag answers 304 (the SLA fields may still have moved: a pending ticket's
+    due times follow the clock)."""
+    ticket = service.get_ticket(call.tenant, ticket_id)
+    etag = etag_for(ticket.version)
+    if call.headers.get("if-none-match") == etag:
+        return Reply(None, 304, {"ETag": etag})
+    return _ticket_reply(ticket)
 
 
 @tickets_api.operation(

@@ -160,9 +160,10 @@ def add_comment(
     def change(current: Ticket) -> TicketChange:
         return rules.add_comment(current, comment_id, body, internal, actor, utc_now())
 
-    written = _change_with_retry(tenant, ticket_id, None, change)
-    assert written.comment is not None
-    return written.comment
+    written = _change_with_retry(tenant, ticket_id, None, change).comment
+    if written is None:
+        raise RuntimeError("a comment change wrote no comment")
+    return written
 
 
 def list_comments(

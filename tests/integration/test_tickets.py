@@ -490,3 +490,30 @@ def test_a_resolved_ticket_reopens_within_the_default_window(
 
     assert reopened["status"] == "open" and reopened["resolved_at"] is None
     assert reopened["first_response_at"] is not None
+
+
+def test_a_ticket_read_again_unchanged_is_304(tenant_a: Api, customer: dict[str, Any]) -> None:
+    ticket = open_ticket(tenant_a, customer["id"])
+    path = f"/v1/tickets/{ticket['id']}"
+
+    unchanged = tenant_a.get(path, headers={"If-None-Match": '"1"'})
+    move(tenant_a, ticket, "open")
+    changed = tenant_a.get(path, headers={"If-None-Match": '"1"'})
+
+    assert unchanged.status == 304 and unchanged.headers["etag"] == '"1"'
+    assert changed.status == 200 and changed.json["status"] == "open"
+
+
+def test_the_openapi_document_describes_the_ticket_routes(anonymous: Api) -> None:
+    document = anonymous.get("/v1/openapi.json").json
+
+    transitions = document["paths"]["/v1/tickets/{ticket_id}/transitions"]["post"]
+    listing = document["paths"]["/v1/tickets"]["get"]
+    problem = document["components"]["schemas"]["Problem"]["properties"]
+
+    assert {"409", "412"} <= set(transitions["responses"])
+    assert "allowed_transitions" in problem
+    assert {"status", "priority", "assignee", "customer_id", "at_risk", "within_minutes"} <= {
+        p["name"] for p in listing["parameters"]
+    }
+    assert "app" in document["paths"]["/v1/tickets"]["post"]["description"]
