@@ -22,6 +22,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.ids import is_ticket_id, new_comment_id, new_ticket_id
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import Role, TenantId
+from chalicelib.domain.tenant_config import TicketsConfig
 from chalicelib.domain.tickets import (
     Actor,
     Comment,
@@ -50,7 +51,9 @@ def _not_found(ticket_id: str) -> NotFound:
 
 
 def _sla_targets(tenant: TenantId, priority: Priority) -> SlaTargets:
-    target = get_tenant_config(tenant).tickets.sla[priority.value]
+    """The tenant's targets for `priority`; the documented default where it names none."""
+    configured = get_tenant_config(tenant).tickets.sla
+    target = configured.get(priority.value) or TicketsConfig().sla[priority.value]
     return SlaTargets(
         first_response=_HOUR * float(target.first_response_hours),
         resolution=_HOUR * float(target.resolution_hours),

@@ -480,6 +480,19 @@ def test_the_tenants_configuration_sets_targets_and_the_reopen_window(
     assert "reopen window" in problem["detail"]
 
 
+def test_a_priority_the_configuration_omits_gets_the_default_targets(
+    tenant_a: Api, customer: dict[str, Any]
+) -> None:
+    only_low = {"low": SlaTarget(first_response_hours=Decimal(2), resolution_hours=Decimal(3))}
+    _configure(tenant_a, TenantConfig(tickets=TicketsConfig(sla=only_low)))
+
+    ticket = open_ticket(tenant_a, customer["id"], priority="high")
+
+    created = _at(ticket["created_at"])
+    assert _at(ticket["first_response_due"]) == created + timedelta(hours=4)
+    assert _at(ticket["resolution_due"]) == created + timedelta(hours=24)
+
+
 def test_a_resolved_ticket_reopens_within_the_default_window(
     tenant_a: Api, customer: dict[str, Any]
 ) -> None:
