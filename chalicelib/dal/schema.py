@@ -75,6 +75,8 @@ DATA_TABLE = TableSpec(
     indexes=(
         IndexSpec("gsi1", "gsi1pk", "gsi1sk"),
         IndexSpec("by_tenant", "tenant_shard", "tenant_item", projection="KEYS_ONLY"),
+        IndexSpec("gsi3", "gsi3pk", "gsi3sk"),
+        IndexSpec("gsi4", "gsi4pk", "gsi4sk"),
     ),
     ttl_attribute="ttl",
     description="Tenant data (pooled): every key begins with the tenant id.",

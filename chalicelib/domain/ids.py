@@ -22,6 +22,7 @@ def _ulid(now_ms: int | None = None) -> str:
 CUSTOMER_ID_PATTERN = re.compile(r"^cus_[0-9A-HJKMNP-TV-Z]{26}$")
 TENANT_ID_PATTERN = re.compile(r"^ten_[0-9A-HJKMNP-TV-Z]{26}$")
 API_KEY_ID_PATTERN = re.compile(r"^key_[0-9A-HJKMNP-TV-Z]{26}$")
+TICKET_ID_PATTERN = re.compile(r"^tkt_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def new_customer_id() -> str:
@@ -38,3 +39,15 @@ def new_api_key_id() -> str:
 
 def is_customer_id(value: str) -> bool:
     return bool(CUSTOMER_ID_PATTERN.match(value))
+
+
+def new_ticket_id() -> str:
+    return f"tkt_{_ulid()}"
+
+
+def new_comment_id() -> str:
+    return f"cmt_{_ulid()}"
+
+
+def is_ticket_id(value: str) -> bool:
+    return bool(TICKET_ID_PATTERN.match(value))
