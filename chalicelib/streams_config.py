@@ -114,7 +114,3 @@ ON_FAILURE_QUEUE = OnFailureQueueSettings()
 
 # Keyed by handler name. Empty until the first stream consumer lands.
 STREAM_CONSUMERS: dict[str, StreamConsumer] = {}
-
-
-def consumer_for(handler: str) -> StreamConsumer | None:
-    return STREAM_CONSUMERS.get(handler)
