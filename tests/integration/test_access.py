@@ -94,6 +94,7 @@ def test_every_route_answers_each_role_as_the_access_table_says(
         "customer_id": customer["id"],
         "tenant_id": str(tenant_a.tenant_id),
         "key_id": "key_00000000000000000000000000",
+        "ticket_id": "tkt_00000000000000000000000000",
         "asset": "swagger-ui.css",
     }
     for (method, route), rule in sorted(ACCESS.items()):
