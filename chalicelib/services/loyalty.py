@@ -60,8 +60,22 @@ from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import LoyaltyConfig
 from chalicelib.services.idempotency import idempotent_request, run_once
 from chalicelib.services.tenant_config import get_tenant_config
+from chalicelib.settings import get_settings
 
 WRITE_ATTEMPTS = 30
+_configs: dict[TenantId, tuple[float, LoyaltyConfig]] = {}
+
+
+def loyalty_config(tenant: TenantId) -> LoyaltyConfig:
+    """The tenant's loyalty configuration, kept for the auth cache's time (≤ 60 s) so a
+    redemption is two round trips; a changed configuration applies within that time."""
+    ttl = get_settings().auth_cache_seconds
+    cached = _configs.get(tenant)
+    if cached is not None and time.monotonic() - cached[0] < ttl:
+        return cached[1]
+    config = get_tenant_config(tenant).loyalty
+    _configs[tenant] = (time.monotonic(), config)
+    return config
 
 
 def _back_off(attempt: int) -> None:
@@ -287,7 +301,7 @@ def record_interaction(
     """Record a touchpoint and the points it moves, in one transaction."""
     moment = now or utc_now()
     request = idempotent_request(tenant, "interaction", idempotency_key, customer_id, draft)
-    config = get_tenant_config(tenant).loyalty
+    config = loyalty_config(tenant)
     return run_once(
         request,
         InteractionRecord,
@@ -386,7 +400,7 @@ def record_batch(
     moment = now or utc_now()
     fingerprint = [i if isinstance(i, BatchItem) else repr(vars(i)) for i in items]
     request = idempotent_request(tenant, "interactions:batch", idempotency_key, fingerprint)
-    config = get_tenant_config(tenant).loyalty
+    config = loyalty_config(tenant)
     return run_once(request, BatchResult, lambda: _batch(tenant, items, actor, moment, config))
 
 
@@ -422,7 +436,7 @@ def _movement(
     now: datetime,
     apply: Callable[[AccountChange], None],
 ) -> PointsMovement:
-    config = get_tenant_config(tenant).loyalty
+    config = loyalty_config(tenant)
 
     def stage(change: AccountChange) -> StagedChange:
         apply(change)
@@ -487,7 +501,7 @@ def points_summary(
 ) -> PointsSummary:
     """Balance as of now (lots past their date no longer count), expiring soon, tier."""
     today = (now or utc_now()).date()
-    config = get_tenant_config(tenant).loyalty
+    config = loyalty_config(tenant)
     account = _account_of(tenant, customer_id)
     reached = standing(account, config, today)
     upcoming = next_tier(config, reached)
