@@ -557,6 +557,7 @@ class LotItem(DataTableModel):
     tenant_id = UnicodeAttribute()
     customer_id = UnicodeAttribute()
     expires_on = UnicodeAttribute()
+    ttl = NumberAttribute(null=True)
 
     by_expiry = LotsByExpiry()
 

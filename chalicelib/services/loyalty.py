@@ -80,7 +80,7 @@ def loyalty_config(tenant: TenantId) -> LoyaltyConfig:
 
 def _back_off(attempt: int) -> None:
     """Jittered, growing pause before re-reading an account another writer just changed."""
-    time.sleep(random.uniform(0, 0.005 * (2 ** min(attempt, 6))))
+    time.sleep(random.uniform(0, 0.01 * (2 ** min(attempt, 6))))
 
 
 def _not_found(customer_id: str) -> NotFound:
