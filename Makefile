@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 IAC_VENV := .venv-iac
 PORT ?= 8000
 
-.PHONY: run test check lint format typecheck unit integration e2e bench deps java clean synth
+.PHONY: run test check lint format typecheck unit integration e2e bench deps java chromium clean synth
 
-deps: $(VENV)/.installed node_modules/.installed java $(VENV)/.infra-installed $(IAC_VENV)/.installed
+deps: $(VENV)/.installed node_modules/.installed java chromium $(VENV)/.infra-installed $(IAC_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ java:
 	@command -v java >/dev/null 2>&1 || { \
 		echo "installing default-jre-headless (java is missing)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
+
+# Headless Chromium renders the /docs page in the end-to-end tests.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (the docs page test renders /docs)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 run: deps
 	PORT=$(PORT) $(BIN)/python -m devtools.run_local
