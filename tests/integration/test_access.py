@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -94,11 +95,10 @@ def test_every_route_answers_each_role_as_the_access_table_says(
         "customer_id": customer["id"],
         "tenant_id": str(tenant_a.tenant_id),
         "key_id": "key_00000000000000000000000000",
-        "ticket_id": "tkt_00000000000000000000000000",
         "asset": "swagger-ui.css",
     }
     for (method, route), rule in sorted(ACCESS.items()):
-        path = route.format(**values)
+        path = re.sub(r"{(\w+)}", lambda m: values.get(m.group(1), "id_that_does_not_exist"), route)
         answer = caller.request(
             method, path, json_body={} if method in {"POST", "PUT", "PATCH"} else None
         )
