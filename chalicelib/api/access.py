@@ -16,6 +16,8 @@ TENANT_READERS = frozenset({Role.ADMIN, Role.STAFF, Role.READONLY})
 TENANT_WRITERS = frozenset({Role.ADMIN, Role.STAFF})
 TENANT_ADMINS = frozenset({Role.ADMIN})
 PLATFORM = frozenset({Role.PLATFORM_ADMIN})
+TICKET_USERS = TENANT_WRITERS | {Role.APP}
+TICKET_READERS = TENANT_READERS | {Role.APP}
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,20 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/customers/{customer_id}/points/transactions"): RouteAccess(TENANT_READERS),
     ("POST", "/v1/customers/{customer_id}/points/redeem"): RouteAccess(TENANT_WRITERS),
     ("POST", "/v1/customers/{customer_id}/points/adjust"): RouteAccess(TENANT_WRITERS),
+    # Tickets. Enforced in the service on top: only admins cancel; app keys see and write
+    # public comments only, and rate for the ticket's customer only.
+    ("POST", "/v1/tickets"): RouteAccess(TICKET_USERS),
+    ("GET", "/v1/tickets"): RouteAccess(
+        TICKET_READERS,
+        only_with_query={Role.APP: frozenset({"customer_id", "limit", "cursor"})},
+    ),
+    ("GET", "/v1/tickets/{ticket_id}"): RouteAccess(TICKET_READERS),
+    ("PATCH", "/v1/tickets/{ticket_id}"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/tickets/{ticket_id}/transitions"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/tickets/{ticket_id}/comments"): RouteAccess(TICKET_USERS),
+    ("GET", "/v1/tickets/{ticket_id}/comments"): RouteAccess(TICKET_READERS),
+    ("POST", "/v1/tickets/{ticket_id}/rating"): RouteAccess(TICKET_USERS),
+    ("GET", "/v1/tickets/{ticket_id}/events"): RouteAccess(TENANT_READERS),
 }
 
 

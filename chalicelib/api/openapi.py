@@ -17,6 +17,20 @@ from chalicelib.schemas.common import Problem
 _REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}]+)}")
 _ERRORS_ON_EVERY_CALL = (400, 401, 403, 422)
+TAGS = {
+    "customers": "Customer profiles and look-ups.",
+    "interactions": "Every touchpoint: purchases, visits, inquiries, feedback, ...",
+    "loyalty": "Points earned, redeemed and expiring; membership tiers.",
+    "tickets": "Complaints and after-sales, with SLAs and satisfaction.",
+    "segments": "Segments kept current from the table streams.",
+    "events": "Segment events and webhook deliveries.",
+    "audit": "Who touched which customer's data.",
+    "analytics": "Figures kept current by the streams.",
+    "api-keys": "The tenant's own API keys (admin keys).",
+    "config": "The tenant's configuration (admin keys).",
+    "admin": "Platform administration (the platform-admin key).",
+    "docs": "This reference.",
+}
 
 
 def _problem_response(status: int) -> dict[str, Any]:
@@ -112,7 +126,12 @@ def build_openapi() -> dict[str, Any]:
                 "Errors are RFC 9457 problem details."
             ),
         },
-        "servers": [{"url": "/"}],
+        "servers": [{"url": "..", "description": "this deployment (relative to this document)"}],
+        "tags": [
+            {"name": name, "description": description}
+            for name, description in TAGS.items()
+            if any(op.tag == name for op in OPERATIONS)
+        ],
         "components": {
             "schemas": schemas,
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},

@@ -30,6 +30,9 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
     errors.NotFound: ProblemKind(404, "not-found", "Not found"),
     errors.UniqueConflict: ProblemKind(409, "unique-conflict", "Already in use"),
     errors.ConcurrentModification: ProblemKind(409, "concurrent-modification", "Conflict"),
+    errors.IllegalTransition: ProblemKind(409, "illegal-transition", "Transition not allowed"),
+    errors.TicketStateConflict: ProblemKind(409, "ticket-state", "Not allowed in this state"),
+    errors.AlreadyRated: ProblemKind(409, "already-rated", "Already rated"),
     errors.PreconditionFailed: ProblemKind(412, "precondition-failed", "Precondition failed"),
     errors.PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
     errors.PreconditionRequired: ProblemKind(428, "precondition-required", "If-Match required"),
@@ -97,6 +100,8 @@ def _extensions(error: errors.DomainError) -> dict[str, Any]:
         return {"field": error.field_name, "existing_id": error.existing_id}
     if isinstance(error, errors.QuotaExceeded):
         return {"quota": error.quota}
+    if isinstance(error, errors.IllegalTransition):
+        return {"status_now": error.from_status, "allowed_transitions": error.allowed}
     return {}
 
 

@@ -17,6 +17,7 @@ from chalicelib.lazy import resolve
 _CUSTOMERS = "chalicelib.api.customers"
 _ADMIN = "chalicelib.api.admin"
 _TENANT = "chalicelib.api.tenant_settings"
+_TICKETS = "chalicelib.api.tickets"
 _DOCS = "chalicelib.api.docs"
 _INTERACTIONS = "chalicelib.api.interactions"
 _POINTS = "chalicelib.api.loyalty"
@@ -38,6 +39,15 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("POST", "/v1/customers/{customer_id}/points/redeem"): (_POINTS, "redeem_points"),
     ("POST", "/v1/customers/{customer_id}/points/adjust"): (_POINTS, "adjust_points"),
+    ("POST", "/v1/tickets"): (_TICKETS, "create_ticket"),
+    ("GET", "/v1/tickets"): (_TICKETS, "list_tickets"),
+    ("GET", "/v1/tickets/{ticket_id}"): (_TICKETS, "get_ticket"),
+    ("PATCH", "/v1/tickets/{ticket_id}"): (_TICKETS, "update_ticket"),
+    ("POST", "/v1/tickets/{ticket_id}/transitions"): (_TICKETS, "transition_ticket"),
+    ("POST", "/v1/tickets/{ticket_id}/comments"): (_TICKETS, "create_comment"),
+    ("GET", "/v1/tickets/{ticket_id}/comments"): (_TICKETS, "list_comments"),
+    ("POST", "/v1/tickets/{ticket_id}/rating"): (_TICKETS, "rate_ticket"),
+    ("GET", "/v1/tickets/{ticket_id}/events"): (_TICKETS, "list_events"),
     ("GET", "/v1/segments"): (_SEGMENTS, "list_segments"),
     ("POST", "/v1/segments"): (_SEGMENTS, "create_segment"),
     ("GET", "/v1/segments/{segment_id}"): (_SEGMENTS, "get_segment"),

@@ -90,6 +90,61 @@ def idempotency_scope(tenant: TenantId, operation: str) -> str:
     return f"{_tenant_prefix(tenant)}#{operation}"
 
 
+# Service tickets. The ticket and its comments share a partition; a full copy of the
+# ticket and its events live in the customer's partition (the customer's item collection).
+
+TICKET_SK = "TICKET"
+TICKET_COMMENT_PREFIX = "COMMENT#"
+CUSTOMER_TICKET_PREFIX = "TICKET#"
+TICKET_EVENT_PREFIX = "TKTEV#"
+
+
+def ticket_pk(tenant: TenantId, ticket_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#TKT#{ticket_id}"
+
+
+def ticket_comment_sk(created_at_iso: str, comment_id: str) -> str:
+    return f"{TICKET_COMMENT_PREFIX}{created_at_iso}#{comment_id}"
+
+
+def customer_ticket_sk(created_at_iso: str, ticket_id: str) -> str:
+    return f"{CUSTOMER_TICKET_PREFIX}{created_at_iso}#{ticket_id}"
+
+
+def ticket_event_sk(at_iso: str, ticket_id: str, seq: int) -> str:
+    return f"{TICKET_EVENT_PREFIX}{at_iso}#{ticket_id}#{seq:06d}"
+
+
+def ticket_events_pk(tenant: TenantId, ticket_id: str) -> str:
+    """gsi1: one ticket's events, in order."""
+    return f"{_tenant_prefix(tenant)}#TKT#{ticket_id}#EVENTS"
+
+
+def ticket_public_comments_pk(tenant: TenantId, ticket_id: str) -> str:
+    """gsi3: one ticket's public comments (what app keys see), oldest first."""
+    return f"{_tenant_prefix(tenant)}#TKT#{ticket_id}#PUBLIC"
+
+
+def tickets_by_status_pk(tenant: TenantId, status: str) -> str:
+    """gsi1: a tenant's tickets in one status, newest first."""
+    return f"{_tenant_prefix(tenant)}#TICKETS#STATUS#{status}"
+
+
+def tickets_by_status_priority_pk(tenant: TenantId, status: str, priority: str) -> str:
+    """gsi3: a tenant's tickets in one status and priority, newest first."""
+    return f"{_tenant_prefix(tenant)}#TICKETS#STATUS#{status}#PRIORITY#{priority}"
+
+
+def tickets_due_pk(tenant: TenantId) -> str:
+    """gsi4: a tenant's tickets whose SLA clock runs, by next due time."""
+    return f"{_tenant_prefix(tenant)}#TICKETS#DUE"
+
+
+def tickets_by_assignee_pk(tenant: TenantId, assignee: str) -> str:
+    """gsi4 (on the customer-partition copy): one assignee's tickets, newest first."""
+    return f"{_tenant_prefix(tenant)}#TICKETS#ASSIGNEE#{assignee}"
+
+
 # Control plane (platform data: tenants and their keys).
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,8 @@ from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 
 _POINTS = "points"
+MARKER_TTL = timedelta(days=30)
+MAX_MARKER_DELETES = 50
 _ORDER_CLAIM = "order"
 _ORDER_UPDATE = "order_update"
 
@@ -173,6 +175,7 @@ def _to_entry(item: LedgerItem) -> LedgerEntry:
 
 def _lot_item(tenant: TenantId, customer_id: str, expires_on: date) -> LotItem:
     day = expires_on.isoformat()
+    forgotten = datetime.combine(expires_on + MARKER_TTL, time(0), tzinfo=UTC)
     return LotItem(
         pk=keys.customer_pk(tenant, customer_id),
         sk=keys.lot_sk(day),
@@ -181,6 +184,7 @@ def _lot_item(tenant: TenantId, customer_id: str, expires_on: date) -> LotItem:
         tenant_id=tenant,
         customer_id=customer_id,
         expires_on=day,
+        ttl=int(forgotten.timestamp()),
     )
 
 
@@ -360,7 +364,7 @@ def customers_due_for_tier_evaluation(tenant: TenantId, day: date) -> Iterator[s
 def _build(tenant: TenantId, write: LoyaltyWrite) -> LabelledTransaction:
     transaction = LabelledTransaction()
     customer = write.customer_id
-    for day in sorted(write.lots_expired - write.lots_added):
+    for day in sorted(write.lots_expired - write.lots_added)[:MAX_MARKER_DELETES]:
         transaction.delete(f"lot-expired:{day}", _lot_item(tenant, customer, day))
     if write.interaction is not None:
         transaction.put(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -80,6 +81,24 @@ class _Gsi2(GlobalSecondaryIndex[_M]):
 
     gsi2pk = UnicodeAttribute(hash_key=True)
     gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi3(GlobalSecondaryIndex[_M]):
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi4(GlobalSecondaryIndex[_M]):
+    class Meta:
+        index_name = "gsi4"
+        projection = AllProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
 
 
 class CustomersByCreated(_Gsi1["CustomerItem"]):
@@ -276,6 +295,162 @@ class UsageItem(ControlTableModel):
     write_capacity = NumberAttribute(default=0)
 
 
+class TicketsByStatus(_Gsi1["TicketItem"]):
+    pass
+
+
+class TicketsByStatusAndPriority(_Gsi3["TicketItem"]):
+    pass
+
+
+class TicketsByDue(_Gsi4["TicketItem"]):
+    pass
+
+
+class CustomerTicketsByAssignee(_Gsi4["CustomerTicketItem"]):
+    pass
+
+
+class TicketEventsByTicket(_Gsi1["TicketEventItem"]):
+    pass
+
+
+class PublicTicketComments(_Gsi3["TicketCommentItem"]):
+    pass
+
+
+class TicketFields(DataTableModel):
+    """The attributes of a ticket, shared by the ticket item and its copy under the customer.
+
+    SLA durations are whole microseconds; `*_paused_us` is how long the SLA clock had stood
+    still when that milestone was reached."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entity = UnicodeAttribute(default="ticket")
+    tenant_id = UnicodeAttribute()
+    ticket_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    category = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    description = UnicodeAttribute()
+    priority = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    status = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    tags = UnicodeSetAttribute(null=True)
+    assignee = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    created_by_key = UnicodeAttribute()
+    created_by_role = UnicodeAttribute()
+    first_response_target_us = NumberAttribute()
+    resolution_target_us = NumberAttribute()
+    paused_us = NumberAttribute(default=0)
+    clock_stopped_at = UTCDateTimeAttribute(null=True)
+    first_response_at = UTCDateTimeAttribute(null=True)
+    first_response_paused_us = NumberAttribute(null=True)
+    resolved_at = UTCDateTimeAttribute(null=True)
+    resolution_paused_us = NumberAttribute(null=True)
+    next_due_at = UTCDateTimeAttribute(null=True)
+    rating = MapAttribute[str, object](null=True)
+    comment_count = NumberAttribute(default=0)
+    event_count = NumberAttribute(default=0)
+
+
+class TicketItem(TicketFields):
+    """The ticket (pk `T#{t}#TKT#{id}`, sk `TICKET`): read by id, listed by status,
+    status and priority, and (while its SLA clock runs) by next due time."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    gsi3pk = UnicodeAttribute()
+    gsi3sk = UnicodeAttribute()
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_status = TicketsByStatus()
+    by_status_and_priority = TicketsByStatusAndPriority()
+    by_due = TicketsByDue()
+
+
+class CustomerTicketItem(TicketFields):
+    """A copy of the ticket in its customer's partition (sk `TICKET#{created}#{id}`),
+    written in the same transaction: lists a customer's tickets and, on gsi4, an
+    assignee's."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    entity = UnicodeAttribute(default="customer_ticket")
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
+    version = NumberAttribute()
+
+    by_assignee = CustomerTicketsByAssignee()
+
+
+class TicketCommentItem(DataTableModel):
+    """A comment in its ticket's partition; public ones are also listed on gsi3."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    entity = UnicodeAttribute(default="ticket_comment")
+    tenant_id = UnicodeAttribute()
+    ticket_id = UnicodeAttribute()
+    comment_id = UnicodeAttribute()
+    body = UnicodeAttribute()
+    internal = BooleanAttribute()
+    author_key = UnicodeAttribute()
+    author_role = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+    public = PublicTicketComments()
+
+
+class TicketEventItem(DataTableModel):
+    """A ticket event in the customer's partition (the interaction timeline's item
+    collection), sk `TKTEV#{at}#{ticket_id}#{seq}`; gsi1 lists one ticket's events."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    entity = UnicodeAttribute(default="ticket_event")
+    tenant_id = UnicodeAttribute()
+    ticket_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    seq = NumberAttribute()
+    type = UnicodeAttribute()
+    occurred_at = UTCDateTimeAttribute()
+    actor_key = UnicodeAttribute()
+    actor_role = UnicodeAttribute()
+    from_status = UnicodeAttribute(null=True)
+    to_status = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    score = NumberAttribute(null=True)
+    subject = UnicodeAttribute()
+    category = UnicodeAttribute()
+    priority = UnicodeAttribute()
+
+    by_ticket = TicketEventsByTicket()
+
+
 class InteractionsByType(_Gsi2["InteractionItem"]):
     pass
 
@@ -382,6 +557,7 @@ class LotItem(DataTableModel):
     tenant_id = UnicodeAttribute()
     customer_id = UnicodeAttribute()
     expires_on = UnicodeAttribute()
+    ttl = NumberAttribute(null=True)
 
     by_expiry = LotsByExpiry()
 

@@ -77,6 +77,8 @@ DATA_TABLE = TableSpec(
         IndexSpec("gsi2", "gsi2pk", "gsi2sk"),
         IndexSpec("gsi5", "gsi5pk", "gsi5sk"),
         IndexSpec("by_tenant", "tenant_shard", "tenant_item", projection="KEYS_ONLY"),
+        IndexSpec("gsi3", "gsi3pk", "gsi3sk"),
+        IndexSpec("gsi4", "gsi4pk", "gsi4sk"),
     ),
     ttl_attribute="ttl",
     description="Tenant data (pooled): every key begins with the tenant id.",

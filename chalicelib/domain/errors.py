@@ -102,3 +102,26 @@ class RateLimited(DomainError):
     def __init__(self, retry_after_seconds: int, detail: str) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class IllegalTransition(DomainError):
+    """A ticket cannot move from its status to the one asked for; `allowed` lists where it
+    can go (for this caller, now)."""
+
+    def __init__(
+        self, from_status: str, to_status: str, allowed: list[str], detail: str | None = None
+    ) -> None:
+        super().__init__(
+            detail or f"a {from_status} ticket cannot move to {to_status}",
+        )
+        self.from_status = from_status
+        self.to_status = to_status
+        self.allowed = allowed
+
+
+class TicketStateConflict(DomainError):
+    """The ticket's status does not allow the change (read-only, or not yet resolved)."""
+
+
+class AlreadyRated(DomainError):
+    """A ticket takes one satisfaction rating."""

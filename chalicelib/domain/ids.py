@@ -22,6 +22,7 @@ def _ulid(now_ms: int | None = None) -> str:
 CUSTOMER_ID_PATTERN = re.compile(r"^cus_[0-9A-HJKMNP-TV-Z]{26}$")
 TENANT_ID_PATTERN = re.compile(r"^ten_[0-9A-HJKMNP-TV-Z]{26}$")
 API_KEY_ID_PATTERN = re.compile(r"^key_[0-9A-HJKMNP-TV-Z]{26}$")
+TICKET_ID_PATTERN = re.compile(r"^tkt_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def new_customer_id() -> str:
@@ -45,6 +46,18 @@ INTERACTION_ID_PATTERN = re.compile(r"^int_[0-9A-HJKMNP-TV-Z]{26}$")
 
 def new_interaction_id() -> str:
     return f"int_{_ulid()}"
+
+
+def new_ticket_id() -> str:
+    return f"tkt_{_ulid()}"
+
+
+def new_comment_id() -> str:
+    return f"cmt_{_ulid()}"
+
+
+def is_ticket_id(value: str) -> bool:
+    return bool(TICKET_ID_PATTERN.match(value))
 
 
 def new_segment_id() -> str:

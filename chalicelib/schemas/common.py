@@ -43,3 +43,7 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = Field(None, description="Each invalid field (422).")
     field: str | None = Field(None, description="The unique field already in use (409).")
     existing_id: str | None = Field(None, description="Who holds that unique value (409).")
+    status_now: str | None = Field(None, description="The ticket's status (409 transition).")
+    allowed_transitions: list[str] | None = Field(
+        None, description="The statuses the ticket may move to now (409 transition)."
+    )

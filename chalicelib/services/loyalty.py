@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -59,13 +60,27 @@ from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import LoyaltyConfig
 from chalicelib.services.idempotency import idempotent_request, run_once
 from chalicelib.services.tenant_config import get_tenant_config
+from chalicelib.settings import get_settings
 
 WRITE_ATTEMPTS = 30
+_configs: dict[TenantId, tuple[float, LoyaltyConfig]] = {}
+
+
+def loyalty_config(tenant: TenantId) -> LoyaltyConfig:
+    """The tenant's loyalty configuration, kept for the auth cache's time (≤ 60 s) so a
+    redemption is two round trips; a changed configuration applies within that time."""
+    ttl = get_settings().auth_cache_seconds
+    cached = _configs.get(tenant)
+    if cached is not None and time.monotonic() - cached[0] < ttl:
+        return cached[1]
+    config = get_tenant_config(tenant).loyalty
+    _configs[tenant] = (time.monotonic(), config)
+    return config
 
 
 def _back_off(attempt: int) -> None:
     """Jittered, growing pause before re-reading an account another writer just changed."""
-    time.sleep(random.uniform(0, 0.005 * (2 ** min(attempt, 6))))
+    time.sleep(random.uniform(0, 0.01 * (2 ** min(attempt, 6))))
 
 
 def _not_found(customer_id: str) -> NotFound:
@@ -286,7 +301,7 @@ def record_interaction(
     """Record a touchpoint and the points it moves, in one transaction."""
     moment = now or utc_now()
     request = idempotent_request(tenant, "interaction", idempotency_key, customer_id, draft)
-    config = get_tenant_config(tenant).loyalty
+    config = loyalty_config(tenant)
     return run_once(
         request,
         InteractionRecord,
@@ -307,6 +322,39 @@ def _resolve_customer(tenant: TenantId, item: BatchItem) -> str:
     return found
 
 
+BATCH_WORKERS = 8
+
+
+def _batch_item(
+    tenant: TenantId,
+    index: int,
+    item: BatchItem | DomainError,
+    actor: str,
+    now: datetime,
+    config: LoyaltyConfig,
+) -> BatchItemOutcome:
+    try:
+        if isinstance(item, DomainError):
+            raise item
+        customer_id = _resolve_customer(tenant, item)
+        record, duplicate = _record(tenant, customer_id, item.draft, actor, now, config)
+    except DomainError as error:
+        return BatchItemOutcome(
+            index=index, outcome="failed", error=type(error).__name__, detail=error.detail
+        )
+    outcome = "duplicate" if duplicate else "created"
+    return BatchItemOutcome(index=index, outcome=outcome, interaction=record)
+
+
+def _by_customer(items: Sequence[BatchItem | DomainError]) -> list[list[int]]:
+    """Item positions grouped by the customer they name, in the order sent."""
+    groups: dict[object, list[int]] = {}
+    for index, item in enumerate(items):
+        who: object = (item.customer_id, item.external_id) if isinstance(item, BatchItem) else index
+        groups.setdefault(who, []).append(index)
+    return list(groups.values())
+
+
 def _batch(
     tenant: TenantId,
     items: Sequence[BatchItem | DomainError],
@@ -314,27 +362,26 @@ def _batch(
     now: datetime,
     config: LoyaltyConfig,
 ) -> BatchResult:
-    outcomes = []
-    for index, item in enumerate(items):
-        try:
-            if isinstance(item, DomainError):
-                raise item
-            customer_id = _resolve_customer(tenant, item)
-            record, duplicate = _record(tenant, customer_id, item.draft, actor, now, config)
-        except DomainError as error:
-            outcomes.append(
-                BatchItemOutcome(
-                    index=index, outcome="failed", error=type(error).__name__, detail=error.detail
-                )
-            )
-            continue
-        outcome = "duplicate" if duplicate else "created"
-        outcomes.append(BatchItemOutcome(index=index, outcome=outcome, interaction=record))
+    """Customers are independent, so their items run in parallel; one customer's items run
+    in the order sent (each reads the account the previous one wrote)."""
+    outcomes: dict[int, BatchItemOutcome] = {}
+
+    def run(positions: list[int]) -> None:
+        for index in positions:
+            outcomes[index] = _batch_item(tenant, index, items[index], actor, now, config)
+
+    groups = _by_customer(items)
+    if len(groups) == 1:
+        run(groups[0])
+    else:
+        with ThreadPoolExecutor(max_workers=min(BATCH_WORKERS, len(groups))) as pool:
+            list(pool.map(run, groups))
+    ordered = [outcomes[index] for index in range(len(items))]
     return BatchResult(
-        created=sum(1 for o in outcomes if o.outcome == "created"),
-        duplicates=sum(1 for o in outcomes if o.outcome == "duplicate"),
-        failed=sum(1 for o in outcomes if o.outcome == "failed"),
-        items=outcomes,
+        created=sum(1 for o in ordered if o.outcome == "created"),
+        duplicates=sum(1 for o in ordered if o.outcome == "duplicate"),
+        failed=sum(1 for o in ordered if o.outcome == "failed"),
+        items=ordered,
     )
 
 
@@ -353,7 +400,7 @@ def record_batch(
     moment = now or utc_now()
     fingerprint = [i if isinstance(i, BatchItem) else repr(vars(i)) for i in items]
     request = idempotent_request(tenant, "interactions:batch", idempotency_key, fingerprint)
-    config = get_tenant_config(tenant).loyalty
+    config = loyalty_config(tenant)
     return run_once(request, BatchResult, lambda: _batch(tenant, items, actor, moment, config))
 
 
@@ -389,7 +436,7 @@ def _movement(
     now: datetime,
     apply: Callable[[AccountChange], None],
 ) -> PointsMovement:
-    config = get_tenant_config(tenant).loyalty
+    config = loyalty_config(tenant)
 
     def stage(change: AccountChange) -> StagedChange:
         apply(change)
@@ -454,7 +501,7 @@ def points_summary(
 ) -> PointsSummary:
     """Balance as of now (lots past their date no longer count), expiring soon, tier."""
     today = (now or utc_now()).date()
-    config = get_tenant_config(tenant).loyalty
+    config = loyalty_config(tenant)
     account = _account_of(tenant, customer_id)
     reached = standing(account, config, today)
     upcoming = next_tier(config, reached)

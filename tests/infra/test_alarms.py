@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra.stages import STAGES
 
+from infra.stages import STAGES
 from tests.infra.template_queries import Template, get_att_target, properties, resources_of_type
 
 STAGE_NAMES = sorted(STAGES)
@@ -87,3 +87,19 @@ def test_every_alarm_notifies_the_stage_topic(
         assert targets and targets <= set(topics), alarm["AlarmName"]
     for topic in topics.values():
         assert "KmsMasterKeyId" in topic["Properties"]
+
+
+@pytest.mark.parametrize("stage", STAGE_NAMES)
+def test_cloudwatch_may_use_the_key_of_the_alarm_topic(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    template = stage_templates[stage]
+    (topic,) = resources_of_type(template, "AWS::SNS::Topic").values()
+    key = properties(template, str(get_att_target(topic["Properties"]["KmsMasterKeyId"])))
+    allowed = {
+        action
+        for statement in key["KeyPolicy"]["Statement"]
+        if statement["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+        for action in statement["Action"]
+    }
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= allowed

@@ -7,13 +7,13 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
-from infra.access import FUNCTION_ACCESS, TENANT_DATA_KEYS, TENANT_SHARD_KEYS, FunctionAccess
 
 from chalicelib.dal import keys
 from chalicelib.dal.schema import ALL_TABLES
 from chalicelib.domain.customers import UniqueField
 from chalicelib.domain.ids import new_tenant_id
 from chalicelib.domain.tenancy import tenant_id
+from infra.access import FUNCTION_ACCESS, TENANT_DATA_KEYS, TENANT_SHARD_KEYS, FunctionAccess
 from tests.infra.conftest import Synthesised
 from tests.infra.template_queries import (
     Statement,
@@ -185,3 +185,39 @@ def test_the_shard_pattern_matches_the_by_tenant_index_keys() -> None:
     for shard in range(keys.TENANT_SHARDS):
         assert fnmatchcase(keys.tenant_shard_pk(tenant, shard), TENANT_SHARD_KEYS)
         assert not fnmatchcase(keys.tenant_shard_pk(tenant, shard), TENANT_DATA_KEYS)
+
+
+def _indexes_the_models_query() -> dict[str, set[str]]:
+    """Index names of every PynamoDB model, by the table its base class binds it to."""
+    from pynamodb.models import Model
+
+    from chalicelib.dal import models
+
+    def subclasses(base: type[Model]) -> list[type[Model]]:
+        found = []
+        for subclass in base.__subclasses__():
+            found += [subclass, *subclasses(subclass)]
+        return found
+
+    bases = {"Data": models.DataTableModel, "Control": models.ControlTableModel}
+    return {
+        table: {
+            index.Meta.index_name
+            for model in subclasses(base)
+            for index in getattr(model, "_indexes", {}).values()
+        }
+        for table, base in bases.items()
+    }
+
+
+def test_every_index_a_model_can_query_is_granted_to_some_function() -> None:
+    # Given the indexes the data-access layer's models define
+    used = _indexes_the_models_query()
+    assert used["Data"], "no index found on the data models: the query is broken"
+    # Then some function may query each one (a new index needs an entry in infra/access.py)
+    granted: dict[str, set[str]] = {"Data": set(), "Control": set()}
+    for access in FUNCTION_ACCESS.values():
+        for table in access.tables:
+            granted[table.table.logical_name] |= set(table.indexes)
+    for table, indexes in used.items():
+        assert indexes <= granted[table], f"{table}: not granted {indexes - granted[table]}"

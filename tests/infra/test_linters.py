@@ -105,3 +105,13 @@ def test_the_linters_do_fail_on_a_bad_template(tmp_path: Path) -> None:
     (report,) = _checkov([bad])
     failed = {c["check_id"] for c in report["results"]["failed_checks"]}
     assert {"CKV_AWS_28", "CKV_AWS_119"} <= failed
+
+
+def test_the_cdks_own_validation_reports_nothing(synthesised: Synthesised) -> None:
+    report = json.loads((synthesised.directory / "validation-report.json").read_text())
+    violations = [v for plugin in report["pluginReports"] for v in plugin["violations"]]
+    assert violations == []
+    for metadata in synthesised.directory.glob("*.metadata.json"):
+        for path, entries in json.loads(metadata.read_text()).items():
+            problems = [e for e in entries if e["type"] in ("aws:cdk:warning", "aws:cdk:error")]
+            assert problems == [], path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -98,7 +99,7 @@ def test_every_route_answers_each_role_as_the_access_table_says(
         "asset": "swagger-ui.css",
     }
     for (method, route), rule in sorted(ACCESS.items()):
-        path = route.format(**values)
+        path = re.sub(r"{(\w+)}", lambda m: values.get(m.group(1), "id_that_does_not_exist"), route)
         answer = caller.request(
             method, path, json_body={} if method in {"POST", "PUT", "PATCH"} else None
         )

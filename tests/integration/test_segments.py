@@ -236,3 +236,34 @@ def test_the_daily_job_moves_customers_whose_day_has_come(
     moved = repository.get_state(owner, customer)
     assert moved is not None and "lifecycle:dormant" in moved.segments
     assert moved.next_change is not None and moved.next_change > due
+
+
+def test_tickets_feed_open_tickets_last_complaint_and_feedback(
+    tenant_a: Api, streams: LocalStreamRunner
+) -> None:
+    # Given a customer with a complaint ticket
+    customer = tenant_a.create_customer(name="Upset")["id"]
+    ticket = tenant_a.post(
+        "/v1/tickets",
+        {
+            "customer_id": customer,
+            "category": "complaint",
+            "subject": "Broken zip",
+            "description": "The zip broke on day one.",
+            "channel": "email",
+        },
+    )
+    assert ticket.status == 201, ticket.text
+    streams.drain()
+    metrics = tenant_a.get(f"/v1/customers/{customer}").json["metrics"]
+    assert metrics["open_tickets"] == 1 and metrics["last_complaint_at"] is not None
+    # When it is resolved and rated
+    ticket_id = ticket.json["id"]
+    resolved = tenant_a.post(f"/v1/tickets/{ticket_id}/transitions", {"to": "resolved"})
+    assert resolved.status == 200, resolved.text
+    rated = tenant_a.post(f"/v1/tickets/{ticket_id}/rating", {"score": 2})
+    assert rated.status in (200, 201), rated.text
+    streams.drain()
+    # Then the metrics follow
+    metrics = tenant_a.get(f"/v1/customers/{customer}").json["metrics"]
+    assert metrics["open_tickets"] == 0 and metrics["last_feedback_score"] == 2

@@ -1,0 +1,139 @@
+"""What each function may do to which table: the least-privilege declarations.
+
+Each Lambda function of the Chalice app gets its own role whose policy names only the tables,
+indexes and item-level actions listed here. A function in the app without an entry stops the
+synthesis, so a new handler cannot ship with borrowed or wildcard permissions. The actions
+are the DynamoDB API calls the function's code path makes (see docs/data-model.md for the
+access patterns); TransactWriteItems is authorised per item as PutItem, DeleteItem, UpdateItem
+or ConditionCheckItem, so it has no action of its own here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chalicelib.dal.schema import CONTROL_TABLE, DATA_TABLE, TableSpec
+
+READ_ACTIONS = frozenset(
+    {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
+)
+WRITE_ACTIONS = frozenset(
+    {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+)
+ITEM_ACTIONS = READ_ACTIONS | WRITE_ACTIONS
+INDEX_ACTIONS = frozenset({"dynamodb:Query"})
+
+# Every key of tenant data (table and gsi1 partition keys) starts with "T#{tenant_id}#":
+# chalicelib/dal/keys.py builds them, and tests/infra checks the pattern against it.
+TENANT_DATA_KEYS = "T#*"
+
+
+@dataclass(frozen=True)
+class IndexAccess:
+    actions: tuple[str, ...] = ("dynamodb:Query",)
+    leading_keys: tuple[str, ...] = ()
+    """`dynamodb:LeadingKeys` patterns for the index's partition key values."""
+
+
+@dataclass(frozen=True)
+class TableAccess:
+    table: TableSpec
+    actions: tuple[str, ...]
+    indexes: Mapping[str, IndexAccess] = field(default_factory=dict)
+    leading_keys: tuple[str, ...] = ()
+    """`dynamodb:LeadingKeys` patterns every partition key the function uses must match."""
+
+    def __post_init__(self) -> None:
+        unknown = set(self.actions) - ITEM_ACTIONS
+        for index_name, index in self.indexes.items():
+            if index_name not in {spec.name for spec in self.table.indexes}:
+                raise ValueError(f"{self.table.logical_name} has no index {index_name!r}")
+            unknown |= set(index.actions) - INDEX_ACTIONS
+        if unknown:
+            raise ValueError(f"not an item-level DynamoDB action: {sorted(unknown)}")
+
+    @property
+    def writes(self) -> bool:
+        return bool(set(self.actions) & WRITE_ACTIONS)
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    """The data access of one function, named by its logical id in Chalice's template."""
+
+    function: str
+    tables: tuple[TableAccess, ...]
+
+
+# by_tenant index partitions are "{tenant_id}#{shard}" (tenant ids are "ten_…").
+TENANT_SHARD_KEYS = "ten_*#*"
+
+API_HANDLER = FunctionAccess(
+    function="APIHandler",
+    tables=(
+        # Authentication reads the API key (by key hash) and its tenant; the admin plane and
+        # key self-service put, update and list tenants (gsi1 by creation, gsi2 by status),
+        # their keys (gsi1 by owner), settings and daily usage (queried by tenant).
+        TableAccess(
+            CONTROL_TABLE,
+            actions=(
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:Query",
+            ),
+            indexes={"gsi1": IndexAccess(), "gsi2": IndexAccess()},
+        ),
+        # Customers: get, look-ups (unique claims, tag listings, batch-get of profiles), the
+        # newest-first list on gsi1, and transactions of puts, deletes and counter updates.
+        # Tickets: get, their comments and customer copies (table queries), listings by
+        # status, events (gsi1), by status and priority, public comments (gsi3), due and
+        # by assignee (gsi4).
+        TableAccess(
+            DATA_TABLE,
+            actions=(
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ),
+            indexes={
+                index: IndexAccess(leading_keys=(TENANT_DATA_KEYS,))
+                for index in ("gsi1", "gsi3", "gsi4")
+            },
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
+)
+
+PURGE_DELETED_TENANTS = FunctionAccess(
+    function="PurgeDeletedTenants",
+    tables=(
+        # Finds deleted tenants (gsi2 by status), saves purge progress on the tenant record,
+        # and finally deletes the tenant's keys (gsi1 by owner), usage and settings.
+        TableAccess(
+            CONTROL_TABLE,
+            actions=(
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:DeleteItem",
+            ),
+            indexes={"gsi1": IndexAccess(), "gsi2": IndexAccess()},
+        ),
+        # Pages through the tenant's by_tenant shards and batch-deletes what they list.
+        TableAccess(
+            DATA_TABLE,
+            actions=("dynamodb:BatchWriteItem",),
+            indexes={"by_tenant": IndexAccess(leading_keys=(TENANT_SHARD_KEYS,))},
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
+)
+
+FUNCTION_ACCESS: dict[str, FunctionAccess] = {
+    access.function: access for access in (API_HANDLER, PURGE_DELETED_TENANTS)
+}
