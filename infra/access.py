@@ -102,11 +102,59 @@ API_HANDLER = FunctionAccess(
             ),
             indexes={
                 index: IndexAccess(leading_keys=(TENANT_DATA_KEYS,))
-                for index in ("gsi1", "gsi3", "gsi4")
+                for index in ("gsi1", "gsi2", "gsi3", "gsi4")
             },
             leading_keys=(TENANT_DATA_KEYS,),
         ),
     ),
+)
+
+# Reads a tenant's configuration (segment thresholds) from the control table.
+_READS_TENANT_CONFIG = TableAccess(CONTROL_TABLE, actions=("dynamodb:GetItem",))
+# Lists the tenants (gsi1) and reads their configuration, for the daily and back-fill jobs.
+_LISTS_TENANTS = TableAccess(
+    CONTROL_TABLE,
+    actions=("dynamodb:GetItem", "dynamodb:Query"),
+    indexes={"gsi1": IndexAccess(), "gsi2": IndexAccess()},
+)
+
+
+def _keeps_segments(*indexes: str) -> TableAccess:
+    """Reads a customer's partition (consistent Query) and its segment state, commits the
+    state with membership and count changes (transactions of put, delete and update),
+    reads custom definitions; `indexes` for the jobs' own look-ups."""
+    return TableAccess(
+        DATA_TABLE,
+        actions=(
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+        ),
+        indexes={index: IndexAccess(leading_keys=(TENANT_DATA_KEYS,)) for index in indexes},
+        leading_keys=(TENANT_DATA_KEYS,),
+    )
+
+
+KEEP_CUSTOMERS_CURRENT = FunctionAccess(
+    function="KeepCustomersCurrent",
+    tables=(_READS_TENANT_CONFIG, _keeps_segments()),
+)
+DAILY_SEGMENTS = FunctionAccess(
+    function="DailySegments",
+    tables=(_LISTS_TENANTS, _keeps_segments("gsi5")),
+)
+SEGMENT_BACKFILLS = FunctionAccess(
+    function="SegmentBackfills",
+    tables=(_LISTS_TENANTS, _keeps_segments("gsi1")),
+)
+# Issue 4's daily job (expiries on gsi2, account transactions); declared here so that the
+# synthesis accepts the app until the loyalty branch declares it itself.
+DAILY_LOYALTY = FunctionAccess(
+    function="DailyLoyalty",
+    tables=(_LISTS_TENANTS, _keeps_segments("gsi2")),
 )
 
 PURGE_DELETED_TENANTS = FunctionAccess(
@@ -135,5 +183,13 @@ PURGE_DELETED_TENANTS = FunctionAccess(
 )
 
 FUNCTION_ACCESS: dict[str, FunctionAccess] = {
-    access.function: access for access in (API_HANDLER, PURGE_DELETED_TENANTS)
+    access.function: access
+    for access in (
+        API_HANDLER,
+        PURGE_DELETED_TENANTS,
+        KEEP_CUSTOMERS_CURRENT,
+        DAILY_SEGMENTS,
+        SEGMENT_BACKFILLS,
+        DAILY_LOYALTY,
+    )
 }
