@@ -25,6 +25,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     auth_cache_seconds: int = Field(default=60, ge=0, le=60)
     rate_limit_in_app: bool = False
+    event_bus_name: str | None = None
 
     @classmethod
     def from_environ(cls, environ: dict[str, str]) -> Settings:
@@ -43,6 +44,7 @@ class Settings(BaseModel):
             "max_body_bytes": read("MAX_BODY_BYTES"),
             "auth_cache_seconds": read("AUTH_CACHE_SECONDS"),
             "rate_limit_in_app": read("RATE_LIMIT_IN_APP"),
+            "event_bus_name": read("EVENT_BUS_NAME"),
         }
         try:
             return cls.model_validate({k: v for k, v in raw.items() if v is not None})

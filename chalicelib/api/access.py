@@ -70,6 +70,8 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("DELETE", "/v1/segments/{segment_id}"): RouteAccess(TENANT_ADMINS),
     ("GET", "/v1/segments/{segment_id}/members"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/customers/{customer_id}/segments"): RouteAccess(TENANT_READERS | {Role.APP}),
+    ("GET", "/v1/events/failed"): RouteAccess(TENANT_ADMINS),
+    ("POST", "/v1/events/{event_id}/replay"): RouteAccess(TENANT_ADMINS),
     ("GET", "/v1/customers/{customer_id}/interactions"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/customers/{customer_id}/points"): RouteAccess(TENANT_READERS | {Role.APP}),
     ("GET", "/v1/customers/{customer_id}/points/transactions"): RouteAccess(TENANT_READERS),

@@ -22,6 +22,7 @@ _DOCS = "chalicelib.api.docs"
 _INTERACTIONS = "chalicelib.api.interactions"
 _POINTS = "chalicelib.api.loyalty"
 _SEGMENTS = "chalicelib.api.segments"
+_EVENTS = "chalicelib.api.events"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customers"): (_CUSTOMERS, "create_customer"),
@@ -55,6 +56,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("DELETE", "/v1/segments/{segment_id}"): (_SEGMENTS, "delete_segment"),
     ("GET", "/v1/segments/{segment_id}/members"): (_SEGMENTS, "list_segment_members"),
     ("GET", "/v1/customers/{customer_id}/segments"): (_SEGMENTS, "get_customer_segments"),
+    ("GET", "/v1/events/failed"): (_EVENTS, "list_failed_events"),
+    ("POST", "/v1/events/{event_id}/replay"): (_EVENTS, "replay_event"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

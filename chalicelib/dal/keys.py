@@ -210,8 +210,11 @@ def segments_due_pk(tenant: TenantId, due_iso: str, shard: int) -> str:
     return f"{_tenant_prefix(tenant)}#SEGDUE#{due_iso}#{shard}"
 
 
-def events_pk(tenant: TenantId, shard: int) -> str:
-    return f"{_tenant_prefix(tenant)}#EVENTS#{shard:02d}"
+def event_pk(tenant: TenantId, event_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#EVENT#{event_id}"
+
+
+EVENT_SK = "EVENT"
 
 
 def failed_events_pk(tenant: TenantId) -> str:

@@ -668,3 +668,36 @@ class SegmentDefinitionItem(DataTableModel):
     updated_at = UTCDateTimeAttribute()
     backfill = UnicodeAttribute()
     version = VersionAttribute()
+
+
+class FailedEventsByTime(_Gsi5["SegmentEventItem"]):
+    pass
+
+
+class SegmentEventItem(DataTableModel):
+    """A segment entry or exit to publish (`T#{t}#EVENT#{id}`, sk `EVENT`), written in the
+    transaction that changed the membership (an outbox); the data stream consumer delivers
+    it. Listed in gsi5 under `T#{t}#EVENTS#FAILED` once its deliveries gave up."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
+    entity = UnicodeAttribute(default="segment_event")
+    tenant_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    segment_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    occurred_at = UTCDateTimeAttribute()
+    status = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    last_error = UnicodeAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
+    replays = NumberAttribute(default=0)
+    ttl = NumberAttribute(null=True)
+
+    by_failure = FailedEventsByTime()

@@ -593,3 +593,35 @@ class SegmentState:
     rfm: RfmScore | None
     next_change: date | None
     version: int = 0
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SegmentEvent:
+    """`segment.entered` or `segment.exited`, for one customer and one segment."""
+
+    id: str
+    type: str
+    segment_id: str
+    customer_id: str
+    occurred_at: datetime
+    status: EventStatus = EventStatus.PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    replays: int = 0
+
+    def payload(self, tenant: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "tenant_id": tenant,
+            "segment_id": self.segment_id,
+            "customer_id": self.customer_id,
+            "occurred_at": self.occurred_at.isoformat(),
+        }

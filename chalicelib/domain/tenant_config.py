@@ -137,6 +137,12 @@ class TenantConfig(_Section):
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
     webhook_url: HttpUrl | None = Field(None, description="Receives signed segment events.")
+    webhook_secret: Annotated[str, Field(min_length=16, max_length=128)] | None = Field(
+        None,
+        description="Signs each webhook POST: `Webhook-Signature: t={unix time},v1={hex "
+        "HMAC-SHA256 of '{t}.{body}'}`. Without it, events are kept as failed (never sent "
+        "unsigned).",
+    )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints
 
 from chalicelib.domain.metrics import CustomerMetrics
-from chalicelib.domain.segments import Backfill, RfmScore, SegmentState
+from chalicelib.domain.segments import Backfill, RfmScore, SegmentEvent, SegmentState
 from chalicelib.schemas.common import RequestBody
 
 if TYPE_CHECKING:
@@ -133,3 +133,36 @@ class CustomerSegmentsOut(BaseModel):
             rfm=RfmOut.of(state.rfm) if state.rfm else None,
             next_change=state.next_change.isoformat() if state.next_change else None,
         )
+
+
+class EventOut(BaseModel):
+    id: str
+    type: str = Field(description="segment.entered or segment.exited")
+    segment_id: str
+    customer_id: str
+    occurred_at: datetime
+    status: str = Field(description="pending, delivered or failed")
+    attempts: int = Field(description="Deliveries tried (each with its own retries).")
+    last_error: str | None
+    delivered_at: datetime | None
+    replays: int
+
+    @classmethod
+    def of(cls, event: SegmentEvent) -> EventOut:
+        return cls(
+            id=event.id,
+            type=event.type,
+            segment_id=event.segment_id,
+            customer_id=event.customer_id,
+            occurred_at=event.occurred_at,
+            status=event.status.value,
+            attempts=event.attempts,
+            last_error=event.last_error,
+            delivered_at=event.delivered_at,
+            replays=event.replays,
+        )
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None

@@ -301,10 +301,13 @@ class JobReport:
 def _refresh_many(
     tenant: TenantId, customer_ids: list[str], rules: TenantRules, today: date, report: JobReport
 ) -> None:
+    from chalicelib.services.segment_events import event_writer
+
+    events = event_writer(rules.config)
     for customer_id in customer_ids:
         report.customers += 1
         try:
-            if refresh_customer(tenant, customer_id, rules, today):
+            if refresh_customer(tenant, customer_id, rules, today, events=events):
                 report.changed += 1
         except Exception:  # noqa: BLE001 - one customer's failure must not stop the job
             logger.exception("segment refresh failed", customer_id=customer_id)

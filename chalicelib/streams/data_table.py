@@ -28,11 +28,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.domain.tenancy import TenantId, tenant_id
-from chalicelib.streams.records import ItemImage, customer_change, parse_image
+from chalicelib.streams.records import SegmentEventImage, customer_change, parse_image
 
 CustomerKey = tuple[str, str]
 Refresh = Callable[[TenantId, str], object]
-EventDelivery = Callable[[ItemImage], object]
+EventDelivery = Callable[[TenantId, str], object]
 
 
 @dataclass
@@ -51,8 +51,9 @@ class DataStreamBatch:
         removed = record.event_name is DynamoDBRecordEventName.REMOVE
         raw = stream.old_image if removed else stream.new_image
         image = parse_image(raw or stream.keys)
-        if image.entity == "segment_event" and not removed and self.deliver is not None:
-            self.deliver(image)
+        if isinstance(image, SegmentEventImage):
+            if not removed and image.status == "pending" and self.deliver is not None:
+                self.deliver(tenant_id(image.tenant_id), image.event_id)
             return
         change = customer_change(image)
         if change is None:
@@ -91,16 +92,24 @@ def process_batch(
 
 def _service_refresh(today: date) -> Refresh:
     """The real refresh: tenant rules read once per tenant per batch."""
-    from chalicelib.services import segments
+    from chalicelib.services import segment_events, segments
 
     rules: dict[TenantId, segments.TenantRules] = {}
 
     def refresh(tenant: TenantId, customer_id: str) -> object:
         if tenant not in rules:
             rules[tenant] = segments.tenant_rules(tenant)
-        return segments.refresh_customer(tenant, customer_id, rules[tenant], today)
+        events = segment_events.event_writer(rules[tenant].config)
+        return segments.refresh_customer(tenant, customer_id, rules[tenant], today, events=events)
 
     return refresh
+
+
+def _service_delivery(tenant: TenantId, event_id: str) -> object:
+    from chalicelib.services import segment_events
+
+    segment_events.deliver(tenant, event_id)
+    return None
 
 
 def keep_customers_current(event: Any) -> PartialItemFailureResponse:
@@ -109,4 +118,5 @@ def keep_customers_current(event: Any) -> PartialItemFailureResponse:
 
     raw = event.to_dict()
     context = getattr(event, "context", None)
-    return process_batch(raw, context, _service_refresh(utc_now().date()))
+    refresh = _service_refresh(utc_now().date())
+    return process_batch(raw, context, refresh, _service_delivery)

@@ -49,7 +49,14 @@ class PointsImage(ItemImage):
     tier: str
 
 
+class SegmentEventImage(ItemImage):
+    tenant_id: str
+    event_id: str
+    status: str
+
+
 _IMAGES: dict[str, type[ItemImage]] = {
+    "segment_event": SegmentEventImage,
     "interaction": InteractionImage,
     "customer_ticket": CustomerTicketImage,
     "points": PointsImage,

@@ -1,0 +1,97 @@
+"""Segment events: the outbox items written with membership changes, their delivery
+status, and the tenant's failed events (gsi5)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chalicelib.dal import keys
+from chalicelib.dal.connection import bound_settings
+from chalicelib.dal.cursors import decode_cursor, encode_cursor
+from chalicelib.dal.models import SegmentEventItem
+from chalicelib.dal.transactions import LabelledTransaction
+from chalicelib.domain.paging import Page, PageRequest
+from chalicelib.domain.segments import EventStatus, SegmentEvent
+from chalicelib.domain.tenancy import TenantId
+
+EVENT_RETENTION = timedelta(days=30)
+
+
+def _item(tenant: TenantId, event: SegmentEvent) -> SegmentEventItem:
+    failed = event.status is EventStatus.FAILED
+    order = f"{event.occurred_at.isoformat()}#{event.id}"
+    return SegmentEventItem(
+        pk=keys.event_pk(tenant, event.id),
+        sk=keys.EVENT_SK,
+        gsi5pk=keys.failed_events_pk(tenant) if failed else None,
+        gsi5sk=order if failed else None,
+        tenant_id=tenant,
+        event_id=event.id,
+        type=event.type,
+        segment_id=event.segment_id,
+        customer_id=event.customer_id,
+        occurred_at=event.occurred_at,
+        status=event.status.value,
+        attempts=event.attempts,
+        last_error=event.last_error,
+        delivered_at=event.delivered_at,
+        replays=event.replays,
+        ttl=int((event.occurred_at + EVENT_RETENTION).timestamp()),
+    )
+
+
+def _event(item: SegmentEventItem) -> SegmentEvent:
+    return SegmentEvent(
+        id=item.event_id,
+        type=item.type,
+        segment_id=item.segment_id,
+        customer_id=item.customer_id,
+        occurred_at=item.occurred_at,
+        status=EventStatus(item.status),
+        attempts=int(item.attempts or 0),
+        last_error=item.last_error,
+        delivered_at=item.delivered_at,
+        replays=int(item.replays or 0),
+    )
+
+
+def add_to(transaction: LabelledTransaction, tenant: TenantId, event: SegmentEvent) -> None:
+    """Put the event in the membership change's own transaction (the outbox)."""
+    transaction.put(
+        f"event:{event.id}", _item(tenant, event), condition=SegmentEventItem.pk.does_not_exist()
+    )
+
+
+def get_event(tenant: TenantId, event_id: str) -> SegmentEvent | None:
+    bound_settings()
+    try:
+        return _event(SegmentEventItem.get(keys.event_pk(tenant, event_id), keys.EVENT_SK))
+    except SegmentEventItem.DoesNotExist:
+        return None
+
+
+def save_event(tenant: TenantId, event: SegmentEvent) -> None:
+    bound_settings()
+    _item(tenant, event).save()
+
+
+def list_failed(tenant: TenantId, page: PageRequest) -> Page[SegmentEvent]:
+    """Oldest first: one Query on gsi5 per page."""
+    bound_settings()
+    query = "events:failed"
+    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
+    items = list(
+        SegmentEventItem.by_failure.query(
+            keys.failed_events_pk(tenant),
+            limit=page.limit + 1,
+            page_size=page.limit + 1,
+            last_evaluated_key=start,
+        )
+    )
+    cursor = None
+    if len(items) > page.limit:
+        items = items[: page.limit]
+        last = items[-1]
+        names = ("pk", "sk", "gsi5pk", "gsi5sk")
+        cursor = encode_cursor(tenant, query, {n: {"S": getattr(last, n)} for n in names})
+    return Page([_event(item) for item in items], cursor)
