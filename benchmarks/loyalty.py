@@ -56,7 +56,7 @@ def _install_counter() -> None:
             _calls[operation_name] += 1
         return original(self, operation_name, api_params)
 
-    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    BaseClient._make_api_call = counted
 
 
 @contextmanager
@@ -202,9 +202,34 @@ def _seed_history(tenant: Any, customer: str, entries: int, quick: bool) -> None
             print(f"    seeded {index}", file=sys.stderr, flush=True)
 
 
-def _history_independence(tenant: Any, findings: Findings, quick: bool) -> None:
+def _operations(tenant: Any, customer: str) -> dict[str, Callable[[], object]]:
     from chalicelib.domain.paging import PageRequest
     from chalicelib.services import loyalty
+
+    orders = iter(range(1_000_000))
+
+    def purchase() -> object:
+        draft = _purchase(20, f"h-{customer}-{next(orders)}")
+        return loyalty.record_interaction(tenant, customer, draft, ACTOR, None)
+
+    def redeem() -> object:
+        return loyalty.redeem_points(tenant, customer, 1, "bench", None, ACTOR, None)
+
+    def points() -> object:
+        return loyalty.points_summary(tenant, customer)
+
+    def ledger_page() -> object:
+        return loyalty.list_transactions(tenant, customer, PageRequest(25))
+
+    return {
+        "purchase": purchase,
+        "redeem": redeem,
+        "GET points": points,
+        "ledger page": ledger_page,
+    }
+
+
+def _history_independence(tenant: Any, findings: Findings, quick: bool) -> None:
 
     sizes = (10, 500) if quick else (10, 5_000)
     repeat = 20 if quick else 100
@@ -214,17 +239,7 @@ def _history_independence(tenant: Any, findings: Findings, quick: bool) -> None:
         customer = _new_customer(tenant, f"History {size}")
         print(f"  seeding {size} ledger entries", file=sys.stderr, flush=True)
         _seed_history(tenant, customer, size, quick)
-        counter = iter(range(1_000_000))
-        operations: dict[str, Callable[[], object]] = {
-            "purchase": lambda c=customer, n=counter: loyalty.record_interaction(
-                tenant, c, _purchase(20, f"h-{c}-{next(n)}"), ACTOR, None
-            ),
-            "redeem": lambda c=customer: loyalty.redeem_points(
-                tenant, c, 1, "bench", None, ACTOR, None
-            ),
-            "GET points": lambda c=customer: loyalty.points_summary(tenant, c),
-            "ledger page": lambda c=customer: loyalty.list_transactions(tenant, c, PageRequest(25)),
-        }
+        operations = _operations(tenant, customer)
         results[size], calls[size] = {}, {}
         for name, action in operations.items():
             _time(action, 5)
