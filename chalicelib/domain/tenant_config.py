@@ -111,7 +111,7 @@ FourThresholds = Annotated[
 
 
 class RfmConfig(_Section):
-    """RFM scoring thresholds (see docs/segments.md). Recency: days since the last purchase
+    """RFM scoring thresholds (see docs/data-model.md, "Segments"). Recency: days since the last purchase
     at most these for scores 5, 4, 3, 2 (else 1). Frequency (purchases) and monetary value
     (lifetime spend) at least these for scores 2, 3, 4, 5 (else 1)."""
 
