@@ -1,0 +1,267 @@
+"""Streams and segments benchmarks (issue 6), against DynamoDB Local and its streams.
+
+    python -m benchmarks.segments            # full sizes; rewrites the segments section of
+                                             # docs/benchmarks.md and prints it
+    python -m benchmarks.segments --quick    # small sizes; prints only
+
+What it measures:
+- the lag from a committed write to the changed segment being stored, under a mixed load of
+  purchases, visits and profile changes, with the local stream runner polling in a thread
+  (p50, p99);
+- the DynamoDB writes the stream consumer makes per record and per affected customer
+  (items written, counted at botocore inside the handler's invocations);
+- the daily job's reads with 1,000 and 50,000 customers of whom the same number is due: the
+  reads follow the customers due, not the tenant's size.
+
+DynamoDB Local is not DynamoDB: the lag shows this machine and the runner's polling
+interval; the write and read counts carry over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from benchmarks.loyalty import (
+    REPORT,
+    Findings,
+    _new_customer,
+    _purchase,
+    _summary,
+    local_dynamodb,
+)
+
+START_MARK = "<!-- segments:start -->"
+END_MARK = "<!-- segments:end -->"
+ACTOR = "key_benchmark"
+
+_writes: Counter[str] = Counter()
+_counting = threading.local()
+
+
+def _install_counter() -> None:
+    """Counts items written and calls made by the thread that has counting switched on."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def counted(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if getattr(_counting, "on", False) and self.meta.service_model.service_name == "dynamodb":
+            _writes[f"call:{operation_name}"] += 1
+            if operation_name == "TransactWriteItems":
+                _writes["items"] += len(api_params["TransactItems"])
+            elif operation_name in ("PutItem", "UpdateItem", "DeleteItem"):
+                _writes["items"] += 1
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = counted
+
+
+def _runner(endpoint: str) -> Any:
+    import os
+
+    import boto3
+
+    from devtools.stream_runner import LocalStreamRunner
+
+    arguments = {
+        "endpoint_url": endpoint,
+        "region_name": os.environ["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
+    }
+    runner = LocalStreamRunner(
+        boto3.client("dynamodb", **arguments), boto3.client("dynamodbstreams", **arguments)
+    )
+    for consumer in runner._consumers:
+        handler = consumer.handler
+
+        def counted(event: dict[str, Any], context: Any, handler: Any = handler) -> Any:
+            _counting.on = True
+            try:
+                return handler(event, context)
+            finally:
+                _counting.on = False
+
+        consumer.handler = counted
+    return runner
+
+
+def _lag(tenant: Any, endpoint: str, findings: Findings, quick: bool) -> None:
+    from chalicelib.dal import segments as repository
+    from chalicelib.domain.customers import CustomerChanges
+    from chalicelib.services import customers, loyalty
+
+    count = 20 if quick else 200
+    ids = [_new_customer(tenant, f"Lag {n}") for n in range(count)]
+    runner = _runner(endpoint)
+    runner.drain(timeout=600)
+    _writes.clear()
+    runner.records_processed = 0
+    runner.start(interval=0.05)
+    rng = random.Random(6)
+    samples = []
+    try:
+        for n, customer in enumerate(ids):
+            for _ in range(rng.randint(0, 2)):
+                background = rng.choice(ids)
+                if rng.random() < 0.5:
+                    loyalty.record_interaction(tenant, background, _visit(), ACTOR, None)
+                else:
+                    renamed = CustomerChanges(fields={"name": f"Renamed {n}"})
+                    customers.update_customer(tenant, background, renamed, None)
+            loyalty.record_interaction(tenant, customer, _purchase(50, f"lag-{n}"), ACTOR, None)
+            written = time.perf_counter()
+            while True:
+                state = repository.get_state(tenant, customer, consistent=False)
+                if state is not None and "lifecycle:new" in state.segments:
+                    break
+                time.sleep(0.005)
+            samples.append((time.perf_counter() - written) * 1000)
+        runner.drain(timeout=600)
+    finally:
+        runner.stop()
+    lag = _summary(samples)
+    records = max(runner.records_processed, 1)
+    findings.add(
+        f"- Write → segment change stored (`lifecycle:prospect` → `lifecycle:new` after a "
+        f"purchase, between random visits and renames; runner polling every 50 ms): "
+        f"p50 {lag.p50:.0f} ms, p99 {lag.p99:.0f} ms over {lag.n} purchases."
+    )
+    findings.add(
+        f"- Stream consumer writes during that load: {_writes['items']} items in "
+        f"{_writes['call:TransactWriteItems']} transactions for {records} records "
+        f"({_writes['items'] / records:.2f} items per record; at most one transaction per "
+        "affected customer per batch, none when nothing changed)."
+    )
+    findings.add()
+
+
+def _visit() -> Any:
+    from chalicelib.domain.interactions import InteractionDraft, InteractionType
+
+    return InteractionDraft(type=InteractionType.VISIT)
+
+
+def _seed_states(tenant: Any, total: int, due: int, day: date) -> None:
+    """State items written directly (BatchWriteItem): `due` of them due on `day`."""
+    from chalicelib.dal import keys
+    from chalicelib.dal.connection import bound_settings
+    from chalicelib.dal.models import SegmentStateItem
+
+    bound_settings()
+    later = day + timedelta(days=30)
+    with SegmentStateItem.batch_write() as batch:
+        for n in range(total):
+            customer = f"cus_BENCH{n:021d}"
+            when = day if n < due else later
+            batch.save(
+                SegmentStateItem(
+                    pk=keys.customer_pk(tenant, customer),
+                    sk=keys.SEGMENT_STATE_SK,
+                    gsi5pk=keys.segments_due_pk(
+                        tenant, when.isoformat(), keys.shard_of(customer, keys.SEGMENT_DUE_SHARDS)
+                    ),
+                    gsi5sk=customer,
+                    tenant_id=tenant,
+                    customer_id=customer,
+                    metrics="{}",
+                    segments="[]",
+                    next_change=when.isoformat(),
+                    computed_on=day.isoformat(),
+                    updated_at=datetime.now(UTC),
+                    version=1,
+                )
+            )
+
+
+def _daily_job_reads(findings: Findings, quick: bool) -> None:
+    from chalicelib.dal import segments as repository
+    from chalicelib.domain.tenancy import Plan
+    from chalicelib.services import tenants
+
+    day = date(2030, 1, 15)
+    due = 50
+    rows = []
+    for size in (1_000, 5_000) if quick else (1_000, 50_000):
+        tenant = tenants.create_tenant(f"Daily {size}", Plan.ENTERPRISE)[0].id
+        _seed_states(tenant, size, due, day)
+        _writes.clear()
+        _counting.on = True
+        try:
+            found = list(repository.customers_due(tenant, day))
+        finally:
+            _counting.on = False
+        rows.append(
+            f"| {size:,} | {len(found)} | {_writes['call:Query']} Query "
+            f"(one per due shard, {len(found)} items) |"
+        )
+    findings.add("| customers | due today | reads to find them |")
+    findings.add("| ---: | ---: | --- |")
+    for row in rows:
+        findings.add(row)
+    findings.add()
+    findings.add(
+        "Each customer found is then refreshed like a stream record (GetItem state, Query of "
+        "its partition, a transaction when something changed), so the job's cost is "
+        "proportional to the customers due."
+    )
+    findings.add()
+
+
+def measure(quick: bool) -> str:
+    _install_counter()
+    findings = Findings(
+        [
+            "## Streams and segments (issue 6)",
+            "",
+            "`python -m benchmarks.segments`: the services in-process against DynamoDB Local, "
+            "the local stream runner invoking the app's stream handler, calls counted at "
+            "botocore.",
+            "",
+        ]
+    )
+    with local_dynamodb() as endpoint:
+        from chalicelib.domain.tenancy import Plan
+        from chalicelib.services import tenants
+
+        tenant = tenants.create_tenant("Benchmark", Plan.ENTERPRISE)[0].id
+        findings.add("### Lag and writes per record")
+        findings.add()
+        _lag(tenant, endpoint, findings, quick)
+        findings.add("### The daily job reads only what is due")
+        findings.add()
+        _daily_job_reads(findings, quick)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    findings.add(f"Measured {stamp}{' (--quick)' if quick else ''}.")
+    return "\n".join(findings.lines).rstrip() + "\n"
+
+
+def write_section(section: str) -> None:
+    block = f"{START_MARK}\n{section}{END_MARK}\n"
+    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(re.escape(START_MARK) + r".*?" + re.escape(END_MARK) + r"\n?", re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text + "\n" + block
+    REPORT.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.segments", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes; print only")
+    arguments = parser.parse_args(argv)
+    section = measure(arguments.quick)
+    print(section)
+    if not arguments.quick:
+        write_section(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
