@@ -111,9 +111,9 @@ FourThresholds = Annotated[
 
 
 class RfmConfig(_Section):
-    """RFM scoring thresholds (see docs/data-model.md, "Segments"). Recency: days since the last purchase
-    at most these for scores 5, 4, 3, 2 (else 1). Frequency (purchases) and monetary value
-    (lifetime spend) at least these for scores 2, 3, 4, 5 (else 1)."""
+    """RFM scoring thresholds (docs/data-model.md, "Segments"). Recency: days since the last
+    purchase at most these for scores 5, 4, 3, 2 (else 1). Frequency (purchases) and
+    monetary value (lifetime spend) at least these for scores 2, 3, 4, 5 (else 1)."""
 
     recency_days: FourThresholds = Field(default_factory=lambda: [30, 90, 180, 365])
     frequency: FourThresholds = Field(default_factory=lambda: [2, 3, 5, 10])

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from chalicelib.dal import control
 from chalicelib.dal import customers as customer_repository
 from chalicelib.dal import segments as repository
 from chalicelib.dal.transactions import LabelledTransaction
@@ -35,7 +36,7 @@ from chalicelib.domain.segments import (
     memberships,
     parse_rule,
 )
-from chalicelib.domain.tenancy import TenantId
+from chalicelib.domain.tenancy import TenantId, TenantStatus
 from chalicelib.domain.tenant_config import TenantConfig
 from chalicelib.observability import logger
 from chalicelib.services import customers
@@ -52,9 +53,15 @@ class TenantRules:
 
     config: TenantConfig
     custom: Mapping[str, RuleNode]
+    live: bool = True
 
 
 def tenant_rules(tenant: TenantId) -> TenantRules:
+    """The tenant's configuration and custom rules; `live` is False for a deleted tenant,
+    whose purge must not race with writes recreating its segment items."""
+    record = control.get_tenant(tenant)
+    if record is None or record.status is TenantStatus.DELETED:
+        return TenantRules(TenantConfig(), {}, live=False)
     custom = {
         definition.id: definition.rule
         for definition in repository.list_definitions(tenant)
@@ -101,6 +108,8 @@ def refresh_customer(
     from the stream record), writes nothing when nothing changed, and commits under the
     state item's version, so redelivered, reordered or concurrent runs converge."""
     moment = now or utc_now()
+    if not rules.live:
+        return None
     for _ in range(MAX_REFRESH_ATTEMPTS):
         before = repository.get_state(tenant, customer_id)
         facts = repository.load_facts(tenant, customer_id)

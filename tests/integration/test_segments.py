@@ -267,3 +267,16 @@ def test_tickets_feed_open_tickets_last_complaint_and_feedback(
     # Then the metrics follow
     metrics = tenant_a.get(f"/v1/customers/{customer}").json["metrics"]
     assert metrics["open_tickets"] == 0 and metrics["last_feedback_score"] == 2
+
+
+def test_a_deleted_tenants_customers_are_not_refreshed(
+    platform: Api, tenant_a: Api, streams: LocalStreamRunner
+) -> None:
+    # Given a customer of a tenant that is then deleted (its purge is pending)
+    customer = tenant_a.create_customer(name="Gone")["id"]
+    assert platform.delete(f"/v1/admin/tenants/{tenant_a.tenant_id}").status in (202, 204)
+    # When the stream delivers the customer's records
+    streams.drain()
+    # Then nothing was written that the purge would have to race with
+    assert repository.get_state(_owner(tenant_a), customer) is None
+    assert repository.member_counts(_owner(tenant_a)) == {}
