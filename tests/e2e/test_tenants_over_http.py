@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.support.api import Api
+from tests.support.api import Api, profile
 
 
 def test_an_offboarded_tenant_is_purged_by_the_scheduled_job(
@@ -24,7 +24,7 @@ def test_an_offboarded_tenant_is_purged_by_the_scheduled_job(
     assert report["purge"]["status"] == "completed", report
     assert report["purge"]["items_deleted"] >= 5 * 3 + 1
     tenant_a.get("/v1/customers").problem(401)
-    assert tenant_b.get(f"/v1/customers/{kept['id']}").json == kept
+    assert profile(tenant_b.get(f"/v1/customers/{kept['id']}").json) == profile(kept)
     assert [c["id"] for c in tenant_b.get("/v1/customers?tag=vip").json["items"]] == [kept["id"]]
 
 
