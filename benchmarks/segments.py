@@ -43,6 +43,7 @@ END_MARK = "<!-- segments:end -->"
 ACTOR = "key_benchmark"
 
 _writes: Counter[str] = Counter()
+_results: dict[str, tuple[Any, ...]] = {}
 _counting = threading.local()
 
 
@@ -130,6 +131,8 @@ def _lag(tenant: Any, endpoint: str, findings: Findings, quick: bool) -> None:
         runner.stop()
     lag = _summary(samples)
     records = max(runner.records_processed, 1)
+    _results["lag"] = (lag.p50, lag.p99, lag.n)
+    _results["writes"] = (_writes["items"], _writes["call:TransactWriteItems"], records)
     findings.add(
         f"- Write → segment change stored (`lifecycle:prospect` → `lifecycle:new` after a "
         f"purchase, between random visits and renames; runner polling every 50 ms): "
@@ -199,6 +202,7 @@ def _daily_job_reads(findings: Findings, quick: bool) -> None:
             found = list(repository.customers_due(tenant, day))
         finally:
             _counting.on = False
+        _results[f"daily:{size}"] = (len(found), _writes["call:Query"])
         rows.append(
             f"| {size:,} | {len(found)} | {_writes['call:Query']} Query "
             f"(one per due shard, {len(found)} items) |"
@@ -242,6 +246,60 @@ def measure(quick: bool) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     findings.add(f"Measured {stamp}{' (--quick)' if quick else ''}.")
     return "\n".join(findings.lines).rstrip() + "\n"
+
+
+def run(context: Any) -> Any:
+    """The `make bench` entry (benchmarks/run.py): the same measurements as a Section. It
+    runs on its own DynamoDB Local and puts the environment back afterwards."""
+    import os
+
+    from benchmarks.report import Check, Section, Table
+    from chalicelib.settings import reset_settings
+
+    saved = dict(os.environ)
+    try:
+        text = measure(context.quick)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        reset_settings()
+    p50, p99, n = _results["lag"]
+    items, transactions, records = _results["writes"]
+    sizes = sorted(int(k.split(":")[1]) for k in _results if k.startswith("daily:"))
+    daily = [(size, *_results[f"daily:{size}"]) for size in sizes]
+    return Section(
+        title="Streams and segments (issue 6)",
+        method=text.split("\n", 3)[2],
+        tables=[
+            Table(
+                ["measure", "value"],
+                [
+                    ["write → segment change stored, p50", f"{p50:.0f} ms"],
+                    ["write → segment change stored, p99", f"{p99:.0f} ms ({n} purchases)"],
+                    ["consumer items written per stream record", f"{items / records:.2f}"],
+                    ["consumer transactions / records", f"{transactions} / {records}"],
+                ],
+            ),
+            Table(
+                ["customers", "due today", "Query calls to find them"],
+                [[f"{size:,}", str(found), str(queries)] for size, found, queries in daily],
+            ),
+        ],
+        checks=[
+            Check(
+                "consumer writes at most one transaction per affected customer per batch",
+                f"{transactions} transactions for {records} records",
+                "≤ records",
+                transactions <= records,
+            ),
+            Check(
+                "daily job reads do not grow with the tenant's size",
+                ", ".join(f"{q} Query at {s:,}" for s, _, q in daily),
+                "same at every size",
+                len({q for _, _, q in daily}) == 1,
+            ),
+        ],
+    )
 
 
 def write_section(section: str) -> None:
