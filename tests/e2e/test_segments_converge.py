@@ -223,3 +223,38 @@ def test_metrics_and_segments_show_on_the_customer_within_seconds(
     assert {"lifecycle:new", "rfm:recent"} <= set(mine["segments"])
     members = tenant_a.get("/v1/segments/lifecycle:new/members").json
     assert customer in members["items"]
+
+
+def test_a_poisoned_record_ends_up_in_the_failure_file(stack: LocalStack, tenant_a: Api) -> None:
+    import boto3
+
+    # Given an interaction item whose details are not JSON, next to a healthy write
+    environment = stage_environment("local")
+    sick = tenant_a.create_customer(name="Sick")["id"]
+    well = tenant_a.create_customer(name="Well")["id"]
+    boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{stack.dynamodb_port}",
+        region_name=environment["AWS_DEFAULT_REGION"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    ).put_item(
+        TableName=environment["DATA_TABLE"],
+        Item={
+            "pk": {"S": f"T#{tenant_a.tenant_id}#CUS#{sick}"},
+            "sk": {"S": "INT#2026-01-01T00:00:00.000000Z#int_poison"},
+            "entity": {"S": "interaction"},
+            "interaction_id": {"S": "int_poison"},
+            "type": {"S": "visit"},
+            "occurred_at": {"S": "2026-01-01T00:00:00.000000Z"},
+            "details": {"S": "{not json"},
+        },
+    )
+    tenant_a.post(f"/v1/customers/{well}/interactions", {"type": "visit"})
+    # When the runner has drained the stream
+    wait_until_drained(stack.local_dir)
+    # Then the poisoned record is recorded as failed after its retries, the rest went on
+    failures = [f for f in read_failures(stack.local_dir) if "int_poison" in str(f["keys"])]
+    assert len(failures) == 1 and failures[0]["attempts"] == 6
+    assert failures[0]["consumer"] == "keep_customers_current"
+    assert tenant_a.get(f"/v1/customers/{well}").json["metrics"]["last_activity_at"]
