@@ -112,30 +112,45 @@ def _points(item: dict[str, Any]) -> PointsFacts:
     return PointsFacts(lots=lots, tier=str(item["tier"]))
 
 
+# The sort-key ranges of a customer's partition that metrics read: interactions (`INT#…`,
+# before `LEDGER#`), then `POINTS`, `PROFILE`, `SEGMENTS` and the ticket copies (`TICKET#…`,
+# before the ticket events `TKTEV#`). Ledger entries, lot markers and ticket events, which
+# grow with the history but add nothing to the metrics, are never read.
+_FACT_RANGES = (
+    ("sk < :upper", {":upper": {"S": "LEDGER#"}}),
+    ("sk BETWEEN :lower AND :upper", {":lower": {"S": "POINTS"}, ":upper": {"S": "TICKET$"}}),
+)
+
+
 def _partition_items(tenant: TenantId, customer_id: str) -> Iterator[dict[str, Any]]:
     settings = bound_settings()
     connection = transaction_connection()
-    request: dict[str, Any] = {
-        "TableName": settings.data_table,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": keys.customer_pk(tenant, customer_id)}},
-        "ConsistentRead": True,
-    }
-    while True:
-        answer = connection.client.query(**request)
-        for item in answer.get("Items", []):
-            yield _plain(item)
-        start = answer.get("LastEvaluatedKey")
-        if not start:
-            return
-        request["ExclusiveStartKey"] = start
+    pk = {":pk": {"S": keys.customer_pk(tenant, customer_id)}}
+    for condition, values in _FACT_RANGES:
+        request: dict[str, Any] = {
+            "TableName": settings.data_table,
+            "KeyConditionExpression": f"pk = :pk AND {condition}",
+            "ExpressionAttributeValues": {**pk, **values},
+            "ConsistentRead": True,
+        }
+        while True:
+            answer = connection.client.query(**request)
+            for item in answer.get("Items", []):
+                yield _plain(item)
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                break
+            request["ExclusiveStartKey"] = start
 
 
-def load_facts(tenant: TenantId, customer_id: str) -> CustomerFacts | None:
-    """The customer's profile, points account, interactions and ticket copies, from a
-    consistent Query of its partition; None when the profile is gone."""
+def load_customer(
+    tenant: TenantId, customer_id: str
+) -> tuple[CustomerFacts | None, SegmentState | None]:
+    """The customer's facts (None when the profile is gone) and its stored segment state,
+    from two consistent Queries of its partition (see _FACT_RANGES)."""
     profile = None
     points = None
+    state = None
     interactions: list[InteractionFacts] = []
     tickets: list[TicketFacts] = []
     for item in _partition_items(tenant, customer_id):
@@ -148,22 +163,42 @@ def load_facts(tenant: TenantId, customer_id: str) -> CustomerFacts | None:
             interactions.append(_interaction(item))
         elif entity == "customer_ticket":
             tickets.append(_ticket(item))
-    if profile is None:
-        return None
-    return CustomerFacts(profile, points, tuple(interactions), tuple(tickets))
+        elif entity == "customer_segments":
+            state = _state_from_plain(item)
+    facts = CustomerFacts(profile, points, tuple(interactions), tuple(tickets)) if profile else None
+    return facts, state
+
+
+def load_facts(tenant: TenantId, customer_id: str) -> CustomerFacts | None:
+    """The customer's profile, points account, interactions and ticket copies; None when
+    the profile is gone."""
+    return load_customer(tenant, customer_id)[0]
 
 
 # Metrics and memberships.
 
 
 def _to_state(item: SegmentStateItem) -> SegmentState:
-    rfm = json.loads(item.rfm) if item.rfm else None
+    return _state_from_plain(
+        {
+            "metrics": item.metrics,
+            "segments": item.segments,
+            "rfm": item.rfm,
+            "next_change": item.next_change,
+            "version": item.version,
+        }
+    )
+
+
+def _state_from_plain(item: dict[str, Any]) -> SegmentState:
+    rfm = json.loads(item["rfm"]) if item.get("rfm") else None
+    next_change = item.get("next_change")
     return SegmentState(
-        metrics=CustomerMetrics.from_json(json.loads(item.metrics)),
-        segments=frozenset(json.loads(item.segments)),
+        metrics=CustomerMetrics.from_json(json.loads(item["metrics"])),
+        segments=frozenset(json.loads(item["segments"])),
         rfm=RfmScore(**rfm) if rfm else None,
-        next_change=date.fromisoformat(item.next_change) if item.next_change else None,
-        version=int(item.version or 0),
+        next_change=date.fromisoformat(next_change) if next_change else None,
+        version=int(item.get("version") or 0),
     )
 
 

@@ -111,8 +111,7 @@ def refresh_customer(
     if not rules.live:
         return None
     for _ in range(MAX_REFRESH_ATTEMPTS):
-        before = repository.get_state(tenant, customer_id)
-        facts = repository.load_facts(tenant, customer_id)
+        facts, before = repository.load_customer(tenant, customer_id)
         after = evaluate(facts, rules, today) if facts is not None else None
         if _same(before, after):
             return None
