@@ -93,9 +93,17 @@ def _after_call(parsed: dict[str, Any], model: Any, **_: Any) -> None:
         meter.count_capacity(tenant, model.name, _capacity_units(parsed))
 
 
+_sessions = threading.local()
+
+
 def _metered_session() -> botocore.session.Session:
-    session = botocore.session.get_session()
-    session.register("after-call.dynamodb", _after_call)
+    """One botocore session per thread for every PynamoDB connection (PynamoDB would make
+    one per model class, and each new session's first client costs 70-160 ms cold)."""
+    session: botocore.session.Session | None = getattr(_sessions, "session", None)
+    if session is None:
+        session = botocore.session.get_session()
+        session.register("after-call.dynamodb", _after_call)
+        _sessions.session = session
     return session
 
 

@@ -10,13 +10,15 @@ from chalicelib.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 class RequestBody(BaseModel):
     """Base of request bodies: strict JSON types, unknown fields rejected."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, str_strip_whitespace=True, defer_build=True
+    )
 
 
 class QueryParameters(BaseModel):
     """Base of query strings: values arrive as text, unknown parameters are rejected."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class PageQuery(QueryParameters):
