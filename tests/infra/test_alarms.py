@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra.stages import STAGES
 
+from infra.stages import STAGES
 from tests.infra.template_queries import Template, get_att_target, properties, resources_of_type
 
 STAGE_NAMES = sorted(STAGES)
