@@ -1,10 +1,6 @@
-"""Loyalty benchmarks (issue 4), against DynamoDB Local, through the service functions.
+"""Loyalty (issue 4): the service functions in process on the harness's DynamoDB Local.
 
-    python -m benchmarks.loyalty            # full sizes; rewrites the loyalty section of
-                                            # docs/benchmarks.md and prints it
-    python -m benchmarks.loyalty --quick    # small sizes; prints only
-
-What it measures:
+`python -m benchmarks.run loyalty [--quick]`. What it measures:
 - the DynamoDB calls one purchase with points and one redemption make (counted at
   botocore, so nothing is estimated), with and without an Idempotency-Key;
 - latency of purchase, redemption, GET points and the first ledger page for a customer
@@ -19,25 +15,18 @@ counts are what carry over.
 
 from __future__ import annotations
 
-import argparse
-import os
-import re
 import statistics
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "docs" / "benchmarks.md"
-START_MARK = "<!-- loyalty:start -->"
-END_MARK = "<!-- loyalty:end -->"
+from benchmarks.context import Context
+from benchmarks.report import Check, Section, Table
+
 ACTOR = "key_benchmark"
 
 
@@ -49,6 +38,9 @@ _calls: Counter[str] = Counter()
 def _install_counter() -> None:
     from botocore.client import BaseClient
 
+    if getattr(BaseClient._make_api_call, "counts_loyalty_calls", False):
+        return
+
     original = BaseClient._make_api_call
 
     def counted(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
@@ -56,6 +48,7 @@ def _install_counter() -> None:
             _calls[operation_name] += 1
         return original(self, operation_name, api_params)
 
+    counted.counts_loyalty_calls = True  # type: ignore[attr-defined]
     BaseClient._make_api_call = counted
 
 
@@ -96,43 +89,6 @@ def _time(action: Callable[[], object], repeat: int) -> Summary:
     return _summary(samples)
 
 
-# The environment: DynamoDB Local, the tables, a tenant.
-
-
-@contextmanager
-def local_dynamodb() -> Iterator[str]:
-    import boto3
-
-    from devtools.dynamodb_local import DynamoDBLocal, free_port
-    from devtools.stage import stage_environment
-    from devtools.tables import ensure_tables, table_names
-
-    database = DynamoDBLocal(free_port()).start()
-    try:
-        environment = stage_environment("local")
-        environment.update(
-            {
-                "DYNAMODB_ENDPOINT": database.endpoint,
-                "CURSOR_SECRET": "benchmark-cursor-secret-" + "b" * 32,
-            }
-        )
-        os.environ.update(environment)
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=database.endpoint,
-            region_name=environment["AWS_DEFAULT_REGION"],
-            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-        )
-        ensure_tables(client, table_names(environment))
-        from chalicelib.settings import reset_settings
-
-        reset_settings()
-        yield database.endpoint
-    finally:
-        database.stop()
-
-
 def _purchase(amount: int, order_id: str, when: datetime | None = None) -> Any:
     from chalicelib.domain.interactions import InteractionDraft, InteractionType
 
@@ -156,20 +112,13 @@ def _new_customer(tenant: Any, name: str) -> str:
 # The measurements.
 
 
-@dataclass
-class Findings:
-    lines: list[str]
-
-    def add(self, text: str = "") -> None:
-        self.lines.append(text)
-
-
-def _calls_per_operation(tenant: Any, findings: Findings) -> None:
+def _calls_per_operation(tenant: Any, section: Section) -> None:
     from chalicelib.services import loyalty
 
     customer = _new_customer(tenant, "Calls")
     loyalty.record_interaction(tenant, customer, _purchase(10, "warm-up"), ACTOR, None)
     rows = []
+    observed: dict[str, tuple[Counter[str], Counter[str]]] = {}
     for label, key in (("without Idempotency-Key", None), ("with Idempotency-Key", "k")):
         with counting() as purchase:
             loyalty.record_interaction(
@@ -177,18 +126,48 @@ def _calls_per_operation(tenant: Any, findings: Findings) -> None:
             )
         with counting() as redeem:
             loyalty.redeem_points(tenant, customer, 5, "bench", None, ACTOR, key and f"{key}-r")
-        rows.append((label, purchase, redeem))
-    findings.add("| request | purchase with points | redemption |")
-    findings.add("| --- | --- | --- |")
-    for label, purchase, redeem in rows:
-        findings.add(
-            f"| {label} | {sum(purchase.values())}: {_describe(purchase)} "
-            f"| {sum(redeem.values())}: {_describe(redeem)} |"
+        observed[label] = (purchase, redeem)
+        rows.append(
+            (
+                label,
+                f"{sum(purchase.values())}: {_describe(purchase)}",
+                f"{sum(redeem.values())}: {_describe(redeem)}",
+            )
         )
-    findings.add()
+    section.tables.append(
+        Table(
+            ("request", "purchase with points", "redemption"),
+            rows,
+            "DynamoDB calls, counted at botocore (the tenant configuration is cached, as on a "
+            "warm function; the idempotency record is a PutItem before and an UpdateItem after).",
+        )
+    )
+    purchase, redeem = observed["without Idempotency-Key"]
+    keyed_purchase, _ = observed["with Idempotency-Key"]
+    extra = keyed_purchase - purchase
+    section.checks += [
+        Check(
+            "purchase with points: one transaction (plus the account read)",
+            _describe(purchase),
+            "1 TransactWriteItems, ≤ 1 GetItem",
+            purchase["TransactWriteItems"] == 1 and sum(purchase.values()) <= 2,
+        ),
+        Check(
+            "purchase with Idempotency-Key: plus the idempotency record",
+            f"+ {_describe(extra)}",
+            "+ PutItem + UpdateItem",
+            extra == Counter({"PutItem": 1, "UpdateItem": 1}),
+        ),
+        Check(
+            "redemption: round trips",
+            f"{sum(redeem.values())}: {_describe(redeem)}",
+            "≤ 2",
+            sum(redeem.values()) <= 2,
+        ),
+    ]
 
 
-def _seed_history(tenant: Any, customer: str, entries: int, quick: bool) -> None:
+def _seed_history(tenant: Any, customer: str, entries: int) -> None:
     """`entries` ledger entries through real adjustments, spread over the last 365 days so
     the account holds a lot for each of those days (the most the default validity allows)."""
     from chalicelib.services import loyalty
@@ -198,8 +177,6 @@ def _seed_history(tenant: Any, customer: str, entries: int, quick: bool) -> None
     for index in range(entries):
         when = start + timedelta(days=index * days // entries)
         loyalty.adjust_points(tenant, customer, 10, "seed", None, ACTOR, None, now=when)
-        if quick and index % 500 == 0:
-            print(f"    seeded {index}", file=sys.stderr, flush=True)
 
 
 def _operations(tenant: Any, customer: str) -> dict[str, Callable[[], object]]:
@@ -229,42 +206,70 @@ def _operations(tenant: Any, customer: str) -> dict[str, Callable[[], object]]:
     }
 
 
-def _history_independence(tenant: Any, findings: Findings, quick: bool) -> None:
-
-    sizes = (10, 500) if quick else (10, 5_000)
-    repeat = 20 if quick else 100
-    results: dict[int, dict[str, Summary]] = {}
-    calls: dict[int, dict[str, int]] = {}
+def _history_independence(tenant: Any, section: Section, context: Context) -> None:
+    sizes = (10, context.repeat(5_000, 500))
+    repeat = context.repeat(60, 10)
+    customers = {}
     for size in sizes:
-        customer = _new_customer(tenant, f"History {size}")
-        print(f"  seeding {size} ledger entries", file=sys.stderr, flush=True)
-        _seed_history(tenant, customer, size, quick)
-        operations = _operations(tenant, customer)
-        results[size], calls[size] = {}, {}
-        for name, action in operations.items():
-            _time(action, 5)
+        customers[size] = _new_customer(tenant, f"History {size}")
+        context.progress(f"seeding {size} ledger entries")
+        _seed_history(tenant, customers[size], size)
+    small, large = sizes
+    ops_small, ops_large = (_operations(tenant, customers[n]) for n in sizes)
+    rows = []
+    for name in ops_small:
+        calls = []
+        for action in (ops_small[name], ops_large[name]):
+            _time(action, 3)
             with counting() as seen:
                 action()
-            calls[size][name] = sum(seen.values())
-            results[size][name] = _time(action, repeat)
-    small, large = sizes
-    findings.add(
-        f"| operation | calls ({small} / {large:,} entries) | p50 ms ({small}) "
-        f"| p50 ms ({large:,}) | p99 ms ({small}) | p99 ms ({large:,}) | p50 ratio |"
-    )
-    findings.add("| --- | --- | --- | --- | --- | --- | --- |")
-    for name in results[small]:
-        a, b = results[small][name], results[large][name]
-        findings.add(
-            f"| {name} | {calls[small][name]} / {calls[large][name]} | {a.p50:.1f} | {b.p50:.1f} "
-            f"| {a.p99:.1f} | {b.p99:.1f} | {b.p50 / a.p50:.2f}x |"
+            calls.append(sum(seen.values()))
+        samples: dict[int, list[float]] = {small: [], large: []}
+        for _ in range(repeat):
+            for size, action in ((small, ops_small[name]), (large, ops_large[name])):
+                started = time.perf_counter()
+                action()
+                samples[size].append((time.perf_counter() - started) * 1000)
+        a, b = _summary(samples[small]), _summary(samples[large])
+        ratio = b.p50 / a.p50
+        rows.append(
+            (
+                name,
+                f"{calls[0]} / {calls[1]}",
+                f"{a.p50:.1f}",
+                f"{b.p50:.1f}",
+                f"{a.p99:.1f}",
+                f"{b.p99:.1f}",
+                f"{ratio:.2f}x",
+            )
         )
-    findings.add()
-    findings.add(f"{repeat} repetitions each; the large customer holds 365 live lots.")
-    findings.add()
+        section.checks.append(
+            Check(
+                f"{name}: {large:,} vs {small} ledger entries",
+                f"{calls[1]} vs {calls[0]} calls, p50 {ratio:.2f}x",
+                "same calls, p50 ≤ 1.50x",
+                calls[0] == calls[1] and ratio <= 1.5,
+            )
+        )
+    section.tables.append(
+        Table(
+            (
+                "operation",
+                f"calls ({small} / {large:,})",
+                f"p50 ms ({small})",
+                f"p50 ms ({large:,})",
+                f"p99 ms ({small})",
+                f"p99 ms ({large:,})",
+                "p50 ratio",
+            ),
+            rows,
+            f"{repeat} repetitions each, the two customers interleaved; the large one holds a "
+            "live lot for each of the last 365 days.",
+        )
+    )
 
 
-def _batch_throughput(tenant: Any, findings: Findings, quick: bool) -> None:
+def _batch_throughput(tenant: Any, section: Section, context: Context) -> None:
     import boto3
 
     from chalicelib.dal.loyalty import _interaction_item
@@ -278,8 +283,8 @@ def _batch_throughput(tenant: Any, findings: Findings, quick: bool) -> None:
     from chalicelib.services import loyalty
     from chalicelib.settings import get_settings
 
-    total = 1_000 if quick else 10_000
-    customers = [_new_customer(tenant, f"Batch {n}") for n in range(100 if quick else 500)]
+    total = context.repeat(10_000, 1_000)
+    customers = [_new_customer(tenant, f"Batch {n}") for n in range(context.repeat(500, 100))]
     items = []
     for n in range(total):
         who = customers[n % len(customers)]
@@ -289,13 +294,15 @@ def _batch_throughput(tenant: Any, findings: Findings, quick: bool) -> None:
             draft = InteractionDraft(type=InteractionType.APP_EVENT, details={"name": "opened"})
         items.append(BatchItem(draft=draft, customer_id=who))
 
+    context.progress(f"ingesting {total:,} interactions in batches of 100")
     with counting() as seen:
         started = time.perf_counter()
         for offset in range(0, total, 100):
             result = loyalty.record_batch(
                 tenant, items[offset : offset + 100], ACTOR, None, max_items=100
             )
-            assert result.failed == 0, result.items[0]
+            if result.failed:
+                raise RuntimeError(f"a batch item failed: {result.items}")
         service_seconds = time.perf_counter() - started
 
     now = datetime.now(UTC)
@@ -317,6 +324,7 @@ def _batch_throughput(tenant: Any, findings: Findings, quick: bool) -> None:
     client = boto3.client(
         "dynamodb", endpoint_url=settings.dynamodb_endpoint, region_name=settings.aws_region
     )
+    context.progress(f"raw BatchWriteItem of {total:,} interaction items")
     started = time.perf_counter()
     for offset in range(0, total, 25):
         requests = [
@@ -329,78 +337,52 @@ def _batch_throughput(tenant: Any, findings: Findings, quick: bool) -> None:
             pending = answer.get("UnprocessedItems") or {}
     raw_seconds = time.perf_counter() - started
 
-    findings.add("| path | interactions | seconds | interactions/s | DynamoDB calls |")
-    findings.add("| --- | --- | --- | --- | --- |")
-    findings.add(
-        f"| `record_batch` (100 per batch; half purchases with points, half app events) "
-        f"| {total:,} | {service_seconds:.1f} | {total / service_seconds:,.0f} "
-        f"| {sum(seen.values()):,}: {_describe(seen)} |"
+    section.tables.append(
+        Table(
+            ("path", "interactions", "seconds", "interactions/s", "DynamoDB calls"),
+            [
+                (
+                    "`record_batch`, 100 per batch: half purchases with points, half app events",
+                    f"{total:,}",
+                    f"{service_seconds:.1f}",
+                    f"{total / service_seconds:,.0f}",
+                    f"{sum(seen.values()):,}: {_describe(seen)}",
+                ),
+                (
+                    "raw BatchWriteItem of the same interaction items (25 per call)",
+                    f"{total:,}",
+                    f"{raw_seconds:.1f}",
+                    f"{total / raw_seconds:,.0f}",
+                    f"{(total + 24) // 25:,}",
+                ),
+            ],
+            f"The service path takes {service_seconds / raw_seconds:.1f}x the raw write time "
+            "(shown for information, no target).",
+        )
     )
-    findings.add(
-        f"| raw BatchWriteItem of the same interaction items (25 per call, no points, "
-        f"no checks) | {total:,} | {raw_seconds:.1f} | {total / raw_seconds:,.0f} "
-        f"| {(total + 24) // 25:,} |"
+    section.notes.append(
+        "A purchase reads the points account and commits one transaction (interaction, "
+        "account, ledger entry, lot marker, order claim); an event checks the customer and "
+        "puts one item; the raw path writes the interaction items alone, unchecked. Items of "
+        "different customers run on 8 threads."
     )
-    findings.add()
-    findings.add(
-        f"The service path is {service_seconds / raw_seconds:.1f}x the raw write time: each "
-        "purchase reads the points account and commits a transaction (interaction, account, "
-        "ledger entry, lot marker, order claim); an event checks the customer and puts one "
-        "item. Items of different customers run on 8 threads."
-    )
-    findings.add()
 
 
-def measure(quick: bool) -> str:
+def run(context: Context) -> Section:
+    """Calls per purchase and redemption, cost against history, batch throughput."""
+    from chalicelib.domain.tenancy import tenant_id
+
+    stack = context.stack()
+    tenant = tenant_id(stack.tenant_id)
     _install_counter()
-    findings = Findings(
-        [
-            "## Loyalty (issue 4)",
-            "",
-            "`python -m benchmarks.loyalty`: the service functions in-process against "
-            "DynamoDB Local (in memory), DynamoDB calls counted at botocore.",
-            "",
-        ]
+    section = Section(
+        title="Loyalty",
+        method=(
+            "The loyalty service functions in process on the harness's DynamoDB Local (in "
+            "memory), DynamoDB calls counted at botocore; the tenant is on the defaults."
+        ),
     )
-    with local_dynamodb():
-        from chalicelib.domain.tenancy import Plan
-        from chalicelib.services import tenants
-
-        tenant = tenants.create_tenant("Benchmark", Plan.ENTERPRISE)[0].id
-        findings.add("### DynamoDB calls per request")
-        findings.add()
-        _calls_per_operation(tenant, findings)
-        findings.add("### Cost does not grow with the customer's history")
-        findings.add()
-        _history_independence(tenant, findings, quick)
-        findings.add("### Batch ingestion")
-        findings.add()
-        _batch_throughput(tenant, findings, quick)
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    findings.add(f"Measured {stamp}{' (--quick)' if quick else ''}.")
-    return "\n".join(findings.lines).rstrip() + "\n"
-
-
-def write_section(section: str, report: Path = REPORT) -> None:
-    """Replace the loyalty section of the report (or append it), leaving the rest alone."""
-    block = f"{START_MARK}\n{section}{END_MARK}\n"
-    text = report.read_text() if report.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(re.escape(START_MARK) + r".*?" + re.escape(END_MARK) + r"\n?", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text + "\n" + block
-    report.write_text(text)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.loyalty", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes; print only")
-    arguments = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory():
-        section = measure(arguments.quick)
-    print(section)
-    if not arguments.quick:
-        write_section(section)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    _calls_per_operation(tenant, section)
+    _history_independence(tenant, section, context)
+    _batch_throughput(tenant, section, context)
+    return section

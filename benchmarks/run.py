@@ -28,6 +28,7 @@ BENCHMARKS = (
     "cold_start",
     "customer_latency",
     "dynamodb_calls",
+    "loyalty",
     "segments",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"

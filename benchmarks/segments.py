@@ -1,8 +1,6 @@
 """Streams and segments benchmarks (issue 6), against DynamoDB Local and its streams.
 
-    python -m benchmarks.segments            # full sizes; rewrites the segments section of
-                                             # docs/benchmarks.md and prints it
-    python -m benchmarks.segments --quick    # small sizes; prints only
+    python -m benchmarks.run segments [--quick]    # or with everything: make bench
 
 What it measures:
 - the lag from a committed write to the changed segment being stored, under a mixed load of
@@ -19,27 +17,17 @@ interval; the write and read counts carry over.
 
 from __future__ import annotations
 
-import argparse
 import random
-import re
-import sys
 import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from benchmarks.loyalty import (
-    REPORT,
-    Findings,
-    _new_customer,
-    _purchase,
-    _summary,
-    local_dynamodb,
-)
+from benchmarks.context import Context
+from benchmarks.loyalty import _new_customer, _purchase, _summary
+from benchmarks.report import Check, Section, Table
 
-START_MARK = "<!-- segments:start -->"
-END_MARK = "<!-- segments:end -->"
 ACTOR = "key_benchmark"
 
 _writes: Counter[str] = Counter()
@@ -95,7 +83,7 @@ def _runner(endpoint: str) -> Any:
     return runner
 
 
-def _lag(tenant: Any, endpoint: str, findings: Findings, quick: bool) -> None:
+def _lag(tenant: Any, endpoint: str, quick: bool) -> None:
     from chalicelib.dal import segments as repository
     from chalicelib.domain.customers import CustomerChanges
     from chalicelib.services import customers, loyalty
@@ -133,18 +121,6 @@ def _lag(tenant: Any, endpoint: str, findings: Findings, quick: bool) -> None:
     records = max(runner.records_processed, 1)
     _results["lag"] = (lag.p50, lag.p99, lag.n)
     _results["writes"] = (_writes["items"], _writes["call:TransactWriteItems"], records)
-    findings.add(
-        f"- Write → segment change stored (`lifecycle:prospect` → `lifecycle:new` after a "
-        f"purchase, between random visits and renames; runner polling every 50 ms): "
-        f"p50 {lag.p50:.0f} ms, p99 {lag.p99:.0f} ms over {lag.n} purchases."
-    )
-    findings.add(
-        f"- Stream consumer writes during that load: {_writes['items']} items in "
-        f"{_writes['call:TransactWriteItems']} transactions for {records} records "
-        f"({_writes['items'] / records:.2f} items per record; at most one transaction per "
-        "affected customer per batch, none when nothing changed)."
-    )
-    findings.add()
 
 
 def _visit() -> Any:
@@ -185,14 +161,13 @@ def _seed_states(tenant: Any, total: int, due: int, day: date) -> None:
             )
 
 
-def _daily_job_reads(findings: Findings, quick: bool) -> None:
+def _daily_job_reads(quick: bool) -> None:
     from chalicelib.dal import segments as repository
     from chalicelib.domain.tenancy import Plan
     from chalicelib.services import tenants
 
     day = date(2030, 1, 15)
     due = 50
-    rows = []
     for size in (1_000, 5_000) if quick else (1_000, 50_000):
         tenant = tenants.create_tenant(f"Daily {size}", Plan.ENTERPRISE)[0].id
         _seed_states(tenant, size, due, day)
@@ -203,73 +178,30 @@ def _daily_job_reads(findings: Findings, quick: bool) -> None:
         finally:
             _counting.on = False
         _results[f"daily:{size}"] = (len(found), _writes["call:Query"])
-        rows.append(
-            f"| {size:,} | {len(found)} | {_writes['call:Query']} Query "
-            f"(one per due shard, {len(found)} items) |"
-        )
-    findings.add("| customers | due today | reads to find them |")
-    findings.add("| ---: | ---: | --- |")
-    for row in rows:
-        findings.add(row)
-    findings.add()
-    findings.add(
-        "Each customer found is then refreshed like a stream record (GetItem state, Query of "
-        "its partition, a transaction when something changed), so the job's cost is "
-        "proportional to the customers due."
-    )
-    findings.add()
 
 
-def measure(quick: bool) -> str:
+def run(context: Context) -> Section:
+    """Lag from write to segment change, consumer writes per record, daily job reads."""
+    from chalicelib.domain.tenancy import tenant_id
+
+    stack = context.stack()
     _install_counter()
-    findings = Findings(
-        [
-            "## Streams and segments (issue 6)",
-            "",
-            "`python -m benchmarks.segments`: the services in-process against DynamoDB Local, "
-            "the local stream runner invoking the app's stream handler, calls counted at "
-            "botocore.",
-            "",
-        ]
-    )
-    with local_dynamodb() as endpoint:
-        from chalicelib.domain.tenancy import Plan
-        from chalicelib.services import tenants
-
-        tenant = tenants.create_tenant("Benchmark", Plan.ENTERPRISE)[0].id
-        findings.add("### Lag and writes per record")
-        findings.add()
-        _lag(tenant, endpoint, findings, quick)
-        findings.add("### The daily job reads only what is due")
-        findings.add()
-        _daily_job_reads(findings, quick)
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    findings.add(f"Measured {stamp}{' (--quick)' if quick else ''}.")
-    return "\n".join(findings.lines).rstrip() + "\n"
-
-
-def run(context: Any) -> Any:
-    """The `make bench` entry (benchmarks/run.py): the same measurements as a Section. It
-    runs on its own DynamoDB Local and puts the environment back afterwards."""
-    import os
-
-    from benchmarks.report import Check, Section, Table
-    from chalicelib.settings import reset_settings
-
-    saved = dict(os.environ)
-    try:
-        text = measure(context.quick)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        reset_settings()
+    _lag(tenant_id(stack.tenant_id), stack.environment["DYNAMODB_ENDPOINT"], context.quick)
+    _daily_job_reads(context.quick)
     p50, p99, n = _results["lag"]
     items, transactions, records = _results["writes"]
     sizes = sorted(int(k.split(":")[1]) for k in _results if k.startswith("daily:"))
     daily = [(size, *_results[f"daily:{size}"]) for size in sizes]
     return Section(
-        title="Streams and segments (issue 6)",
-        method=text.split("\n", 3)[2],
+        title="Streams and segments",
+        method=(
+            "The services in process on the harness's DynamoDB Local; the local stream runner "
+            "(polling every 50 ms) invokes the app's stream handler; purchases between random "
+            "visits and renames; the lag is from a purchase's commit until the customer's state "
+            "item shows `lifecycle:new`. Items written are counted at botocore inside the "
+            "handler's invocations. The daily job's look-up runs against state items seeded "
+            "directly, the same number due at each tenant size."
+        ),
         tables=[
             Table(
                 ["measure", "value"],
@@ -277,7 +209,7 @@ def run(context: Any) -> Any:
                     ["write → segment change stored, p50", f"{p50:.0f} ms"],
                     ["write → segment change stored, p99", f"{p99:.0f} ms ({n} purchases)"],
                     ["consumer items written per stream record", f"{items / records:.2f}"],
-                    ["consumer transactions / records", f"{transactions} / {records}"],
+                    ["consumer transactions / stream records", f"{transactions} / {records}"],
                 ],
             ),
             Table(
@@ -287,39 +219,16 @@ def run(context: Any) -> Any:
         ],
         checks=[
             Check(
-                "consumer writes at most one transaction per affected customer per batch",
+                "the consumer writes at most one transaction per affected customer per batch",
                 f"{transactions} transactions for {records} records",
                 "≤ records",
                 transactions <= records,
             ),
             Check(
-                "daily job reads do not grow with the tenant's size",
+                "the daily job's reads do not grow with the tenant's size",
                 ", ".join(f"{q} Query at {s:,}" for s, _, q in daily),
                 "same at every size",
                 len({q for _, _, q in daily}) == 1,
             ),
         ],
     )
-
-
-def write_section(section: str) -> None:
-    block = f"{START_MARK}\n{section}{END_MARK}\n"
-    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(re.escape(START_MARK) + r".*?" + re.escape(END_MARK) + r"\n?", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text + "\n" + block
-    REPORT.write_text(text)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.segments", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes; print only")
-    arguments = parser.parse_args(argv)
-    section = measure(arguments.quick)
-    print(section)
-    if not arguments.quick:
-        write_section(section)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from chalicelib.dal.schema import CONTROL_TABLE, DATA_TABLE, TableSpec
+from chalicelib.dal.schema import CONTROL_TABLE, DATA_TABLE, IDEMPOTENCY_TABLE, TableSpec
 
 READ_ACTIONS = frozenset(
     {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
@@ -89,7 +89,8 @@ API_HANDLER = FunctionAccess(
         # newest-first list on gsi1, and transactions of puts, deletes and counter updates.
         # Tickets: get, their comments and customer copies (table queries), listings by
         # status, events (gsi1), by status and priority, public comments (gsi3), due and
-        # by assignee (gsi4).
+        # by assignee (gsi4). Interactions and points: the customer partition (timeline,
+        # ledger, account, order claims) and the timeline by type (gsi2).
         TableAccess(
             DATA_TABLE,
             actions=(
@@ -104,6 +105,37 @@ API_HANDLER = FunctionAccess(
                 index: IndexAccess(leading_keys=(TENANT_DATA_KEYS,))
                 for index in ("gsi1", "gsi2", "gsi3", "gsi4")
             },
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+        # Powertools Idempotency: the in-progress record (conditional put), its completion
+        # (update), the stored result of a repeat (get), and its removal when the work fails.
+        TableAccess(
+            IDEMPOTENCY_TABLE,
+            actions=(
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ),
+        ),
+    ),
+)
+
+DAILY_LOYALTY = FunctionAccess(
+    function="DailyLoyalty",
+    tables=(
+        # Lists the tenants (gsi1) and reads each one's configuration.
+        TableAccess(
+            CONTROL_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:Query"),
+            indexes={"gsi1": IndexAccess()},
+        ),
+        # The lots expiring today and the tier evaluations due today (gsi2); per customer:
+        # the points account (get) and one transaction of puts and marker deletes.
+        TableAccess(
+            DATA_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
+            indexes={"gsi2": IndexAccess(leading_keys=(TENANT_DATA_KEYS,))},
             leading_keys=(TENANT_DATA_KEYS,),
         ),
     ),
@@ -149,12 +181,6 @@ DAILY_SEGMENTS = FunctionAccess(
 SEGMENT_BACKFILLS = FunctionAccess(
     function="SegmentBackfills",
     tables=(_LISTS_TENANTS, _keeps_segments("gsi1")),
-)
-# Issue 4's daily job (expiries on gsi2, account transactions); declared here so that the
-# synthesis accepts the app until the loyalty branch declares it itself.
-DAILY_LOYALTY = FunctionAccess(
-    function="DailyLoyalty",
-    tables=(_LISTS_TENANTS, _keeps_segments("gsi2")),
 )
 
 PURGE_DELETED_TENANTS = FunctionAccess(

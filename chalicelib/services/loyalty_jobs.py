@@ -32,9 +32,10 @@ def expire_lots(tenant: TenantId, day: date, now: datetime | None = None) -> int
     many customers were checked. A customer whose lot was already spent or expired by an
     earlier write just loses the lot's marker."""
     moment = now or _start_of(day)
-    config = get_tenant_config(tenant).loyalty
+    config = None
     checked = 0
     for customer_id in repository.customers_with_lots_expiring(tenant, day):
+        config = config or get_tenant_config(tenant).loyalty
 
         def stage(change: AccountChange, customer_id: str = customer_id) -> StagedChange:
             write = account_write(customer_id, change)
@@ -53,9 +54,10 @@ def evaluate_tiers(tenant: TenantId, day: date, now: datetime | None = None) -> 
     """Re-evaluate rolling-spend tiers of the customers whose evaluation falls on `day`
     (down as well as up); answers how many were evaluated."""
     moment = now or _start_of(day)
-    config = get_tenant_config(tenant).loyalty
+    config = None
     evaluated = 0
     for customer_id in repository.customers_due_for_tier_evaluation(tenant, day):
+        config = config or get_tenant_config(tenant).loyalty
 
         def stage(change: AccountChange, customer_id: str = customer_id) -> StagedChange:
             change.reevaluate_tier()
@@ -70,7 +72,8 @@ def evaluate_tiers(tenant: TenantId, day: date, now: datetime | None = None) -> 
 
 
 def run_daily(day: date, now: datetime | None = None) -> DailyReport:
-    """The scheduled entry point: every tenant that is not deleted (one Query lists them)."""
+    """The scheduled entry point: every tenant that is not deleted (one Query lists them).
+    A tenant with nothing due costs two Queries; its configuration is read only when needed."""
     tenants = expired = evaluated = 0
     for tenant in control.iter_tenants():
         if tenant.status is TenantStatus.DELETED:

@@ -8,13 +8,6 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from infra.admin_key import register_admin_key
-from infra.stages import (
-    PLATFORM_ADMIN_KEY_SECRET,
-    PROJECT_ROOT,
-    STAGES,
-    chalice_stage_environment,
-)
 from moto import mock_aws
 
 from chalicelib.dal import control
@@ -22,6 +15,13 @@ from chalicelib.dal.schema import ALL_TABLES
 from chalicelib.domain.tenancy import hash_secret
 from chalicelib.settings import reset_settings
 from devtools.tables import ensure_tables, table_names
+from infra.admin_key import register_admin_key
+from infra.stages import (
+    PLATFORM_ADMIN_KEY_SECRET,
+    PROJECT_ROOT,
+    STAGES,
+    chalice_stage_environment,
+)
 from tests.infra.template_queries import Template, resources_of_type
 
 ADMIN_KEY = "generated-by-secrets-manager-" + "k" * 24

@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from infra.stages import STAGES
 
 from chalicelib.api.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from chalicelib.dal.schema import ALL_TABLES
 from chalicelib.domain.plans import PLAN_LIMITS
+from infra.stages import STAGES
 from tests.infra.template_queries import Template, get_att_target, properties, resources_of_type
 
 STAGE_NAMES = sorted(STAGES)

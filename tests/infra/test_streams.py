@@ -14,10 +14,6 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from infra.access import API_HANDLER, TENANT_DATA_KEYS, FunctionAccess, TableAccess
-from infra.service_stack import CustomerOpsStack
-from infra.stages import STAGES
-from infra.streams import StreamWiringError
 
 from chalicelib.dal.schema import DATA_TABLE
 from chalicelib.streams_config import (
@@ -29,6 +25,10 @@ from chalicelib.streams_config import (
     StreamConsumer,
     StreamConsumerSettings,
 )
+from infra.access import API_HANDLER, TENANT_DATA_KEYS, FunctionAccess, TableAccess
+from infra.service_stack import CustomerOpsStack
+from infra.stages import STAGES
+from infra.streams import StreamWiringError
 from tests.infra.template_queries import (
     StreamMapping,
     Template,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra.stages import PROJECT_ROOT, STAGES, chalice_stage_environment
 
 from chalicelib.dal.schema import ALL_TABLES
+from infra.stages import PROJECT_ROOT, STAGES, chalice_stage_environment
 from tests.infra.template_queries import Template, get_att_target, resources_of_type
 
 STAGE_NAMES = sorted(STAGES)

@@ -7,6 +7,7 @@ import statistics
 from collections.abc import Callable
 
 import pytest
+
 from benchmarks import run as bench_run
 from benchmarks.call_counter import DynamoDBCall, key_kind, tables_of
 from benchmarks.cold_start import ImportLine, extra_imports, parse_importtime
