@@ -103,6 +103,10 @@ def _only(operation: str) -> Callable[[RequestCalls], bool]:
     return lambda calls: operations(calls.data) == (operation,)
 
 
+def _one_read(calls: RequestCalls) -> bool:
+    return len(calls.data) == 1 and set(operations(calls.data)) <= READ_OPERATIONS
+
+
 def _one_or_two_reads(calls: RequestCalls) -> bool:
     return 1 <= len(calls.data) <= 2 and set(operations(calls.data)) <= READ_OPERATIONS
 
@@ -186,7 +190,9 @@ def run(context: Context) -> Section:
     create_once = Expectation(
         "create customer", "1 TransactWriteItems", _only("TransactWriteItems")
     )
-    get_once = Expectation("get customer", "1 GetItem", _only("GetItem"))
+    get_once = Expectation(
+        "get customer (profile and metrics)", "1 read (GetItem or Query)", _one_read
+    )
     look_up_once = Expectation("look up by email", "1 or 2 reads", _one_or_two_reads)
     cold_auth = Expectation(
         "authorisation, cold cache",

@@ -172,6 +172,12 @@ def get_customer(tenant: TenantId, customer_id: str) -> Customer | None:
     return _to_customer(item)
 
 
+def customer_from_raw(raw: dict[str, Any]) -> Customer:
+    """A customer from a profile item as DynamoDB returns it (for reads that fetch the
+    profile together with other items of its partition)."""
+    return _to_customer(CustomerItem.from_raw_data(raw))
+
+
 def replace_customer(tenant: TenantId, before: Customer, after: Customer) -> Customer:
     """Store `after` in place of `before`, moving unique claims and tag listings with it.
 

@@ -21,7 +21,7 @@ from chalicelib.domain.errors import (
     NotFound,
     PreconditionFailed,
 )
-from chalicelib.domain.ids import new_segment_id
+from chalicelib.domain.ids import is_customer_id, new_segment_id
 from chalicelib.domain.metrics import CustomerFacts, CustomerMetrics, fold_metrics
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.segments import (
@@ -207,9 +207,14 @@ def customer_segments(tenant: TenantId, customer_id: str) -> SegmentState | None
 def customer_with_metrics(
     tenant: TenantId, customer_id: str
 ) -> tuple[Customer, CustomerMetrics | None]:
-    """For GET /v1/customers/{id}: the profile, then one GetItem of its metrics."""
-    customer = customers.get_customer(tenant, customer_id)
-    state = repository.get_state(tenant, customer_id, consistent=False)
+    """For GET /v1/customers/{id}: the profile and its metrics, in one Query."""
+    customer, state = (
+        repository.get_customer_and_state(tenant, customer_id)
+        if is_customer_id(customer_id)
+        else (None, None)
+    )
+    if customer is None:
+        raise NotFound(f"customer {customer_id} does not exist")
     return customer, state.metrics if state else None
 
 
