@@ -301,13 +301,3 @@ def list_customers_with_tag(tenant: TenantId, tag: str, page: PageRequest) -> Pa
         _to_customer(found[entry.customer_id]) for entry in listings if entry.customer_id in found
     ]
     return Page(customers, next_cursor)
-
-
-def count_customers(tenant: TenantId) -> int:
-    bound_settings()
-    try:
-        return int(
-            CounterItem.get(keys.customer_counter_pk(tenant), keys.CUSTOMER_COUNTER_SK).value
-        )
-    except CounterItem.DoesNotExist:
-        return 0

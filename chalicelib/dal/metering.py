@@ -25,7 +25,7 @@ from chalicelib.domain.clock import utc_now
 from chalicelib.domain.tenancy import TenantId
 
 FLUSH_SECONDS = 60.0
-_READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
+_READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "TransactGetItems"})
 
 _tenant: ContextVar[TenantId | None] = ContextVar("metered_tenant", default=None)
 

@@ -22,6 +22,9 @@ from chalicelib.dal.keys import tenant_shard_of
 
 UNBOUND = "unbound"  # replaced by chalicelib.dal.connection before first use
 
+# Every item model extends one of the two bases below, which name its table (through their
+# shared Meta, bound lazily) and its keys `pk` and `sk`.
+
 
 class DataTableModel(Model):
     """Base of every item kept in the data table (tenant data); bound lazily.
@@ -33,6 +36,8 @@ class DataTableModel(Model):
     class Meta:
         table_name = UNBOUND
 
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
     tenant_shard = UnicodeAttribute(null=True)
     tenant_item = UnicodeAttribute(null=True)
 
@@ -46,7 +51,7 @@ class DataTableModel(Model):
     def tenant_index_actions(self) -> list[Action]:
         """Update actions that list the item in `by_tenant`, for updates that may create it."""
         cls = type(self)
-        pk, sk = str(getattr(self, "pk")), str(getattr(self, "sk"))  # noqa: B009
+        pk, sk = self.pk, self.sk
         return [cls.tenant_shard.set(tenant_shard_of(pk)), cls.tenant_item.set(f"{pk}|{sk}")]
 
     def update(
@@ -60,6 +65,9 @@ class ControlTableModel(Model):
 
     class Meta:
         table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
 
 
 _M = TypeVar("_M", bound=Model)
@@ -123,11 +131,6 @@ class TenantItemsIndex(GlobalSecondaryIndex["TenantIndexEntry"]):
 
 
 class CustomerItem(DataTableModel):
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     entity = UnicodeAttribute(default="customer")
@@ -153,11 +156,6 @@ class CustomerItem(DataTableModel):
 class CounterItem(DataTableModel):
     """A tenant-wide count kept exact by the transactions that change it."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="counter")
     value = NumberAttribute(default=0)
 
@@ -165,11 +163,6 @@ class CounterItem(DataTableModel):
 class UniqueItem(DataTableModel):
     """Claims a unique value (email, phone, external id) for one customer of a tenant."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="unique")
     tenant_id = UnicodeAttribute()
     field = UnicodeAttribute()
@@ -179,11 +172,6 @@ class UniqueItem(DataTableModel):
 class TagItem(DataTableModel):
     """Lists a customer under one of its tags, newest customer first."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="customer_tag")
     tenant_id = UnicodeAttribute()
     tag = UnicodeAttribute()
@@ -200,11 +188,6 @@ class TenantsByStatus(GlobalSecondaryIndex["TenantItem"]):
 
 
 class TenantItem(ControlTableModel):
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     gsi2pk = UnicodeAttribute()
@@ -229,11 +212,6 @@ class TenantItem(ControlTableModel):
 class ApiKeyItem(ControlTableModel):
     """An API key, stored under the SHA-256 of its secret: the secret itself is never kept."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     entity = UnicodeAttribute(default="api_key")
@@ -255,11 +233,6 @@ class ApiKeyItem(ControlTableModel):
 class TenantConfigItem(ControlTableModel):
     """A tenant's whole configuration, as JSON, versioned."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="tenant_config")
     tenant_id = UnicodeAttribute()
     document = UnicodeAttribute()
@@ -270,23 +243,12 @@ class TenantConfigItem(ControlTableModel):
 class TenantIndexEntry(DataTableModel):
     """The keys of any data item, as the `by_tenant` index lists them (for the purge)."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-
     by_tenant = TenantItemsIndex()
 
 
 class UsageItem(ControlTableModel):
     """A tenant's requests and consumed capacity for one day, added to in batches."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="usage")
     tenant_id = UnicodeAttribute()
     day = UnicodeAttribute()
@@ -325,11 +287,6 @@ class TicketFields(DataTableModel):
     SLA durations are whole microseconds; `*_paused_us` is how long the SLA clock had stood
     still when that milestone was reached."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="ticket")
     tenant_id = UnicodeAttribute()
     ticket_id = UnicodeAttribute()
@@ -365,9 +322,6 @@ class TicketItem(TicketFields):
     """The ticket (pk `T#{t}#TKT#{id}`, sk `TICKET`): read by id, listed by status,
     status and priority, and (while its SLA clock runs) by next due time."""
 
-    class Meta:
-        table_name = UNBOUND
-
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     gsi3pk = UnicodeAttribute()
@@ -386,9 +340,6 @@ class CustomerTicketItem(TicketFields):
     written in the same transaction: lists a customer's tickets and, on gsi4, an
     assignee's."""
 
-    class Meta:
-        table_name = UNBOUND
-
     entity = UnicodeAttribute(default="customer_ticket")
     gsi4pk = UnicodeAttribute(null=True)
     gsi4sk = UnicodeAttribute(null=True)
@@ -400,11 +351,6 @@ class CustomerTicketItem(TicketFields):
 class TicketCommentItem(DataTableModel):
     """A comment in its ticket's partition; public ones are also listed on gsi3."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
     entity = UnicodeAttribute(default="ticket_comment")
@@ -424,11 +370,6 @@ class TicketEventItem(DataTableModel):
     """A ticket event in the customer's partition (the interaction timeline's item
     collection), sk `TKTEV#{at}#{ticket_id}#{seq}`; gsi1 lists one ticket's events."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     entity = UnicodeAttribute(default="ticket_event")
@@ -466,11 +407,6 @@ class AccountsByTierEvaluation(_Gsi2["PointsItem"]):
 class InteractionItem(DataTableModel):
     """One touchpoint on a customer's timeline (in the customer's partition)."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi2pk = UnicodeAttribute()
     gsi2sk = UnicodeAttribute()
     entity = UnicodeAttribute(default="interaction")
@@ -493,11 +429,6 @@ class PointsItem(DataTableModel):
     """A customer's points account: live lots, totals, tier. Versioned: every points write
     conditions on it. In gsi2 under its tier evaluation date while one is due."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
     entity = UnicodeAttribute(default="points")
@@ -523,11 +454,6 @@ class PointsItem(DataTableModel):
 class LedgerItem(DataTableModel):
     """An immutable ledger entry; its sort key orders by the account version that wrote it."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="ledger_entry")
     tenant_id = UnicodeAttribute()
     customer_id = UnicodeAttribute()
@@ -546,11 +472,6 @@ class LotItem(DataTableModel):
     """Marks that a customer holds a lot expiring on `expires_on`, listed in gsi2 under the
     tenant and that date, so the daily job reads exactly the lots due that day."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi2pk = UnicodeAttribute()
     gsi2sk = UnicodeAttribute()
     entity = UnicodeAttribute(default="lot")
@@ -565,11 +486,6 @@ class LotItem(DataTableModel):
 class OrderItem(DataTableModel):
     """Claims an order id within the tenant for one purchase; refunds update it."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="order")
     tenant_id = UnicodeAttribute()
     order_id = UnicodeAttribute()
@@ -602,11 +518,6 @@ class SegmentStateItem(DataTableModel):
     partition), kept by the data stream consumer. Listed in gsi5 under the day its
     memberships next change by time alone (`T#{t}#SEGDUE#{day}#{shard}`)."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi5pk = UnicodeAttribute(null=True)
     gsi5sk = UnicodeAttribute(null=True)
     entity = UnicodeAttribute(default="customer_segments")
@@ -626,11 +537,6 @@ class SegmentStateItem(DataTableModel):
 class SegmentMemberItem(DataTableModel):
     """One member of a segment, in one of the segment's shards (`T#{t}#SEG#{id}#{nn}`)."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="segment_member")
     tenant_id = UnicodeAttribute()
     segment_id = UnicodeAttribute()
@@ -641,11 +547,6 @@ class SegmentMemberItem(DataTableModel):
 class SegmentCountItem(DataTableModel):
     """One shard of a segment's member count (`T#{t}#SEGCOUNT#{nn}`, sk the segment id)."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="segment_count")
     value = NumberAttribute(default=0)
 
@@ -653,11 +554,6 @@ class SegmentCountItem(DataTableModel):
 class SegmentDefinitionItem(DataTableModel):
     """A custom segment (`T#{t}#SEGDEFS`, sk its id) with its back-fill progress."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     entity = UnicodeAttribute(default="segment")
     tenant_id = UnicodeAttribute()
     segment_id = UnicodeAttribute()
@@ -679,11 +575,6 @@ class SegmentEventItem(DataTableModel):
     transaction that changed the membership (an outbox); the data stream consumer delivers
     it. Listed in gsi5 under `T#{t}#EVENTS#FAILED` once its deliveries gave up."""
 
-    class Meta:
-        table_name = UNBOUND
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
     gsi5pk = UnicodeAttribute(null=True)
     gsi5sk = UnicodeAttribute(null=True)
     entity = UnicodeAttribute(default="segment_event")
