@@ -431,21 +431,36 @@ def list_interactions(
 
 def _movement(
     tenant: TenantId,
+    operation: str,
     customer_id: str,
+    points: int,
+    reason: str,
+    reference: str | None,
     actor: str,
-    now: datetime,
+    idempotency_key: str | None,
+    now: datetime | None,
     apply: Callable[[AccountChange], None],
 ) -> PointsMovement:
-    config = loyalty_config(tenant)
-
-    def stage(change: AccountChange) -> StagedChange:
-        apply(change)
-        return StagedChange(account_write(customer_id, change), None, change)
-
-    staged, entries = commit_account_change(tenant, customer_id, stage, config, actor, now)
-    return PointsMovement(
-        balance=staged.change.available(), entries=[LedgerEntryRecord.of(e) for e in entries]
+    """One points change made once per Idempotency-Key, in one account transaction."""
+    moment = now or utc_now()
+    request = idempotent_request(
+        tenant, operation, idempotency_key, customer_id, points, reason, reference
     )
+
+    def commit() -> PointsMovement:
+        config = loyalty_config(tenant)
+
+        def stage(change: AccountChange) -> StagedChange:
+            apply(change)
+            return StagedChange(account_write(customer_id, change), None, change)
+
+        staged, entries = commit_account_change(tenant, customer_id, stage, config, actor, moment)
+        return PointsMovement(
+            balance=staged.change.available(),
+            entries=[LedgerEntryRecord.of(e) for e in entries],
+        )
+
+    return run_once(request, PointsMovement, commit)
 
 
 def redeem_points(
@@ -459,16 +474,17 @@ def redeem_points(
     now: datetime | None = None,
 ) -> PointsMovement:
     """Spend points from the lots that expire first; InsufficientPoints when short."""
-    moment = now or utc_now()
-    request = idempotent_request(
-        tenant, "points:redeem", idempotency_key, customer_id, points, reason, reference
-    )
-    return run_once(
-        request,
-        PointsMovement,
-        lambda: _movement(
-            tenant, customer_id, actor, moment, lambda c: c.redeem(points, reason, reference)
-        ),
+    return _movement(
+        tenant,
+        "points:redeem",
+        customer_id,
+        points,
+        reason,
+        reference,
+        actor,
+        idempotency_key,
+        now,
+        lambda change: change.redeem(points, reason, reference),
     )
 
 
@@ -483,16 +499,17 @@ def adjust_points(
     now: datetime | None = None,
 ) -> PointsMovement:
     """A signed manual correction, recorded as an `adjust` entry."""
-    moment = now or utc_now()
-    request = idempotent_request(
-        tenant, "points:adjust", idempotency_key, customer_id, points, reason, reference
-    )
-    return run_once(
-        request,
-        PointsMovement,
-        lambda: _movement(
-            tenant, customer_id, actor, moment, lambda c: c.adjust(points, reason, reference)
-        ),
+    return _movement(
+        tenant,
+        "points:adjust",
+        customer_id,
+        points,
+        reason,
+        reference,
+        actor,
+        idempotency_key,
+        now,
+        lambda change: change.adjust(points, reason, reference),
     )
 
 
