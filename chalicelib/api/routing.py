@@ -226,6 +226,7 @@ def audited(
         action=operation.operation_id,
         resource_type=operation.tag,
         request_id=request_id_of(request),
+        method=request.method,
         status=response.status_code,
         resource_ids=resources,
         customer_ids=customers,

@@ -165,7 +165,7 @@ def list_entries(tenant: TenantId, where: EntryFilter, page: PageRequest) -> Pag
             )
         )
 
-    query = f"audit:{names[-1]}:{partition}:{low}:{high}"
+    query = f"audit:{names[-1]}:{partition}"
     items, cursor = page_of(tenant, query, fetch, page.limit, page.cursor, names)
     return Page([entry_from_item(item) for item in items], cursor)
 

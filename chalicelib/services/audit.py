@@ -70,6 +70,7 @@ class RequestRecord:
     action: str
     resource_type: str
     request_id: str
+    method: str
     status: int
     resource_ids: Sequence[str] = ()
     customer_ids: Sequence[str] = ()
@@ -110,6 +111,7 @@ def record_request(record: RequestRecord, now: datetime | None = None) -> AuditE
         source_ip=record.source_ip,
         user_agent=(record.user_agent or "")[:256] or None,
         outcome=str(record.status),
+        detail={"method": record.method},
     )
     repository.put_entry(record.tenant, entry)
     return entry
@@ -253,14 +255,18 @@ def chain(tenant: TenantId, entries: Sequence[AuditEntry], now: datetime | None 
     raise RuntimeError(f"could not append to the audit chain of {tenant}")
 
 
-def verify(tenant: TenantId, start: datetime, end: datetime) -> Verification:
+def verify(
+    tenant: TenantId, start: datetime, end: datetime, now: datetime | None = None
+) -> Verification:
+    """Verify the window `start`..`end` as of `now` (entries whose retention ended by then
+    may be gone)."""
     if end < start:
         raise InvalidInput([FieldIssue("to", "must not be before from", "range")])
     if end - start > timedelta(days=MAX_VERIFY_DAYS):
         raise InvalidInput(
             [FieldIssue("to", f"at most {MAX_VERIFY_DAYS} days after from", "range")]
         )
-    now = utc_now()
+    now = now or utc_now()
     entries = repository.entries_between(tenant, start, end)
     digests = repository.digests_between(tenant, start - CLOCK_SKEW, now)
     first_time = digests[0].created_at if digests else start - CLOCK_SKEW
@@ -330,7 +336,7 @@ def alerts_for(entry: AuditEntry, thresholds: AlertThresholds) -> list[AuditEntr
         return [alert_entry(entry, AlertRule.EXPORT, {})]
     if entry.action == ERASURE_ACTION:
         return [alert_entry(entry, AlertRule.ERASURE, {})]
-    if not entry.customer_ids or entry.role == "system":
+    if not entry.customer_ids or entry.detail.get("method") != "GET":
         return []
     window = _window_start(entry.at, thresholds.window)
     expires = int((window + thresholds.window + timedelta(days=1)).timestamp())
