@@ -359,3 +359,39 @@ def test_reading_many_customers_raises_one_alert_and_event(
     event = get_event(tenant_id(tenant_a.tenant_id), "evt_" + alert["id"].removeprefix("aud_"))
     assert event is not None and event.type == "audit.alert"
     assert event.detail["rule"] == "many_customers"
+
+
+def test_concurrent_writers_extend_the_chain_without_forking(tenant_a: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.services.audit import chain
+
+    # Given four batches of entries chained at once by four writers
+    tenant = tenant_id(tenant_a.tenant_id)
+    batches = [
+        [
+            AuditEntry(
+                tenant_id=tenant,
+                entry_id=f"aud_{writer:02d}{n:024d}",
+                at=utc_now(),
+                kind=EntryKind.REQUEST,
+                actor="key_x",
+                role="admin",
+                action="get_customer",
+                resource_type="customers",
+                request_id=f"r{writer}-{n}",
+                expires_at=int(utc_now().timestamp()) + 3600,
+            )
+            for n in range(3)
+        ]
+        for writer in range(4)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sequences = sorted(pool.map(lambda batch: chain(tenant, batch), batches))
+
+    # Then the chain holds one digest per batch, each linked to the one before
+    digests = trail.digests_between(tenant, utc_now() - timedelta(hours=1), utc_now())
+    assert sequences == [1, 2, 3, 4]
+    assert [d.sequence for d in digests] == [1, 2, 3, 4]
+    for before, after in zip(digests, digests[1:], strict=False):
+        assert after.previous_hash == before.signature
