@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import boto3
@@ -393,5 +394,5 @@ def test_concurrent_writers_extend_the_chain_without_forking(tenant_a: Api) -> N
     digests = trail.digests_between(tenant, utc_now() - timedelta(hours=1), utc_now())
     assert sequences == [1, 2, 3, 4]
     assert [d.sequence for d in digests] == [1, 2, 3, 4]
-    for before, after in zip(digests, digests[1:], strict=False):
+    for before, after in pairwise(digests):
         assert after.previous_hash == before.signature
