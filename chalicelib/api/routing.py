@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.problems import response_for_exception
 from chalicelib.api.request_context import optional_principal, request_id_of
-from chalicelib.dal.attribution import writing_as
+from chalicelib.dal.attribution import rename_current_action, writing_as
 from chalicelib.domain.audit import Writer, ids_from_path, returned_ids
 from chalicelib.domain.errors import (
     AuditUnavailable,
@@ -64,6 +64,13 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
+@dataclass
+class AuditNote:
+    """What a view tells the audit trail beyond its declaration."""
+
+    action: str | None = None
+
+
 @dataclass(frozen=True)
 class Call(Generic[BodyT, QueryT]):
     principal: Principal | None
@@ -71,6 +78,13 @@ class Call(Generic[BodyT, QueryT]):
     query: QueryT
     headers: Mapping[str, str]
     request_id: str
+    audit_note: AuditNote = field(default_factory=AuditNote)
+
+    def audit_as(self, action: str) -> None:
+        """Record this call (and the items it writes) under `action` rather than the
+        operation's name: an erasure arrives as a DELETE but is audited as one."""
+        self.audit_note.action = action
+        rename_current_action(action)
 
     @property
     def tenant(self) -> TenantId:
@@ -195,6 +209,7 @@ def _writer(principal: Principal | None, request_id: str, action: str) -> Writer
 
 def audited(
     operation: Operation,
+    action: str,
     request: Request,
     path_params: Mapping[str, str],
     sent: BaseModel | None,
@@ -223,7 +238,7 @@ def audited(
         plan=principal.plan,
         actor=principal.key_id,
         role=principal.role.value,
-        action=operation.operation_id,
+        action=action,
         resource_type=operation.tag,
         request_id=request_id_of(request),
         method=request.method,
@@ -292,6 +307,7 @@ class Operations:
                 writer = _writer(principal, request_id, operation.operation_id)
                 sent: BaseModel | None = None
                 reply: Reply | None = None
+                note = AuditNote()
                 try:
                     with writing_as(writer) if writer else nullcontext():
                         call: Call[Any, Any] = Call(
@@ -300,13 +316,15 @@ class Operations:
                             query=_parse_query(request, query),
                             headers=request.headers,
                             request_id=request_id,
+                            audit_note=note,
                         )
                         sent = call.body
                         reply = view(call, **path_params)
                     response = _render(reply)
                 except Exception as error:  # noqa: BLE001 - the edge answers every failure
                     response = response_for_exception(error, request_id)
-                return audited(operation, request, path_params, sent, reply, response)
+                action = note.action or operation.operation_id
+                return audited(operation, action, request, path_params, sent, reply, response)
 
             handle.__name__ = view.__name__
             handle.__doc__ = view.__doc__

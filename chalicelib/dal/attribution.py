@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import replace
 
 from chalicelib.domain.audit import Writer
 
@@ -30,6 +31,13 @@ def writing_as(writer: Writer) -> Iterator[Writer]:
         yield writer
     finally:
         _writer.reset(token)
+
+
+def rename_current_action(action: str) -> None:
+    """Name a different action for the rest of the current writer's writes."""
+    writer = _writer.get()
+    if writer is not None:
+        _writer.set(replace(writer, action=action))
 
 
 def system_writer(function: str, event: object) -> Writer:

@@ -221,10 +221,15 @@ def _entry_id_for_record(sequence: str) -> str:
     return derived_id("aud", f"data-stream:{sequence}")
 
 
-def record_changes(changes: Iterable[ItemChange], audited: Mapping[str, str]) -> int:
-    """Put the entries of a batch's changes; how many were new."""
+def record_changes(
+    changes: Iterable[ItemChange],
+    audited: Mapping[str, str],
+    retention: dict[str, int] | None = None,
+) -> int:
+    """Put the entries of changes; how many were new. `retention` caches each tenant's
+    retention days across calls (one batch)."""
     entries = []
-    retention: dict[str, int] = {}
+    retention = {} if retention is None else retention
     for change in changes:
         image = change.old if change.event == "REMOVE" else change.new
         pk = _text(image or {}, "pk") or ""
@@ -327,62 +332,92 @@ def _window_start(at: datetime, window: timedelta) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
 
 
-def alerts_for(entry: AuditEntry, thresholds: AlertThresholds) -> list[AuditEntry]:
-    """The alerts an entry raises: every export and erasure; the read that takes one key
-    past the tenant's distinct-customer threshold within a window."""
+def alerts_for(entry: AuditEntry) -> list[AuditEntry]:
+    """The alerts one entry raises on its own: every export and every erasure."""
     if entry.kind is not EntryKind.REQUEST or not entry.outcome.startswith("2"):
         return []
     if entry.action == EXPORT_ACTION:
         return [alert_entry(entry, AlertRule.EXPORT, {})]
     if entry.action == ERASURE_ACTION:
         return [alert_entry(entry, AlertRule.ERASURE, {})]
-    if not entry.customer_ids or entry.detail.get("method") != "GET":
-        return []
-    window = _window_start(entry.at, thresholds.window)
-    expires = int((window + thresholds.window + timedelta(days=1)).timestamp())
-    tenant = tenant_id(entry.tenant_id)
-    count = repository.note_customers_read(tenant, entry.actor, window, entry.customer_ids, expires)
-    if count is None or count <= thresholds.distinct_customers:
-        return []
-    if not repository.raise_window_alert(tenant, entry.actor, window):
-        return []
-    detail = {
-        "distinct_customers": str(count),
-        "threshold": str(thresholds.distinct_customers),
-        "window_start": window.isoformat(),
-    }
-    return [alert_entry(entry, AlertRule.MANY_CUSTOMERS, detail)]
+    return []
+
+
+def _is_customer_read(entry: AuditEntry) -> bool:
+    return (
+        entry.kind is EntryKind.REQUEST
+        and entry.outcome.startswith("2")
+        and entry.detail.get("method") == "GET"
+        and bool(entry.customer_ids)
+    )
+
+
+def read_alerts(
+    tenant: TenantId, entries: Sequence[AuditEntry], thresholds: AlertThresholds
+) -> list[AuditEntry]:
+    """The `many_customers` alerts of a batch's reads: per key and window, the customers
+    read are added to the window in one update, and the read that takes the key past the
+    threshold raises the window's one alert."""
+    groups: dict[tuple[str, datetime], list[AuditEntry]] = {}
+    for entry in entries:
+        if _is_customer_read(entry):
+            window = _window_start(entry.at, thresholds.window)
+            groups.setdefault((entry.actor, window), []).append(entry)
+    alerts = []
+    for (actor, window), reads in groups.items():
+        customers = {customer for read in reads for customer in read.customer_ids}
+        expires = int((window + thresholds.window + timedelta(days=1)).timestamp())
+        count = repository.note_customers_read(tenant, actor, window, customers, expires)
+        if count is None or count <= thresholds.distinct_customers:
+            continue
+        if not repository.raise_window_alert(tenant, actor, window):
+            continue
+        detail = {
+            "distinct_customers": str(count),
+            "threshold": str(thresholds.distinct_customers),
+            "window_start": window.isoformat(),
+        }
+        alerts.append(alert_entry(reads[-1], AlertRule.MANY_CUSTOMERS, detail))
+    return alerts
 
 
 @dataclass
 class TrailBatch:
     """One batch of the audit table's stream: each tenant's new entries are chained in
-    one digest; entries naming several customers get their mentions; alerts are raised."""
+    one digest and its reads counted towards alerts (once per tenant and batch); entries
+    naming several customers get their mentions; exports and erasures raise alerts."""
 
     entries_by_tenant: dict[str, list[AuditEntry]]
     thresholds_of: Callable[[TenantId], AlertThresholds]
-    chained: dict[str, BaseException | None] = field(default_factory=dict)
-    thresholds: dict[str, AlertThresholds] = field(default_factory=dict)
+    done: dict[str, BaseException | None] = field(default_factory=dict)
 
     def handle(self, entry: AuditEntry) -> None:
-        tenant = entry.tenant_id
-        if tenant not in self.chained:
+        tenant = tenant_id(entry.tenant_id)
+        if tenant not in self.done:
             try:
-                chain(tenant_id(tenant), self.entries_by_tenant[tenant])
-                self.chained[tenant] = None
+                self._per_tenant(tenant)
+                self.done[tenant] = None
             except BaseException as error:
-                self.chained[tenant] = error
+                self.done[tenant] = error
                 raise
-        elif self.chained[tenant] is not None:
-            raise RuntimeError(f"the chain of {tenant} failed earlier in this batch")
+        elif self.done[tenant] is not None:
+            raise RuntimeError(f"the trail of {tenant} failed earlier in this batch")
         if len(entry.customer_ids) > 1:
-            repository.put_mentions(tenant_id(tenant), entry)
-        if tenant not in self.thresholds:
-            self.thresholds[tenant] = self.thresholds_of(tenant_id(tenant))
-        for alert in alerts_for(entry, self.thresholds[tenant]):
-            if repository.put_entry(tenant_id(tenant), alert):
-                logger.warning("audit alert", rule=alert.detail["rule"], actor=alert.actor)
-                _publish_alert(tenant_id(tenant), alert)
+            repository.put_mentions(tenant, entry)
+        for alert in alerts_for(entry):
+            _raise(tenant, alert)
+
+    def _per_tenant(self, tenant: TenantId) -> None:
+        entries = self.entries_by_tenant[tenant]
+        chain(tenant, entries)
+        for alert in read_alerts(tenant, entries, self.thresholds_of(tenant)):
+            _raise(tenant, alert)
+
+
+def _raise(tenant: TenantId, alert: AuditEntry) -> None:
+    if repository.put_entry(tenant, alert):
+        logger.warning("audit alert", rule=alert.detail["rule"], actor=alert.actor)
+    _publish_alert(tenant, alert)
 
 
 def thresholds_of(tenant: TenantId) -> AlertThresholds:

@@ -60,9 +60,10 @@ def record_data_changes(event: Any) -> PartialItemFailureResponse:
     from chalicelib.services.audit import record_changes
 
     audited = audited_entities()
+    retention: dict[str, int] = {}
 
     def handle(record: DynamoDBRecord) -> None:
-        record_changes([item_change(record)], audited)
+        record_changes([item_change(record)], audited, retention)
 
     with writing_as(system_writer("record_data_changes", event)):
         return process_partial_response(
