@@ -37,7 +37,7 @@ from chalicelib.domain.audit import (
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import FieldIssue, InvalidInput
 from chalicelib.domain.ids import derived_id, new_audit_entry_id
-from chalicelib.domain.paging import Page, PageRequest
+from chalicelib.domain.paging import MAX_PAGE_SIZE, Page, PageRequest
 from chalicelib.domain.plans import PLAN_LIMITS, Plan
 from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.observability import logger
@@ -289,6 +289,23 @@ def verify(
 
 def list_entries(tenant: TenantId, where: EntryFilter, page: PageRequest) -> Page[AuditEntry]:
     return repository.list_entries(tenant, where, page)
+
+
+TRAIL_BEGINS = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def entries_about_customer(tenant: TenantId, customer_id: str) -> list[AuditEntry]:
+    """Every entry that names the customer (theirs to see in an export), oldest first:
+    all pages of by_customer."""
+    entries: list[AuditEntry] = []
+    where = EntryFilter(TRAIL_BEGINS, utc_now(), customer_id=customer_id)
+    cursor: str | None = None
+    while True:
+        page = repository.list_entries(tenant, where, PageRequest(MAX_PAGE_SIZE, cursor))
+        entries += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return entries[::-1]
 
 
 def list_alerts(
