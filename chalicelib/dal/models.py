@@ -592,3 +592,17 @@ class SegmentEventItem(DataTableModel):
     ttl = NumberAttribute(null=True)
 
     by_failure = FailedEventsByTime()
+
+
+class ErasureItem(DataTableModel):
+    """The record that a customer was erased (sk `ERASURE`, in the customer's partition):
+    written with the deletion of the profile, so an erasure interrupted midway resumes on
+    the next request. It holds ids and times only, never a personal value."""
+
+    entity = UnicodeAttribute(default="erasure")
+    tenant_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    requested_at = UTCDateTimeAttribute()
+    requested_by = UnicodeAttribute()
+    completed_at = UTCDateTimeAttribute(null=True)
+    items_anonymised = NumberAttribute(default=0)
