@@ -260,6 +260,32 @@ def get_order_interaction(tenant: TenantId, order: Order) -> Interaction | None:
     return _to_interaction(item)
 
 
+def get_interaction(
+    tenant: TenantId, customer_id: str, occurred_at: datetime, interaction_id: str
+) -> Interaction | None:
+    bound_settings()
+    try:
+        item = InteractionItem.get(
+            keys.customer_pk(tenant, customer_id),
+            keys.interaction_sk(sortable_timestamp(occurred_at), interaction_id),
+            consistent_read=True,
+        )
+    except InteractionItem.DoesNotExist:
+        return None
+    return _to_interaction(item)
+
+
+def get_ledger_entries(
+    tenant: TenantId, customer_id: str, sequences: Sequence[str]
+) -> list[LedgerEntry]:
+    """The named entries (BatchGetItem), in ledger order."""
+    bound_settings()
+    pk = keys.customer_pk(tenant, customer_id)
+    wanted = [(pk, f"LEDGER#{sequence}") for sequence in sequences]
+    found = [_to_entry(item) for item in LedgerItem.batch_get(wanted)] if wanted else []
+    return sorted(found, key=lambda entry: entry.sequence)
+
+
 def _page_cursor(
     tenant: TenantId, query: str, items: list[Any], limit: int, index_keys: tuple[str, ...] = ()
 ) -> tuple[list[Any], str | None]:

@@ -1,5 +1,8 @@
-"""What the interaction and points use cases answer. Pydantic models, because an answer to
-an idempotent request is stored and replayed as JSON."""
+"""What the interaction and points use cases answer, and the receipts an idempotent
+request stores of them. Pydantic models, because receipts are stored and read as JSON.
+
+A receipt holds ids, counts and amounts only (never free text, attributes or anything
+else personal): a repeat of the request rebuilds the answer from the items it names."""
 
 from __future__ import annotations
 
@@ -115,3 +118,62 @@ class BatchResult(BaseModel):
     duplicates: int
     failed: int
     items: list[BatchItemOutcome]
+
+
+class InteractionReceipt(BaseModel):
+    """Names a recorded interaction (its customer, time and id: its key)."""
+
+    customer_id: str
+    interaction_id: str
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, record: InteractionRecord) -> InteractionReceipt:
+        return cls(
+            customer_id=record.customer_id,
+            interaction_id=record.id,
+            occurred_at=record.occurred_at,
+        )
+
+
+class MovementReceipt(BaseModel):
+    """Names the ledger entries a redemption or adjustment wrote."""
+
+    customer_id: str
+    balance: int
+    entries: list[str]
+
+
+class BatchItemReceipt(BaseModel):
+    index: int
+    outcome: str
+    interaction: InteractionReceipt | None = None
+    error: str | None = None
+    detail: str | None = None
+
+
+class BatchReceipt(BaseModel):
+    created: int
+    duplicates: int
+    failed: int
+    items: list[BatchItemReceipt]
+
+    @classmethod
+    def of(cls, result: BatchResult) -> BatchReceipt:
+        return cls(
+            created=result.created,
+            duplicates=result.duplicates,
+            failed=result.failed,
+            items=[
+                BatchItemReceipt(
+                    index=item.index,
+                    outcome=item.outcome,
+                    interaction=InteractionReceipt.of(item.interaction)
+                    if item.interaction
+                    else None,
+                    error=item.error,
+                    detail=item.detail,
+                )
+                for item in result.items
+            ],
+        )
