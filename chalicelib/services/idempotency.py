@@ -97,9 +97,7 @@ def _runner(store_id: int, result_type: type[BaseModel]) -> tuple[Callable[..., 
     return runner, config
 
 
-def run_once(
-    request: IdempotentRequest | None, receipt: Receipt[R, S], work: Callable[[], R]
-) -> R:
+def run_once(request: IdempotentRequest | None, receipt: Receipt[R, S], work: Callable[[], R]) -> R:
     """Run `work` once per idempotent request; a repeat answers the result rebuilt from
     the stored receipt."""
     if request is None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+
 from chalicelib.dal.schema import ALL_TABLES
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
