@@ -113,6 +113,7 @@ def _points_item(tenant: TenantId, customer_id: str, account: PointsAccount) -> 
         tier=account.tier,
         spend_by_month=json.dumps({m: str(a) for m, a in sorted(account.spend_by_month.items())}),
         tier_evaluation=due,
+        closed_at=account.closed_at,
         updated_at=utc_now(),
     )
     if account.version:
@@ -135,6 +136,7 @@ def _to_account(item: PointsItem) -> PointsAccount:
         spend_by_month=spend,
         tier_evaluation=date.fromisoformat(item.tier_evaluation) if item.tier_evaluation else None,
         version=int(item.version or 0),
+        closed_at=item.closed_at,
     )
 
 

@@ -445,6 +445,7 @@ class PointsItem(DataTableModel):
     tier = UnicodeAttribute()
     spend_by_month = UnicodeAttribute()
     tier_evaluation = UnicodeAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 

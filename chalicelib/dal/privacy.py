@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
 
 from chalicelib.dal import keys
@@ -38,7 +39,7 @@ from chalicelib.dal.models import (
 from chalicelib.dal.segments import _state_from_plain
 from chalicelib.dal.tickets import _to_comment, _to_event, _to_ticket
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
-from chalicelib.domain.clock import sortable_timestamp
+from chalicelib.domain.clock import sortable_timestamp, utc_now
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import ConcurrentModification
 from chalicelib.domain.interactions import Interaction
@@ -75,6 +76,19 @@ class CustomerHoldings:
     erasure: Erasure | None = None
     # The ticket subject each event item copied (events are not read back with it).
     event_subjects: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    @property
+    def holds_history(self) -> bool:
+        """Whether anything but the profile is held (a deleted customer's history is)."""
+        return bool(
+            self.account
+            or self.interactions
+            or self.ledger
+            or self.lots
+            or self.tickets
+            or self.ticket_events
+            or self.state
+        )
 
 
 def _query_all(pk: str, sort_prefix: str | None = None) -> Iterator[dict[str, Any]]:
@@ -199,6 +213,40 @@ def erase_profile(tenant: TenantId, customer: Customer, erasure: Erasure) -> Non
     delete_profile(tenant, customer, also=record)
 
 
+def record_erasure(tenant: TenantId, erasure: Erasure) -> None:
+    """Record the erasure of a customer whose profile is already gone (deleted earlier
+    without erasure: its history is still held)."""
+    bound_settings()
+    try:
+        _erasure_item(tenant, erasure).save(condition=ErasureItem.pk.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise ConcurrentModification("the erasure was recorded by another request") from error
+        raise
+
+
+def _close_account(tenant: TenantId, customer_id: str, account: PointsAccount) -> None:
+    """Close the points account under the version read: from then on no request can add
+    an interaction or move points for this customer (the daily job still expires lots)."""
+    item = PointsItem(pk=keys.customer_pk(tenant, customer_id), sk=keys.POINTS_SK)
+    item.version = account.version
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        transaction.update(
+            "close-account",
+            item,
+            [PointsItem.closed_at.set(utc_now())],
+            condition=PointsItem.version == account.version,
+        )
+        return transaction
+
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed as error:
+        raise ConcurrentModification("the points account changed; retry") from error
+
+
 def finish_erasure(tenant: TenantId, erasure: Erasure) -> None:
     bound_settings()
     _erasure_item(tenant, erasure).save()
@@ -303,6 +351,11 @@ def anonymise_holdings(tenant: TenantId, customer_id: str) -> int:
     anonymised is not written again. Answers the number of items changed."""
     holdings = read_holdings(tenant, customer_id)
     changed = 0
+    if holdings.account is not None and holdings.account.closed_at is None:
+        _close_account(tenant, customer_id, holdings.account)
+        changed += 1
+        # read again: nothing can be added for the customer once its account is closed
+        holdings = read_holdings(tenant, customer_id)
     for ticket in holdings.tickets:
         changed += _anonymise_ticket(tenant, ticket.id)
     updates: list[_Update | None] = [_interaction_update(tenant, i) for i in holdings.interactions]

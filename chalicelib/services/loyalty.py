@@ -95,11 +95,14 @@ def _require_customer(tenant: TenantId, customer_id: str) -> None:
         raise _not_found(customer_id)
 
 
-def _account_of(tenant: TenantId, customer_id: str) -> PointsAccount:
-    """The stored account; a customer who never had points starts from an empty one."""
+def _account_of(tenant: TenantId, customer_id: str, closed_ok: bool = False) -> PointsAccount:
+    """The stored account; a customer who never had points starts from an empty one. The
+    account of an erased customer is closed: only the daily job (`closed_ok`) uses it."""
     if not is_customer_id(customer_id):
         raise _not_found(customer_id)
     account = repository.get_account(tenant, customer_id)
+    if account is not None and account.closed_at is not None and not closed_ok:
+        raise _not_found(customer_id)
     if account is None:
         _require_customer(tenant, customer_id)
         return PointsAccount()
@@ -122,10 +125,11 @@ def commit_account_change(
     config: LoyaltyConfig,
     actor: str,
     now: datetime,
+    closed_ok: bool = False,
 ) -> tuple[StagedChange, list[LedgerEntry]]:
     """Read the account, stage a change, commit it; on a lost race read again."""
     for attempt in range(WRITE_ATTEMPTS):
-        account = _account_of(tenant, customer_id)
+        account = _account_of(tenant, customer_id, closed_ok)
         change = AccountChange(account, config, now, actor)
         change.expire_due()
         staged = stage(change)

@@ -85,34 +85,17 @@ def erase_customer(
 
     A repeat, or a retry after a failure at any step, starts again from step 1 and
     converges: the erasure record is what lets it continue once the profile is gone.
-    A customer that was never there is NotFound; one already erased answers again.
+    A customer deleted earlier without erasure still has its history (interactions,
+    tickets, ledger): erasing it records the erasure and anonymises that history. A
+    customer of whom nothing is held is NotFound; one already erased answers again.
     `requested_by` is the caller's key id; `expected_version` (If-Match) applies while
     the profile exists.
     """
     if not is_customer_id(customer_id):
         raise _not_found(customer_id)
     for _ in range(ERASE_ATTEMPTS):
-        holdings = repository.read_holdings(tenant, customer_id)
-        erasure = holdings.erasure
-        customer = holdings.customer
-        if customer is not None:
-            if expected_version is not None and customer.version != expected_version:
-                raise PreconditionFailed(
-                    f"customer {customer_id} is at version {customer.version}, "
-                    f"not {expected_version}"
-                )
-            erasure = erasure or Erasure(
-                customer_id=customer_id,
-                requested_at=utc_now(),
-                requested_by=requested_by,
-            )
-            try:
-                repository.erase_profile(tenant, customer, erasure)
-            except ConcurrentModification:
-                continue
-        if erasure is None:
-            raise _not_found(customer_id)
         try:
+            erasure = _begin_erasure(tenant, customer_id, requested_by, expected_version)
             changed = repository.anonymise_holdings(tenant, customer_id)
         except ConcurrentModification:
             continue
@@ -125,3 +108,27 @@ def erase_customer(
             repository.finish_erasure(tenant, finished)
         return finished
     raise ConcurrentModification(f"customer {customer_id} kept changing during the erasure")
+
+
+def _begin_erasure(
+    tenant: TenantId, customer_id: str, requested_by: str, expected_version: int | None
+) -> Erasure:
+    """Step 1: the erasure record, written with the profile's deletion (or alone, for a
+    customer deleted earlier), or the one a previous attempt wrote."""
+    holdings = repository.read_holdings(tenant, customer_id)
+    customer = holdings.customer
+    if customer is not None:
+        if expected_version is not None and customer.version != expected_version:
+            raise PreconditionFailed(
+                f"customer {customer_id} is at version {customer.version}, not {expected_version}"
+            )
+        erasure = holdings.erasure or Erasure(customer_id, utc_now(), requested_by)
+        repository.erase_profile(tenant, customer, erasure)
+        return erasure
+    if holdings.erasure is not None:
+        return holdings.erasure
+    if not holdings.holds_history:
+        raise _not_found(customer_id)
+    erasure = Erasure(customer_id, utc_now(), requested_by)
+    repository.record_erasure(tenant, erasure)
+    return erasure

@@ -6,11 +6,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 
+from chalicelib.dal import loyalty as loyalty_repository
+from chalicelib.dal import privacy
 from chalicelib.dal.schema import ALL_TABLES
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.privacy import Erasure
+from chalicelib.domain.tenancy import tenant_id
+from chalicelib.services import loyalty_jobs
+from chalicelib.services.customers import get_customer
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
 
@@ -250,6 +258,23 @@ def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_the_books(
     tenant_a.get(path).problem(404)
     tenant_a.get(f"{path}/export").problem(404)
     tenant_a.get(f"{path}/interactions").problem(404)
+    tenant_a.get(f"{path}/points").problem(404)
+    tenant_a.get(f"{path}/points/transactions").problem(404)
+    # and nothing can be recorded for it any more (its points account is closed)
+    purchase = {"type": "purchase", "amount": "5", "currency": "EUR", "order_id": "o-after"}
+    tenant_a.post(f"{path}/interactions", purchase).problem(404)
+    tenant_a.post(f"{path}/interactions", {"type": "visit"}).problem(404)
+    tenant_a.post(f"{path}/points/adjust", {"points": 5, "reason": "x"}).problem(404)
+    tenant_a.post(
+        "/v1/tickets",
+        {
+            "customer_id": written.id,
+            "category": "other",
+            "subject": "s",
+            "description": "d",
+            "channel": "email",
+        },
+    ).problem(422)
     for query in (
         "email=zelda.quixote@example.org",
         "phone=%2B49309876543",
@@ -308,12 +333,6 @@ def test_an_erasure_interrupted_after_the_profile_went_resumes(
     tenant_a: Api, environment: dict[str, str]
 ) -> None:
     """The first step (profile deleted, erasure recorded) ran; the sweep did not."""
-    from chalicelib.dal import privacy
-    from chalicelib.domain.clock import utc_now
-    from chalicelib.domain.privacy import Erasure
-    from chalicelib.domain.tenancy import tenant_id
-    from chalicelib.services.customers import get_customer
-
     written = _write_customer(tenant_a)
     tenant = tenant_id(str(tenant_a.tenant_id))
     customer = get_customer(tenant, written.id)
@@ -362,6 +381,20 @@ def test_erase_takes_true_or_false_and_only_admin_keys_may_send_it(
     tenant_a.delete(f"{path}?erase=true").problem(404)
 
 
+def test_erasing_a_customer_deleted_earlier_anonymises_the_history_it_left(
+    tenant_a: Api, environment: dict[str, str]
+) -> None:
+    written = _write_customer(tenant_a)
+    path = f"/v1/customers/{written.id}"
+    assert tenant_a.delete(path).status == 204
+    assert _personal_values_in(environment), "a plain delete leaves the partition"
+
+    assert tenant_a.delete(f"{path}?erase=true").status == 204
+
+    assert _personal_values_in(environment) == []
+    assert tenant_a.delete(f"{path}?erase=true").status == 204
+
+
 def test_the_erased_email_and_phone_are_free_again(tenant_a: Api) -> None:
     written = _write_customer(tenant_a)
     assert tenant_a.delete(f"/v1/customers/{written.id}?erase=true").status == 204
@@ -369,3 +402,19 @@ def test_the_erased_email_and_phone_are_free_again(tenant_a: Api) -> None:
     again = tenant_a.create_customer(email=PROFILE["email"], phone=PROFILE["phone"])
 
     assert again["id"] != written.id
+
+
+def test_the_daily_job_still_expires_the_lots_of_an_erased_customer(tenant_a: Api) -> None:
+    written = _write_customer(tenant_a)
+    tenant = tenant_id(str(tenant_a.tenant_id))
+    purchase = written.interactions[0]
+    assert tenant_a.delete(f"/v1/customers/{written.id}?erase=true").status == 204
+    due = (datetime.fromisoformat(purchase["occurred_at"]) + timedelta(days=365)).date()
+
+    assert loyalty_jobs.run_daily(due).expiry_checked >= 1
+
+    ledger = list(loyalty_repository.iter_ledger(tenant, written.id))
+    assert ledger[-1].type.value == "expire"
+    assert sum(entry.points for entry in ledger) == 0
+    account = loyalty_repository.get_account(tenant, written.id)
+    assert account is not None and account.closed_at is not None
