@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,122 +20,7 @@ from chalicelib.services import loyalty_jobs
 from chalicelib.services.customers import get_customer
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
-
-PROFILE = {
-    "name": "Zelda Quixote-Marlowe",
-    "email": "Zelda.Quixote@example.org",
-    "phone": "+49 30 9876543",
-    "external_id": "ext-zq-7781",
-    "birthday": "1987-06-05",
-    "address": {
-        "line1": "17 Wisteria Lane",
-        "city": "Quahogville",
-        "postal_code": "QX-4471",
-        "country": "DE",
-    },
-    "tags": ["quixotic-tag"],
-    "attributes": {"favourite": "marzipan-unicorn"},
-    "consent": {"email_marketing": True, "sms_marketing": False},
-}
-
-# Every personal value the test writes, as it may be stored (lower-cased for the search).
-PERSONAL_VALUES = (
-    "zelda",
-    "quixote",
-    "+49309876543",
-    "9876543",
-    "ext-zq-7781",
-    "1987-06-05",
-    "wisteria",
-    "quahogville",
-    "qx-4471",
-    "quixotic-tag",
-    "marzipan-unicorn",
-    "velvet armchair",
-    "koi pond",
-    "embroidered xylophone",
-    "above the bakery",
-    "zq_secret_event",
-    "voucher-zq-99",
-    "zq-ticket-tag",
-    "sounded upset",
-)
-
-
-@dataclass
-class Written:
-    """What the test wrote about one customer, as the API answered it."""
-
-    customer: dict[str, Any]
-    interactions: list[dict[str, Any]] = field(default_factory=list)
-    tickets: list[dict[str, Any]] = field(default_factory=list)
-    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return str(self.customer["id"])
-
-
-def _ok(answer: Any, status: int = 201) -> dict[str, Any]:
-    assert answer.status == status, answer.text
-    return dict(answer.json)
-
-
-def _write_customer(api: Api, extra_interactions: int = 0) -> Written:
-    written = Written(api.create_customer(**PROFILE))
-    path = f"/v1/customers/{written.id}"
-    bodies: list[dict[str, Any]] = [
-        {
-            "type": "purchase",
-            "amount": "120.00",
-            "currency": "EUR",
-            "order_id": f"order-{written.id}",
-            "items": [{"sku": "x-1", "name": "Embroidered Xylophone", "quantity": 1}],
-            "attributes": {"note": "lives above the bakery"},
-        },
-        {"type": "feedback", "rating": 2, "text": "The velvet armchair squeaked"},
-        {"type": "complaint", "text": "Courier dropped the parcel in the koi pond"},
-        {"type": "app_event", "name": "zq_secret_event"},
-        *({"type": "visit"} for _ in range(extra_interactions)),
-    ]
-    for number, body in enumerate(bodies):
-        headers = {"Idempotency-Key": f"i-{written.id}-{number}"} if number < 3 else {}
-        written.interactions.append(_ok(api.post(f"{path}/interactions", body, headers=headers)))
-    _ok(
-        api.post(
-            f"{path}/points/redeem",
-            {"points": 20, "reason": "Birthday treat for Zelda", "reference": "voucher-zq-99"},
-            headers={"Idempotency-Key": f"r-{written.id}"},
-        )
-    )
-    _ok(api.post(f"{path}/points/adjust", {"points": 5, "reason": "Zelda waited long"}))
-    ticket = _ok(
-        api.post(
-            "/v1/tickets",
-            {
-                "customer_id": written.id,
-                "category": "complaint",
-                "subject": "Zelda's xylophone arrived cracked",
-                "description": "Please call Zelda Quixote-Marlowe after 6pm",
-                "channel": "email",
-                "tags": ["zq-ticket-tag"],
-            },
-        )
-    )
-    ticket_path = f"/v1/tickets/{ticket['id']}"
-    comments = [
-        _ok(api.post(f"{ticket_path}/comments", {"body": "Dear Zelda, we are sorry"})),
-        _ok(api.post(f"{ticket_path}/comments", {"body": "Zelda sounded upset", "internal": True})),
-    ]
-    _ok(api.post(f"{ticket_path}/transitions", {"to": "open", "note": "Rang Zelda"}), 200)
-    _ok(
-        api.post(f"{ticket_path}/transitions", {"to": "resolved", "note": "Zelda is happy"}),
-        200,
-    )
-    _ok(api.post(f"{ticket_path}/rating", {"score": 5, "comment": "Thanks, Zelda"}))
-    written.tickets.append(_ok(api.get(ticket_path), 200))
-    written.comments[ticket["id"]] = comments
-    return written
+from tests.support.personal_data import PERSONAL_VALUES, PROFILE, ok, write_customer
 
 
 def _all_pages(api: Api, path: str) -> list[dict[str, Any]]:
@@ -144,7 +28,7 @@ def _all_pages(api: Api, path: str) -> list[dict[str, Any]]:
     cursor = None
     while True:
         separator = "&" if "?" in path else "?"
-        page = _ok(api.get(path + (f"{separator}cursor={cursor}" if cursor else "")), 200)
+        page = ok(api.get(path + (f"{separator}cursor={cursor}" if cursor else "")), 200)
         items += page["items"]
         cursor = page["next_cursor"]
         if not cursor:
@@ -177,13 +61,13 @@ def _personal_values_in(environment: dict[str, str]) -> list[tuple[str, str, str
 
 
 def test_the_export_holds_everything_written_about_the_customer(tenant_a: Api) -> None:
-    written = _write_customer(tenant_a, extra_interactions=30)
+    written = write_customer(tenant_a, extra_interactions=30)
     other = tenant_a.create_customer(name="Someone Else")
     path = f"/v1/customers/{written.id}"
 
-    export = _ok(tenant_a.get(f"{path}/export"), 200)
+    export = ok(tenant_a.get(f"{path}/export"), 200)
 
-    assert export["customer"] == _ok(tenant_a.get(path), 200)
+    assert export["customer"] == ok(tenant_a.get(path), 200)
     assert sorted(i["id"] for i in export["interactions"]) == sorted(
         i["id"] for i in written.interactions
     )
@@ -196,7 +80,7 @@ def test_the_export_holds_everything_written_about_the_customer(tenant_a: Api) -
         sum(entry["points"] for entry in export["points"]["ledger"])
         == (export["points"]["balance"])
     )
-    assert export["points"]["balance"] == _ok(tenant_a.get(f"{path}/points"), 200)["balance"]
+    assert export["points"]["balance"] == ok(tenant_a.get(f"{path}/points"), 200)["balance"]
     (ticket,) = export["tickets"]
     stored = written.tickets[0]
     assert {k: v for k, v in ticket.items() if k not in ("comments", "events")} == stored
@@ -227,14 +111,14 @@ def test_an_unknown_or_malformed_id_is_404(tenant_a: Api) -> None:
 
 
 def test_another_tenant_can_neither_export_nor_erase(tenant_a: Api, tenant_b: Api) -> None:
-    written = _write_customer(tenant_a)
+    written = write_customer(tenant_a)
     path = f"/v1/customers/{written.id}"
 
     tenant_b.get(f"{path}/export").problem(404)
     tenant_b.delete(f"{path}?erase=true").problem(404)
 
-    assert _ok(tenant_a.get(path), 200)["email"] == "zelda.quixote@example.org"
-    assert _ok(tenant_a.get(f"{path}/export"), 200)["tickets"][0]["subject"].startswith("Zelda")
+    assert ok(tenant_a.get(path), 200)["email"] == "zelda.quixote@example.org"
+    assert ok(tenant_a.get(f"{path}/export"), 200)["tickets"][0]["subject"].startswith("Zelda")
 
 
 # Erasure.
@@ -243,10 +127,10 @@ def test_another_tenant_can_neither_export_nor_erase(tenant_a: Api, tenant_b: Ap
 def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_the_books(
     tenant_a: Api, streams: LocalStreamRunner, environment: dict[str, str]
 ) -> None:
-    written = _write_customer(tenant_a)
+    written = write_customer(tenant_a)
     path = f"/v1/customers/{written.id}"
     streams.drain()
-    before = _ok(tenant_a.get(f"{path}/export"), 200)
+    before = ok(tenant_a.get(f"{path}/export"), 200)
     assert _personal_values_in(environment), "the test wrote no personal value"
 
     answer = tenant_a.delete(f"{path}?erase=true")
@@ -281,7 +165,7 @@ def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_the_books(
         "external_id=ext-zq-7781",
         "tag=quixotic-tag",
     ):
-        assert _ok(tenant_a.get(f"/v1/customers?{query}"), 200)["items"] == []
+        assert ok(tenant_a.get(f"/v1/customers?{query}"), 200)["items"] == []
     assert written.id not in json.dumps(_all_pages(tenant_a, "/v1/customers"))
     for segment in before["segments"]["segments"]:
         assert written.id not in _all_pages(tenant_a, f"/v1/segments/{segment}/members")
@@ -295,7 +179,7 @@ def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_the_books(
     )
     order = next(i for i in items if i["pk"]["S"].endswith(f"#ORDER#order-{written.id}"))
     assert order["amount"]["S"] == "120.00"
-    ticket = _ok(tenant_a.get(f"/v1/tickets/{written.tickets[0]['id']}"), 200)
+    ticket = ok(tenant_a.get(f"/v1/tickets/{written.tickets[0]['id']}"), 200)
     assert (ticket["subject"], ticket["description"], ticket["tags"]) == (
         "[erased]",
         "[erased]",
@@ -318,7 +202,7 @@ def test_erasure_leaves_no_personal_value_in_any_table_and_keeps_the_books(
 def test_erasing_again_answers_204_and_writes_nothing(
     tenant_a: Api, environment: dict[str, str]
 ) -> None:
-    written = _write_customer(tenant_a)
+    written = write_customer(tenant_a)
     path = f"/v1/customers/{written.id}"
     assert tenant_a.delete(f"{path}?erase=true").status == 204
     snapshot = sorted(json.dumps(item, sort_keys=True) for _, item in _every_item(environment))
@@ -333,7 +217,7 @@ def test_an_erasure_interrupted_after_the_profile_went_resumes(
     tenant_a: Api, environment: dict[str, str]
 ) -> None:
     """The first step (profile deleted, erasure recorded) ran; the sweep did not."""
-    written = _write_customer(tenant_a)
+    written = write_customer(tenant_a)
     tenant = tenant_id(str(tenant_a.tenant_id))
     customer = get_customer(tenant, written.id)
     privacy.erase_profile(tenant, customer, Erasure(written.id, utc_now(), "key_test"))
@@ -348,12 +232,12 @@ def test_an_erasure_interrupted_after_the_profile_went_resumes(
 def test_a_repeat_of_an_idempotent_request_after_the_erasure_answers_what_is_left(
     tenant_a: Api,
 ) -> None:
-    written = _write_customer(tenant_a)
+    written = write_customer(tenant_a)
     path = f"/v1/customers/{written.id}"
     feedback = {"type": "feedback", "rating": 2, "text": "The velvet armchair squeaked"}
     assert tenant_a.delete(f"{path}?erase=true").status == 204
 
-    again = _ok(
+    again = ok(
         tenant_a.post(
             f"{path}/interactions", feedback, headers={"Idempotency-Key": f"i-{written.id}-1"}
         )
@@ -384,7 +268,7 @@ def test_erase_takes_true_or_false_and_only_admin_keys_may_send_it(
 def test_erasing_a_customer_deleted_earlier_anonymises_the_history_it_left(
     tenant_a: Api, environment: dict[str, str]
 ) -> None:
-    written = _write_customer(tenant_a)
+    written = write_customer(tenant_a)
     path = f"/v1/customers/{written.id}"
     assert tenant_a.delete(path).status == 204
     assert _personal_values_in(environment), "a plain delete leaves the partition"
@@ -396,7 +280,7 @@ def test_erasing_a_customer_deleted_earlier_anonymises_the_history_it_left(
 
 
 def test_the_erased_email_and_phone_are_free_again(tenant_a: Api) -> None:
-    written = _write_customer(tenant_a)
+    written = write_customer(tenant_a)
     assert tenant_a.delete(f"/v1/customers/{written.id}?erase=true").status == 204
 
     again = tenant_a.create_customer(email=PROFILE["email"], phone=PROFILE["phone"])
@@ -405,7 +289,7 @@ def test_the_erased_email_and_phone_are_free_again(tenant_a: Api) -> None:
 
 
 def test_the_daily_job_still_expires_the_lots_of_an_erased_customer(tenant_a: Api) -> None:
-    written = _write_customer(tenant_a)
+    written = write_customer(tenant_a)
     tenant = tenant_id(str(tenant_a.tenant_id))
     purchase = written.interactions[0]
     assert tenant_a.delete(f"/v1/customers/{written.id}?erase=true").status == 204

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from chalicelib.observability import log_output_to, logger
-from tests.integration.test_customer_rights import PERSONAL_VALUES, PROFILE, _write_customer
 from tests.support.api import Api
+from tests.support.personal_data import PERSONAL_VALUES, PROFILE, write_customer
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def _personal_values_in(text: str) -> list[str]:
 def test_requests_carrying_personal_values_log_none_of_them(
     tenant_a: Api, log_lines: io.StringIO
 ) -> None:
-    written = _write_customer(tenant_a)
+    written = write_customer(tenant_a)
     path = f"/v1/customers/{written.id}"
     tenant_a.patch(path, {"name": "Zelda Q. Marlowe", "attributes": {"pet": "quixote"}})
     for query in ("email=zelda.quixote@example.org", "phone=%2B49309876543", "tag=quixotic-tag"):
