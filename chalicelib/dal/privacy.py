@@ -91,9 +91,11 @@ class CustomerHoldings:
         )
 
 
-def _query_all(pk: str, sort_prefix: str | None = None) -> Iterator[dict[str, Any]]:
+def _query_all(
+    pk: str, sort_prefix: str | None = None, page_size: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Every item of partition `pk` (optionally under a sort-key prefix), oldest sort key
-    first, consistent, page after page."""
+    first, consistent, page after page (pages of up to 1 MB, or `page_size` items)."""
     settings = bound_settings()
     request: dict[str, Any] = {
         "TableName": settings.data_table,
@@ -104,6 +106,8 @@ def _query_all(pk: str, sort_prefix: str | None = None) -> Iterator[dict[str, An
     if sort_prefix is not None:
         request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
         request["ExpressionAttributeValues"][":prefix"] = {"S": sort_prefix}
+    if page_size is not None:
+        request["Limit"] = page_size
     client = transaction_connection().client
     while True:
         answer = client.query(**request)
@@ -173,11 +177,13 @@ def _plain(model: type[SegmentStateItem], raw: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def read_holdings(tenant: TenantId, customer_id: str) -> CustomerHoldings:
+def read_holdings(
+    tenant: TenantId, customer_id: str, page_size: int | None = None
+) -> CustomerHoldings:
     """The customer's whole partition in one consistent Query (paged): interactions and
     ledger oldest first, ticket copies and events in created order."""
     holdings = CustomerHoldings()
-    for raw in _query_all(keys.customer_pk(tenant, customer_id)):
+    for raw in _query_all(keys.customer_pk(tenant, customer_id), page_size=page_size):
         entity = raw.get("entity", {}).get("S", "")
         reader = _READERS.get(entity)
         if reader is not None:

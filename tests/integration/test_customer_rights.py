@@ -98,6 +98,16 @@ def test_the_export_holds_everything_written_about_the_customer(tenant_a: Api) -
     assert other["id"] not in json.dumps(export)
 
 
+def test_the_partition_is_read_to_its_end_page_after_page(tenant_a: Api) -> None:
+    written = write_customer(tenant_a, extra_interactions=12)
+    tenant = tenant_id(str(tenant_a.tenant_id))
+
+    in_pages_of_three = privacy.read_holdings(tenant, written.id, page_size=3)
+
+    assert in_pages_of_three == privacy.read_holdings(tenant, written.id)
+    assert len(in_pages_of_three.interactions) == len(written.interactions) == 16
+
+
 def test_only_admin_keys_export(tenant_a: Api, key_with_role: Callable[[Api, str], Api]) -> None:
     customer = tenant_a.create_customer(name="Ann")
     for role in ("staff", "readonly", "app"):
