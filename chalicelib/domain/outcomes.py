@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from chalicelib.domain.interactions import Interaction
 from chalicelib.domain.loyalty import LedgerEntry
@@ -127,6 +127,15 @@ class InteractionReceipt(BaseModel):
     interaction_id: str
     occurred_at: datetime
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_stored_record(cls, data: Any) -> Any:
+        """Records stored before receipts held the whole InteractionRecord (ids as `id`);
+        they expire within a day of the change, until then they are read as receipts."""
+        if isinstance(data, dict) and "interaction_id" not in data and "id" in data:
+            return {**data, "interaction_id": data["id"]}
+        return data
+
     @classmethod
     def of(cls, record: InteractionRecord) -> InteractionReceipt:
         return cls(
@@ -137,11 +146,20 @@ class InteractionReceipt(BaseModel):
 
 
 class MovementReceipt(BaseModel):
-    """Names the ledger entries a redemption or adjustment wrote."""
+    """Names the ledger entries a redemption or adjustment wrote (by their positions in
+    the customer's ledger; the customer is the request's)."""
 
-    customer_id: str
     balance: int
     entries: list[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_stored_movement(cls, data: Any) -> Any:
+        """A PointsMovement stored before receipts: its entries are whole records."""
+        if isinstance(data, dict) and isinstance(data.get("entries"), list):
+            entries = [e["id"] if isinstance(e, dict) else e for e in data["entries"]]
+            return {**data, "entries": entries}
+        return data
 
 
 class BatchItemReceipt(BaseModel):

@@ -507,7 +507,7 @@ def _movement(
         )
 
     def replay(stored: MovementReceipt) -> PointsMovement:
-        entries = repository.get_ledger_entries(tenant, stored.customer_id, stored.entries)
+        entries = repository.get_ledger_entries(tenant, customer_id, stored.entries)
         return PointsMovement(
             balance=stored.balance, entries=[LedgerEntryRecord.of(e) for e in entries]
         )
@@ -515,7 +515,6 @@ def _movement(
     receipt = Receipt(
         MovementReceipt,
         lambda movement: MovementReceipt(
-            customer_id=customer_id,
             balance=movement.balance,
             entries=[entry.id for entry in movement.entries],
         ),
