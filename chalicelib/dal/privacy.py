@@ -102,6 +102,7 @@ def _query_all(
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": {"S": pk}},
         "ConsistentRead": True,
+        "ReturnConsumedCapacity": "TOTAL",  # counted in the tenant's usage (dal/metering)
     }
     if sort_prefix is not None:
         request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
