@@ -1,8 +1,113 @@
 """The service's one Logger. Personal fields (name, email, phone, address, …) are never
-passed to it: request logs carry ids, the route template and outcomes only."""
+passed to it: request logs carry ids, the route template and outcomes only.
+
+As a second line of defence every log line goes through `PersonalDataMaskingFormatter`:
+any key that names a personal field, at any depth (a body or an item image logged by
+mistake included), is erased with Powertools data masking before the line is written,
+and exceptions are logged with their type and stack but without their message (messages
+echo input: a validation error quotes the value it refused).
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
+import logging
+import traceback
+import warnings
+from collections.abc import Iterator
+from typing import Any
 
-logger = Logger(service="customer-ops")
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+# Keys whose values are personal wherever they appear: profile fields, free text of
+# interactions, tickets, comments and ledger entries, and the bodies that carry them.
+PERSONAL_FIELDS = frozenset(
+    {
+        "name",
+        "email",
+        "phone",
+        "address",
+        "external_id",
+        "birthday",
+        "gender",
+        "attributes",
+        "custom_attributes",
+        "tags",
+        "consent",
+        "text",
+        "items",
+        "details",
+        "body",
+        "subject",
+        "description",
+        "note",
+        "comment",
+        "reason",
+        "reference",
+        "NewImage",
+        "OldImage",
+    }
+)
+WITHHELD = "(message withheld: it may quote personal values)"
+
+
+def _keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield str(key)
+            yield from _keys(inner)
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            yield from _keys(inner)
+
+
+def mask_personal_fields(log: dict[str, Any]) -> dict[str, Any]:
+    """`log` with the value of every personal key, at any depth, erased (Powertools data
+    masking; imported only when a line holds such a key, so cold starts do not pay it)."""
+    present = sorted(PERSONAL_FIELDS.intersection(_keys(log)))
+    if not present:
+        return log
+    from aws_lambda_powertools.utilities.data_masking import DataMasking
+
+    with warnings.catch_warnings():
+        # a key nested in one erased before it is gone: not worth a warning
+        warnings.simplefilter("ignore")
+        masked: dict[str, Any] = DataMasking(raise_on_missing_field=False).erase(
+            log, fields=[f"$..{key}" for key in present]
+        )
+    return masked
+
+
+def _error_code(error: BaseException) -> str:
+    """A botocore ClientError's code (e.g. `ConditionalCheckFailedException`), no message."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+class PersonalDataMaskingFormatter(LambdaPowertoolsFormatter):
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging.Formatter's name
+        kind, error, stack = ei
+        code = _error_code(error) if error is not None else ""
+        lines = traceback.format_tb(stack) if stack is not None else []
+        return "".join(lines) + f"{kind.__name__}{f' ({code})' if code else ''}: {WITHHELD}"
+
+    def serialize(self, log: Any) -> str:
+        log = dict(log)
+        stack = log.get("stack_trace")
+        if isinstance(stack, dict):
+            log["stack_trace"] = {**stack, "value": WITHHELD}
+        log.pop("exception_notes", None)
+        return super().serialize(mask_personal_fields(log))
+
+
+logger = Logger(service="customer-ops", logger_formatter=PersonalDataMaskingFormatter())
+
+
+def log_output_to(stream: Any) -> logging.Handler:
+    """Point the logger's handler at `stream` (tests read what would be written)."""
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    return handler

@@ -96,7 +96,9 @@ API_HANDLER = FunctionAccess(
         # Tickets: get, their comments and customer copies (table queries), listings by
         # status, events (gsi1), by status and priority, public comments (gsi3), due and
         # by assignee (gsi4). Interactions and points: the customer partition (timeline,
-        # ledger, account, order claims) and the timeline by type (gsi2).
+        # ledger, account, order claims) and the timeline by type (gsi2). Customers'
+        # rights: the export queries the customer partition and each ticket's comments;
+        # the erasure updates items in transactions (no action or index beyond these).
         TableAccess(
             DATA_TABLE,
             actions=(

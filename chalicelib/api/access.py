@@ -23,11 +23,14 @@ TICKET_READERS = TENANT_READERS | {Role.APP}
 @dataclass(frozen=True)
 class RouteAccess:
     """`roles` may call the route; a role in `only_with_query` may call it only with
-    exactly those query parameters (the app role looks customers up by external id)."""
+    exactly those query parameters (the app role looks customers up by external id); a
+    parameter in `query_roles` may be sent only by the roles named for it (only admins
+    erase a customer)."""
 
     roles: frozenset[Role]
     public: bool = False
     only_with_query: Mapping[Role, frozenset[str]] = field(default_factory=dict)
+    query_roles: Mapping[str, frozenset[Role]] = field(default_factory=dict)
 
 
 PUBLIC_ROUTE = RouteAccess(roles=frozenset(), public=True)
@@ -60,7 +63,10 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ),
     ("GET", "/v1/customers/{customer_id}"): RouteAccess(TENANT_READERS | {Role.APP}),
     ("PATCH", "/v1/customers/{customer_id}"): RouteAccess(TENANT_WRITERS),
-    ("DELETE", "/v1/customers/{customer_id}"): RouteAccess(TENANT_WRITERS),
+    ("DELETE", "/v1/customers/{customer_id}"): RouteAccess(
+        TENANT_WRITERS, query_roles={"erase": TENANT_ADMINS}
+    ),
+    ("GET", "/v1/customers/{customer_id}/export"): RouteAccess(TENANT_ADMINS),
     ("POST", "/v1/customers/{customer_id}/interactions"): RouteAccess(TENANT_WRITERS | {Role.APP}),
     ("POST", "/v1/interactions:batch"): RouteAccess(TENANT_WRITERS | {Role.APP}),
     ("GET", "/v1/segments"): RouteAccess(TENANT_READERS),
@@ -115,6 +121,9 @@ def authorise(
         if rule is not None and Role.PLATFORM_ADMIN in rule.roles:
             raise Forbidden("this route needs the platform-admin key")
         raise Forbidden(f"a key with role '{principal.role}' may not make this request")
+    for name, roles in rule.query_roles.items():
+        if name in query and principal.role not in roles:
+            raise Forbidden(f"a key with role '{principal.role}' may not send '{name}'")
     allowed_query = rule.only_with_query.get(principal.role)
     if allowed_query is not None and (not query or set(query) - allowed_query):
         names = ", ".join(sorted(allowed_query))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from chalicelib.api.routing import Call, Operations, Reply, etag_for
+from chalicelib.domain.audit import ERASURE_ACTION
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.paging import PageRequest
 from chalicelib.schemas.customers import (
     CustomerCreate,
+    CustomerDeleteQuery,
     CustomerListQuery,
     CustomerOut,
     CustomerPage,
     CustomerPatch,
 )
 from chalicelib.services import customers as service
-from chalicelib.services import segments
+from chalicelib.services import privacy, segments
 
 customers_api = Operations(__name__)
 
@@ -102,12 +104,20 @@ def update_customer(call: Call[CustomerPatch, None], customer_id: str) -> Reply:
 @customers_api.operation(
     "DELETE",
     "/v1/customers/{customer_id}",
-    summary="Delete a customer",
+    summary="Delete or erase a customer",
     tag="customers",
+    query=CustomerDeleteQuery,
     status=204,
     extra_responses=(404, 412),
 )
-def delete_customer(call: Call[None, None], customer_id: str) -> Reply:
-    """Deletes the profile; its email, phone and external_id become free again."""
-    service.delete_customer(call.tenant, customer_id, call.if_match_version())
+def delete_customer(call: Call[None, CustomerDeleteQuery], customer_id: str) -> Reply:
+    """Deletes the profile; its email, phone and external_id become free again. With
+    `erase=true` (admin keys): erases the customer's personal data in every item that
+    holds it (profile, look-ups, interactions' free text, tickets, comments), keeping
+    ledger amounts and counts; repeating an erasure answers 204 again."""
+    if call.query.erase == "true":
+        call.audit_as(ERASURE_ACTION)
+        privacy.erase_customer(call.tenant, customer_id, call.actor, call.if_match_version())
+    else:
+        service.delete_customer(call.tenant, customer_id, call.if_match_version())
     return Reply(None, 204)

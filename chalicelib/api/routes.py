@@ -24,6 +24,7 @@ _POINTS = "chalicelib.api.loyalty"
 _SEGMENTS = "chalicelib.api.segments"
 _EVENTS = "chalicelib.api.events"
 _AUDIT = "chalicelib.api.audit"
+_PRIVACY = "chalicelib.api.privacy"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customers"): (_CUSTOMERS, "create_customer"),
@@ -31,6 +32,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/customers/{customer_id}"): (_CUSTOMERS, "get_customer"),
     ("PATCH", "/v1/customers/{customer_id}"): (_CUSTOMERS, "update_customer"),
     ("DELETE", "/v1/customers/{customer_id}"): (_CUSTOMERS, "delete_customer"),
+    ("GET", "/v1/customers/{customer_id}/export"): (_PRIVACY, "export_customer"),
     ("POST", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "record_interaction"),
     ("GET", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "list_interactions"),
     ("POST", "/v1/interactions:batch"): (_INTERACTIONS, "record_interactions_batch"),

@@ -215,12 +215,19 @@ def replace_customer(tenant: TenantId, before: Customer, after: Customer) -> Cus
     return _replace_version(after, before.version + 1)
 
 
-def delete_customer(tenant: TenantId, customer: Customer) -> None:
-    """Delete the profile, free its unique values and drop its tag listings."""
+def delete_customer(
+    tenant: TenantId,
+    customer: Customer,
+    also: Callable[[LabelledTransaction], None] | None = None,
+) -> None:
+    """Delete the profile, free its unique values and drop its tag listings; `also` adds
+    more writes to the same transaction (an erasure records itself with them)."""
     bound_settings()
 
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
+        if also is not None:
+            also(transaction)
         transaction.delete(_CUSTOMER_LABEL, _to_item(tenant, customer, version=customer.version))
         for field, value in customer.unique_values().items():
             transaction.delete(

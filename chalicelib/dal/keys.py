@@ -9,6 +9,7 @@ from chalicelib.domain.customers import UniqueField
 from chalicelib.domain.tenancy import TenantId
 
 PROFILE_SK = "PROFILE"
+ERASURE_SK = "ERASURE"  # sorts before INT#, outside PROFILE..SEGMENTS
 UNIQUE_SK = "UNIQUE"
 
 

@@ -113,6 +113,7 @@ def _points_item(tenant: TenantId, customer_id: str, account: PointsAccount) -> 
         tier=account.tier,
         spend_by_month=json.dumps({m: str(a) for m, a in sorted(account.spend_by_month.items())}),
         tier_evaluation=due,
+        closed_at=account.closed_at,
         updated_at=utc_now(),
     )
     if account.version:
@@ -135,6 +136,7 @@ def _to_account(item: PointsItem) -> PointsAccount:
         spend_by_month=spend,
         tier_evaluation=date.fromisoformat(item.tier_evaluation) if item.tier_evaluation else None,
         version=int(item.version or 0),
+        closed_at=item.closed_at,
     )
 
 
@@ -258,6 +260,32 @@ def get_order_interaction(tenant: TenantId, order: Order) -> Interaction | None:
     except InteractionItem.DoesNotExist:
         return None
     return _to_interaction(item)
+
+
+def get_interaction(
+    tenant: TenantId, customer_id: str, occurred_at: datetime, interaction_id: str
+) -> Interaction | None:
+    bound_settings()
+    try:
+        item = InteractionItem.get(
+            keys.customer_pk(tenant, customer_id),
+            keys.interaction_sk(sortable_timestamp(occurred_at), interaction_id),
+            consistent_read=True,
+        )
+    except InteractionItem.DoesNotExist:
+        return None
+    return _to_interaction(item)
+
+
+def get_ledger_entries(
+    tenant: TenantId, customer_id: str, sequences: Sequence[str]
+) -> list[LedgerEntry]:
+    """The named entries (BatchGetItem), in ledger order."""
+    bound_settings()
+    pk = keys.customer_pk(tenant, customer_id)
+    wanted = [(pk, f"LEDGER#{sequence}") for sequence in sequences]
+    found = [_to_entry(item) for item in LedgerItem.batch_get(wanted)] if wanted else []
+    return sorted(found, key=lambda entry: entry.sequence)
 
 
 def _page_cursor(

@@ -518,6 +518,7 @@ class PointsItem(DataTableModel):
     tier = UnicodeAttribute()
     spend_by_month = UnicodeAttribute()
     tier_evaluation = UnicodeAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
@@ -750,3 +751,17 @@ class AuditWindowItem(AuditTableModel):
     customers = UnicodeSetAttribute(null=True)
     alerted = BooleanAttribute(null=True)
     expires_at = NumberAttribute()
+
+
+class ErasureItem(DataTableModel):
+    """The record that a customer was erased (sk `ERASURE`, in the customer's partition):
+    written with the deletion of the profile, so an erasure interrupted midway resumes on
+    the next request. It holds ids and times only, never a personal value."""
+
+    entity = UnicodeAttribute(default="erasure")
+    tenant_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    requested_at = UTCDateTimeAttribute()
+    requested_by = UnicodeAttribute()
+    completed_at = UTCDateTimeAttribute(null=True)
+    items_anonymised = NumberAttribute(default=0)

@@ -70,6 +70,9 @@ class PointsAccount:
     spend_by_month: Mapping[str, Decimal] = field(default_factory=dict)
     tier_evaluation: date | None = None
     version: int = 0
+    # Set when the customer was erased: the account keeps its books (the daily job still
+    # expires its lots) but no request reads or moves its points any more.
+    closed_at: datetime | None = None
 
     @property
     def balance(self) -> int:

@@ -1,12 +1,15 @@
-"""What the interaction and points use cases answer. Pydantic models, because an answer to
-an idempotent request is stored and replayed as JSON."""
+"""What the interaction and points use cases answer, and the receipts an idempotent
+request stores of them. Pydantic models, because receipts are stored and read as JSON.
+
+A receipt holds ids, counts and amounts only (never free text, attributes or anything
+else personal): a repeat of the request rebuilds the answer from the items it names."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from chalicelib.domain.interactions import Interaction
 from chalicelib.domain.loyalty import LedgerEntry
@@ -115,3 +118,80 @@ class BatchResult(BaseModel):
     duplicates: int
     failed: int
     items: list[BatchItemOutcome]
+
+
+class InteractionReceipt(BaseModel):
+    """Names a recorded interaction (its customer, time and id: its key)."""
+
+    customer_id: str
+    interaction_id: str
+    occurred_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_stored_record(cls, data: Any) -> Any:
+        """Records stored before receipts held the whole InteractionRecord (ids as `id`);
+        they expire within a day of the change, until then they are read as receipts."""
+        if isinstance(data, dict) and "interaction_id" not in data and "id" in data:
+            return {**data, "interaction_id": data["id"]}
+        return data
+
+    @classmethod
+    def of(cls, record: InteractionRecord) -> InteractionReceipt:
+        return cls(
+            customer_id=record.customer_id,
+            interaction_id=record.id,
+            occurred_at=record.occurred_at,
+        )
+
+
+class MovementReceipt(BaseModel):
+    """Names the ledger entries a redemption or adjustment wrote (by their positions in
+    the customer's ledger; the customer is the request's)."""
+
+    balance: int
+    entries: list[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_stored_movement(cls, data: Any) -> Any:
+        """A PointsMovement stored before receipts: its entries are whole records."""
+        if isinstance(data, dict) and isinstance(data.get("entries"), list):
+            entries = [e["id"] if isinstance(e, dict) else e for e in data["entries"]]
+            return {**data, "entries": entries}
+        return data
+
+
+class BatchItemReceipt(BaseModel):
+    index: int
+    outcome: str
+    interaction: InteractionReceipt | None = None
+    error: str | None = None
+    detail: str | None = None
+
+
+class BatchReceipt(BaseModel):
+    created: int
+    duplicates: int
+    failed: int
+    items: list[BatchItemReceipt]
+
+    @classmethod
+    def of(cls, result: BatchResult) -> BatchReceipt:
+        return cls(
+            created=result.created,
+            duplicates=result.duplicates,
+            failed=result.failed,
+            items=[
+                BatchItemReceipt(
+                    index=item.index,
+                    outcome=item.outcome,
+                    interaction=InteractionReceipt.of(item.interaction)
+                    if item.interaction
+                    else None,
+                    error=item.error,
+                    detail=item.detail,
+                )
+                for item in result.items
+            ],
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.domain.audit import AuditEntry, Verification
 from chalicelib.schemas.common import PageQuery, QueryParameters
@@ -115,6 +115,8 @@ class MismatchOut(BaseModel):
 
 
 class VerificationOut(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+
     ok: bool
     from_: datetime = Field(serialization_alias="from")
     to: datetime

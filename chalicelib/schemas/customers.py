@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
@@ -12,7 +12,7 @@ from chalicelib.domain import customers as domain
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customers import Customer, CustomerChanges, Gender, UniqueField
 from chalicelib.domain.metrics import CustomerMetrics
-from chalicelib.schemas.common import PageQuery, RequestBody
+from chalicelib.schemas.common import PageQuery, QueryParameters, RequestBody
 from chalicelib.schemas.segments import MetricsOut
 
 ExternalId = Annotated[
@@ -223,3 +223,14 @@ class CustomerListQuery(PageQuery):
             if value is not None:
                 return field, value
         return None
+
+
+class CustomerDeleteQuery(QueryParameters):
+    erase: Literal["true", "false"] = Field(
+        "false",
+        description=(
+            "`true` (admin keys only): erase the customer's personal data everywhere it is "
+            "held, keeping only what the books need (ledger amounts, order claims, counts); "
+            "without it the profile is deleted as before."
+        ),
+    )

@@ -3,6 +3,11 @@
 Powertools' `idempotent_function` wraps the work; its payload is an `IdempotentRequest`
 whose key is the tenant, the operation and the caller's key (so two tenants never
 collide), and whose fingerprint makes a key reused for a different request fail.
+
+What the Idempotency table keeps of a result is a `Receipt`: ids, counts and amounts,
+never a personal value. A repeat rebuilds its answer from the items the receipt names,
+so the table never holds a copy of a customer's data that an erasure would have to find
+(its records are keyed by a hash of the client's key, so they could not be found).
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -21,6 +27,7 @@ from chalicelib.domain.errors import IdempotencyKeyReused, RequestInProgress
 from chalicelib.domain.tenancy import TenantId
 
 R = TypeVar("R", bound=BaseModel)
+S = TypeVar("S", bound=BaseModel)
 RECORD_SECONDS = 24 * 60 * 60
 _invocation: list[Any] = [None]
 
@@ -53,6 +60,16 @@ def idempotent_request(
     )
 
 
+@dataclass(frozen=True)
+class Receipt(Generic[R, S]):
+    """How a result of type R is stored (`of`, as an S holding no personal value) and
+    rebuilt for a repeat (`replay`, reading the items the S names)."""
+
+    stored_type: type[S]
+    of: Callable[[R], S]
+    replay: Callable[[S], R]
+
+
 def _perform(request: IdempotentRequest, work: Callable[[], BaseModel]) -> BaseModel:
     return work()
 
@@ -80,8 +97,9 @@ def _runner(store_id: int, result_type: type[BaseModel]) -> tuple[Callable[..., 
     return runner, config
 
 
-def run_once(request: IdempotentRequest | None, result_type: type[R], work: Callable[[], R]) -> R:
-    """Run `work` once per idempotent request; a repeat answers the stored result."""
+def run_once(request: IdempotentRequest | None, receipt: Receipt[R, S], work: Callable[[], R]) -> R:
+    """Run `work` once per idempotent request; a repeat answers the result rebuilt from
+    the stored receipt."""
     if request is None:
         return work()
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -89,11 +107,18 @@ def run_once(request: IdempotentRequest | None, result_type: type[R], work: Call
         IdempotencyValidationError,
     )
 
-    runner, config = _runner(id(persistence_store()), result_type)
+    runner, config = _runner(id(persistence_store()), receipt.stored_type)
     if _invocation[0] is not None:
         config.register_lambda_context(_invocation[0])
+    done: list[R] = []
+
+    def perform() -> BaseModel:
+        result = work()
+        done.append(result)
+        return receipt.of(result)
+
     try:
-        result = runner(request=request, work=work)
+        stored = runner(request=request, work=perform)
     except IdempotencyValidationError as exc:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used for a different request"
@@ -102,6 +127,8 @@ def run_once(request: IdempotentRequest | None, result_type: type[R], work: Call
         raise RequestInProgress(
             "a request with this Idempotency-Key is still in progress; retry shortly"
         ) from exc
-    if not isinstance(result, result_type):
-        return result_type.model_validate(result)
-    return result
+    if done:
+        return done[0]
+    if not isinstance(stored, receipt.stored_type):
+        stored = receipt.stored_type.model_validate(stored)
+    return receipt.replay(stored)

@@ -47,10 +47,13 @@ from chalicelib.domain.loyalty import (
 )
 from chalicelib.domain.outcomes import (
     BatchItemOutcome,
+    BatchReceipt,
     BatchResult,
     ExpiringPoints,
+    InteractionReceipt,
     InteractionRecord,
     LedgerEntryRecord,
+    MovementReceipt,
     NextTier,
     PointsMovement,
     PointsSummary,
@@ -58,7 +61,7 @@ from chalicelib.domain.outcomes import (
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import LoyaltyConfig
-from chalicelib.services.idempotency import idempotent_request, run_once
+from chalicelib.services.idempotency import Receipt, idempotent_request, run_once
 from chalicelib.services.tenant_config import get_tenant_config
 from chalicelib.settings import get_settings
 
@@ -92,11 +95,14 @@ def _require_customer(tenant: TenantId, customer_id: str) -> None:
         raise _not_found(customer_id)
 
 
-def _account_of(tenant: TenantId, customer_id: str) -> PointsAccount:
-    """The stored account; a customer who never had points starts from an empty one."""
+def _account_of(tenant: TenantId, customer_id: str, closed_ok: bool = False) -> PointsAccount:
+    """The stored account; a customer who never had points starts from an empty one. The
+    account of an erased customer is closed: only the daily job (`closed_ok`) uses it."""
     if not is_customer_id(customer_id):
         raise _not_found(customer_id)
     account = repository.get_account(tenant, customer_id)
+    if account is not None and account.closed_at is not None and not closed_ok:
+        raise _not_found(customer_id)
     if account is None:
         _require_customer(tenant, customer_id)
         return PointsAccount()
@@ -119,10 +125,11 @@ def commit_account_change(
     config: LoyaltyConfig,
     actor: str,
     now: datetime,
+    closed_ok: bool = False,
 ) -> tuple[StagedChange, list[LedgerEntry]]:
     """Read the account, stage a change, commit it; on a lost race read again."""
     for attempt in range(WRITE_ATTEMPTS):
-        account = _account_of(tenant, customer_id)
+        account = _account_of(tenant, customer_id, closed_ok)
         change = AccountChange(account, config, now, actor)
         change.expire_due()
         staged = stage(change)
@@ -304,8 +311,46 @@ def record_interaction(
     config = loyalty_config(tenant)
     return run_once(
         request,
-        InteractionRecord,
+        _interaction_receipt(tenant),
         lambda: _record(tenant, customer_id, draft, actor, moment, config)[0],
+    )
+
+
+def _replay_interaction(tenant: TenantId, receipt: InteractionReceipt) -> InteractionRecord:
+    """The interaction a receipt names, as stored now (after an erasure: anonymised)."""
+    found = repository.get_interaction(
+        tenant, receipt.customer_id, receipt.occurred_at, receipt.interaction_id
+    )
+    if found is None:
+        raise _not_found(receipt.customer_id)
+    return InteractionRecord.of(found)
+
+
+def _interaction_receipt(tenant: TenantId) -> Receipt[InteractionRecord, InteractionReceipt]:
+    return Receipt(
+        InteractionReceipt,
+        InteractionReceipt.of,
+        lambda receipt: _replay_interaction(tenant, receipt),
+    )
+
+
+def _replay_batch(tenant: TenantId, receipt: BatchReceipt) -> BatchResult:
+    return BatchResult(
+        created=receipt.created,
+        duplicates=receipt.duplicates,
+        failed=receipt.failed,
+        items=[
+            BatchItemOutcome(
+                index=item.index,
+                outcome=item.outcome,
+                interaction=_replay_interaction(tenant, item.interaction)
+                if item.interaction
+                else None,
+                error=item.error,
+                detail=item.detail,
+            )
+            for item in receipt.items
+        ],
     )
 
 
@@ -318,7 +363,7 @@ def _resolve_customer(tenant: TenantId, item: BatchItem) -> str:
         tenant, UniqueField.EXTERNAL_ID, item.external_id or ""
     )
     if found is None:
-        raise NotFound(f"no customer has external_id {item.external_id}")
+        raise NotFound("no customer has the external_id given")
     return found
 
 
@@ -401,7 +446,8 @@ def record_batch(
     fingerprint = [i if isinstance(i, BatchItem) else repr(vars(i)) for i in items]
     request = idempotent_request(tenant, "interactions:batch", idempotency_key, fingerprint)
     config = loyalty_config(tenant)
-    return run_once(request, BatchResult, lambda: _batch(tenant, items, actor, moment, config))
+    receipt = Receipt(BatchReceipt, BatchReceipt.of, lambda stored: _replay_batch(tenant, stored))
+    return run_once(request, receipt, lambda: _batch(tenant, items, actor, moment, config))
 
 
 @dataclass(frozen=True)
@@ -460,7 +506,21 @@ def _movement(
             entries=[LedgerEntryRecord.of(e) for e in entries],
         )
 
-    return run_once(request, PointsMovement, commit)
+    def replay(stored: MovementReceipt) -> PointsMovement:
+        entries = repository.get_ledger_entries(tenant, customer_id, stored.entries)
+        return PointsMovement(
+            balance=stored.balance, entries=[LedgerEntryRecord.of(e) for e in entries]
+        )
+
+    receipt = Receipt(
+        MovementReceipt,
+        lambda movement: MovementReceipt(
+            balance=movement.balance,
+            entries=[entry.id for entry in movement.entries],
+        ),
+        replay,
+    )
+    return run_once(request, receipt, commit)
 
 
 def redeem_points(

@@ -43,7 +43,9 @@ def expire_lots(tenant: TenantId, day: date, now: datetime | None = None) -> int
             return StagedChange(write, None, change)
 
         try:
-            commit_account_change(tenant, customer_id, stage, config, SYSTEM_ACTOR, moment)
+            commit_account_change(
+                tenant, customer_id, stage, config, SYSTEM_ACTOR, moment, closed_ok=True
+            )
         except DomainError:
             logger.exception("expiry failed", customer_id=customer_id)
         checked += 1
@@ -64,7 +66,9 @@ def evaluate_tiers(tenant: TenantId, day: date, now: datetime | None = None) -> 
             return StagedChange(account_write(customer_id, change), None, change)
 
         try:
-            commit_account_change(tenant, customer_id, stage, config, SYSTEM_ACTOR, moment)
+            commit_account_change(
+                tenant, customer_id, stage, config, SYSTEM_ACTOR, moment, closed_ok=True
+            )
         except DomainError:
             logger.exception("tier evaluation failed", customer_id=customer_id)
         evaluated += 1

@@ -220,6 +220,7 @@ def _verify(owner: Api, hours: int = 3) -> dict[str, Any]:
     end = (now + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     answer = owner.get(f"/v1/audit/verify?from={start}&to={end}")
     assert answer.status == 200, answer.text
+    assert answer.json["from"] == start
     return dict(answer.json)
 
 
@@ -396,3 +397,31 @@ def test_concurrent_writers_extend_the_chain_without_forking(tenant_a: Api) -> N
     assert [d.sequence for d in digests] == [1, 2, 3, 4]
     for before, after in pairwise(digests):
         assert after.previous_hash == before.signature
+
+
+def test_every_export_and_erasure_raises_an_alert(tenant_a: Api, streams: Any) -> None:
+    # Given two customers, one exported and one erased
+    kept = tenant_a.create_customer(name="Kept")
+    erased = tenant_a.create_customer(name="Gone", email="gone@example.com")
+    exported = tenant_a.get(f"/v1/customers/{kept['id']}/export")
+    erasure = tenant_a.delete(f"/v1/customers/{erased['id']}?erase=true")
+    assert exported.status == 200 and erasure.status == 204
+    # When the streams have run
+    streams.drain()
+    # Then the erasure is recorded as one (its request and the changes it made)
+    (request,) = _request_entries(tenant_a, erasure.headers["x-request-id"])
+    assert request.action == "erase_customer"
+    removal = [
+        e
+        for e in _entries(tenant_a)
+        if e.kind is EntryKind.CHANGE and e.detail.get("event") == "remove"
+    ]
+    assert [(e.action, e.customer_ids) for e in removal] == [("erase_customer", (erased["id"],))]
+    # And each raised an alert naming its rule and the customer
+    alerts = tenant_a.get("/v1/audit/alerts").json["items"]
+    by_rule = {a["detail"]["rule"]: a for a in alerts}
+    assert set(by_rule) == {"export", "erasure"}
+    assert by_rule["export"]["customer_ids"] == [kept["id"]]
+    assert by_rule["erasure"]["customer_ids"] == [erased["id"]]
+    # And the trail still verifies after the erasure
+    assert _verify(tenant_a)["ok"] is True
