@@ -7,7 +7,8 @@ re-read by `reset_settings()`. A switch makes the models bind new connections (n
 clients), so every batch starts with untimed requests after its switch; batches of the two
 modes alternate (AB, BA, ...) so that a slow spell of the shared machine falls on both.
 Every timed request's DynamoDB calls are counted as well, so the call check covers exactly
-the requests that were timed.
+the requests that were timed. Off the request path, the audit table's stream function is run
+in process over batches of the same entries and its calls are counted, for information.
 """
 
 from __future__ import annotations

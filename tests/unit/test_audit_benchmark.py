@@ -8,10 +8,13 @@ from typing import Any
 from benchmarks.audit import (
     RequestCost,
     Sample,
+    StreamBatch,
     Tables,
     added,
     describe,
     flattened,
+    insert_record,
+    items_written,
     reads_check,
     unaudited_check,
     variation,
@@ -122,3 +125,36 @@ def test_a_replayed_audit_entry_gets_a_new_id_each_time() -> None:
     assert len(ids) == 3 and "aud_OLD" not in ids
     assert all(c["Item"]["sk"]["S"].endswith(c["Item"]["entry_id"]["S"]) for c in copies)
     assert reads == [QUERY.params, QUERY.params]
+
+
+def test_items_written_count_a_transactions_and_a_batchs_items() -> None:
+    transaction = {"TransactItems": [{"Put": {"TableName": "audit"}}] * 2}
+    batch = {"RequestItems": {"audit": [{"PutRequest": {}}] * 25}}
+    assert items_written(DynamoDBCall("TransactWriteItems", ("audit", "audit"), transaction)) == 2
+    assert items_written(DynamoDBCall("BatchWriteItem", ("audit",), batch)) == 25
+    assert items_written(ENTRY) == 1
+    assert items_written(QUERY) == 0
+
+
+def test_a_stream_batchs_calls_are_shown_per_entry() -> None:
+    # Given a batch of four entries: one digest, and an alert window update for each
+    head = DynamoDBCall("GetItem", ("audit",), {"Key": {"pk": {"S": "T#ten_1#AUDIT#DIGESTS"}}})
+    put = {"Put": {"TableName": "audit", "Item": {"pk": {"S": "T#ten_1#AUDIT#DIGESTS"}}}}
+    digest = DynamoDBCall("TransactWriteItems", ("audit", "audit"), {"TransactItems": [put] * 2})
+    window = DynamoDBCall("UpdateItem", ("audit",), {"Key": {"pk": {"S": "T#ten_1#AUDIT#W#k"}}})
+    batch = StreamBatch(4, [head, digest, window, window, window, window])
+    # Then each kind of call is divided among the entries
+    assert batch.per_entry(reads=True) == "0.25 x GetItem AUDIT"
+    assert batch.per_entry(reads=False) == (
+        "0.25 x TransactWriteItems (2 x Put AUDIT), 1.00 x UpdateItem AUDIT"
+    )
+    assert batch.items_per_entry() == 1.5
+
+
+def test_an_insert_record_carries_the_new_item_and_its_keys() -> None:
+    item = {"pk": {"S": "T#ten_1#AUDIT"}, "sk": {"S": "E#t#aud_1"}, "kind": {"S": "request"}}
+    record = insert_record(item, 7, 1_700_000_000)
+    assert record["eventName"] == "INSERT"
+    assert record["dynamodb"]["Keys"] == {"pk": item["pk"], "sk": item["sk"]}
+    assert record["dynamodb"]["NewImage"] == item
+    assert record["dynamodb"]["SequenceNumber"] == "000000000000000000007"
