@@ -550,9 +550,9 @@ def run(context: Context) -> Section:
         tables=[latency, calls, stream],
         checks=checks,
         notes=[
-            "A digest is one per tenant per batch, so its cost per entry falls with the "
-            "batch; the alert window's UpdateItem is one per read entry that names customers, "
-            "and an entry naming several customers (a list) is copied under each of them "
-            "(BatchWriteItem) so that the trail can be filtered by customer.",
+            "A digest is written once per tenant per batch, so its share per entry falls as "
+            "batches grow; an entry naming several customers (a list) is copied under each of "
+            "them (BatchWriteItem) so that the trail can be filtered by customer; the alert "
+            "window (UpdateItem AUDIT) counts the customers a key reads.",
         ],
     )
