@@ -30,6 +30,7 @@ BENCHMARKS = (
     "dynamodb_calls",
     "loyalty",
     "segments",
+    "audit",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"
 

@@ -182,10 +182,14 @@ def test_calls_are_told_apart_by_table_and_kind() -> None:
         DynamoDBCall("GetItem", ("control",), {"Key": {"pk": {"S": "TENANT#ten_1"}}}),
         DynamoDBCall("UpdateItem", ("control",), {"Key": {"pk": {"S": "APIKEY#abc"}}}),
         DynamoDBCall("GetItem", ("data",), {"Key": {"pk": {"S": "T#ten_1#CUS#cus_1"}}}),
+        DynamoDBCall("PutItem", ("audit",), {"Item": {"pk": {"S": "T#ten_1#AUDIT"}}}),
     ]
-    # Then reads and writes of the control plane are counted apart from the data table's
-    counted = RequestCalls.of(calls, control_table="control")
-    assert counted.data == ("GetItem CUS",)
+    # Then reads and writes of the control plane are counted apart from the data table's,
+    # and the audit entry apart from both
+    counted = RequestCalls.of(calls, control_table="control", audit_table="audit")
+    assert counted.data == counted.data_reads == ("GetItem CUS",)
+    assert counted.data_writes == ()
+    assert counted.audit == ("PutItem AUDIT",)
     assert counted.control_reads == ("GetItem APIKEY", "GetItem TENANT")
     assert counted.control_writes == ("UpdateItem APIKEY",)
     assert describe(()) == "none"
