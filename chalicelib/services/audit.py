@@ -197,23 +197,34 @@ def change_entry(
         role = _text(image, WRITTEN_ROLE) or "unknown"
         request_id = _text(image, WRITTEN_REQUEST) or ""
         action = _text(image, WRITTEN_ACTION) or "unknown"
+    at = max(change.at, _written_at(image) or change.at)
     return AuditEntry(
         tenant_id=tenant,
         entry_id=_entry_id_for_record(change.sequence),
-        at=change.at,
+        at=at,
         kind=EntryKind.CHANGE,
         actor=actor,
         role=role,
         action=action,
         resource_type=resource_type,
         request_id=request_id,
-        expires_at=retention_expiry(change.at, retention_days.get(tenant, 2_555)),
+        expires_at=retention_expiry(at, retention_days.get(tenant, 2_555)),
         resource_ids=(resource_id,) if resource_id else (),
         customer_ids=(customer,) if customer else (),
         fields=tuple(fields),
         outcome="success",
         detail={"event": change.event.lower()},
     )
+
+
+def _written_at(image: Mapping[str, Any]) -> datetime | None:
+    """The item's own `updated_at`: more precise than the stream record's time (whole
+    seconds in AWS, whole minutes on DynamoDB Local), and as deterministic."""
+    text = _text(image, "updated_at")
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z") if text else None
+    except ValueError:
+        return None
 
 
 def _entry_id_for_record(sequence: str) -> str:

@@ -124,7 +124,13 @@ def test_a_change_entry_names_writer_and_changed_fields_only() -> None:
         "written_request": {"S": "req-9"},
         "written_action": {"S": "update_customer"},
     }
-    renamed = {**image, "name": {"S": "Anna"}, "version": {"N": "2"}}
+    written_at = T0 + timedelta(seconds=5, microseconds=250)
+    renamed = {
+        **image,
+        "name": {"S": "Anna"},
+        "version": {"N": "2"},
+        "updated_at": {"S": written_at.strftime("%Y-%m-%dT%H:%M:%S.%f+0000")},
+    }
     audited = {"customer": "customer"}
     retention = {"ten_A": 30}
 
@@ -136,6 +142,7 @@ def test_a_change_entry_names_writer_and_changed_fields_only() -> None:
     assert entry is not None
     assert (entry.actor, entry.role, entry.action) == ("key_9", "staff", "update_customer")
     assert entry.fields == ("name",) and entry.customer_ids == ("cus_1",)
+    assert entry.at == written_at
     assert "Anna" not in str(entry.canonical())
     assert change_entry(only_bookkeeping, audited, retention) is None
     assert change_entry(ItemChange("INSERT", "4", T0, None, other), audited, retention) is None
