@@ -139,34 +139,31 @@ def list_entries(tenant: TenantId, where: EntryFilter, page: PageRequest) -> Pag
     if where.customer_id is not None:
         index: Any = AuditEntryItem.by_customer
         partition = keys.audit_customer_key(tenant, where.customer_id)
-        names: tuple[str, ...] = ("pk", "sk", "customer_key")
+        index_key: tuple[str, ...] = ("customer_key",)
     elif where.actor is not None:
         index = AuditEntryItem.by_actor
         partition = keys.audit_actor_key(tenant, where.actor)
-        names = ("pk", "sk", "actor_key")
+        index_key = ("actor_key",)
     elif where.action is not None:
         index = AuditEntryItem.by_action
         partition = keys.audit_action_key(tenant, where.action)
-        names = ("pk", "sk", "action_key")
+        index_key = ("action_key",)
     else:
         index = AuditEntryItem
         partition = keys.audit_entries_pk(tenant)
-        names = ("pk", "sk")
+        index_key = ()
 
-    def fetch(limit: int, start: dict[str, Any] | None) -> list[AuditEntryItem]:
-        return list(
-            index.query(
-                partition,
-                range_key_condition=between,
-                scan_index_forward=False,
-                limit=limit,
-                page_size=limit,
-                last_evaluated_key=start,
-            )
+    def run(start: dict[str, Any] | None, limit: int) -> Iterable[AuditEntryItem]:
+        return index.query(
+            partition,
+            range_key_condition=between,
+            scan_index_forward=False,
+            limit=limit,
+            page_size=limit,
+            last_evaluated_key=start,
         )
 
-    query = f"audit:{names[-1]}:{partition}"
-    items, cursor = page_of(tenant, query, fetch, page.limit, page.cursor, names)
+    items, cursor = page_of(tenant, f"audit:{partition}", page, run, index_key)
     return Page([entry_from_item(item) for item in items], cursor)
 
 

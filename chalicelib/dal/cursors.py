@@ -11,10 +11,11 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from chalicelib.domain.errors import MalformedRequest
+from chalicelib.domain.paging import PageRequest
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.settings import get_settings
 
@@ -62,20 +63,19 @@ def decode_cursor(tenant: TenantId, query: str, cursor: str) -> dict[str, Any]:
 
 def page_of(
     tenant: TenantId,
-    query: str,
-    fetch: Callable[[int, dict[str, Any] | None], list[T]],
-    limit: int,
-    cursor: str | None,
-    key_names: Sequence[str],
+    fingerprint: str,
+    page: PageRequest,
+    run: Callable[[dict[str, Any] | None, int], Iterable[T]],
+    index_keys: Sequence[str] = (),
 ) -> tuple[list[T], str | None]:
-    """One page of a Query: `fetch(limit, start)` runs it for up to `limit` items from
-    `start`; one extra item tells whether there is a next page, whose cursor is the last
-    returned item's key (`key_names`: the table's and the index's key attributes)."""
-    start = decode_cursor(tenant, query, cursor) if cursor else None
-    items = fetch(limit + 1, start)
-    if len(items) <= limit:
+    """One page of a Query: `run(start, limit)` queries up to `limit` items from `start`.
+    It asks for one item more than the page: the extra one says whether a next page
+    exists, whose cursor is the last item's key (the table's `pk`, `sk` and the index's
+    `index_keys`), signed for this tenant and `fingerprint`."""
+    start = decode_cursor(tenant, fingerprint, page.cursor) if page.cursor else None
+    items = list(run(start, page.limit + 1))
+    if len(items) <= page.limit:
         return items, None
-    items = items[:limit]
-    last = items[-1]
-    key = {name: {"S": getattr(last, name)} for name in key_names}
-    return items, encode_cursor(tenant, query, key)
+    items = items[: page.limit]
+    key = {name: {"S": getattr(items[-1], name)} for name in ("pk", "sk", *index_keys)}
+    return items, encode_cursor(tenant, fingerprint, key)

@@ -11,7 +11,7 @@ from pynamodb.attributes import MapAttribute
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
-from chalicelib.dal.cursors import decode_cursor, encode_cursor
+from chalicelib.dal.cursors import page_of
 from chalicelib.dal.models import CounterItem, CustomerItem, TagItem, UniqueItem
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp
@@ -255,53 +255,37 @@ def find_customer_id(tenant: TenantId, field: UniqueField, value: str) -> str | 
 def list_customers(tenant: TenantId, page: PageRequest) -> Page[Customer]:
     """Newest first: one Query on gsi1 per page."""
     bound_settings()
-    query = "customers:list"
-    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
-    items = list(
-        CustomerItem.by_created.query(
+    items, next_cursor = page_of(
+        tenant,
+        "customers:list",
+        page,
+        lambda start, limit: CustomerItem.by_created.query(
             keys.customers_by_created_pk(tenant),
             scan_index_forward=False,
-            limit=page.limit + 1,
-            page_size=page.limit + 1,
+            limit=limit,
+            page_size=limit,
             last_evaluated_key=start,
-        )
+        ),
+        ("gsi1pk", "gsi1sk"),
     )
-    next_cursor = None
-    if len(items) > page.limit:
-        items = items[: page.limit]
-        last = items[-1]
-        next_cursor = encode_cursor(
-            tenant,
-            query,
-            {
-                "pk": {"S": last.pk},
-                "sk": {"S": last.sk},
-                "gsi1pk": {"S": last.gsi1pk},
-                "gsi1sk": {"S": last.gsi1sk},
-            },
-        )
     return Page([_to_customer(item) for item in items], next_cursor)
 
 
 def list_customers_with_tag(tenant: TenantId, tag: str, page: PageRequest) -> Page[Customer]:
     """Newest first: one Query on the tag's listing, then one BatchGetItem for the profiles."""
     bound_settings()
-    query = f"customers:tag:{tag}"
-    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
-    listings = list(
-        TagItem.query(
+    listings, next_cursor = page_of(
+        tenant,
+        f"customers:tag:{tag}",
+        page,
+        lambda start, limit: TagItem.query(
             keys.tag_pk(tenant, tag),
             scan_index_forward=False,
-            limit=page.limit + 1,
-            page_size=page.limit + 1,
+            limit=limit,
+            page_size=limit,
             last_evaluated_key=start,
-        )
+        ),
     )
-    next_cursor = None
-    if len(listings) > page.limit:
-        listings = listings[: page.limit]
-        last = listings[-1]
-        next_cursor = encode_cursor(tenant, query, {"pk": {"S": last.pk}, "sk": {"S": last.sk}})
     wanted = [(keys.customer_pk(tenant, entry.customer_id), keys.PROFILE_SK) for entry in listings]
     found = {item.customer_id: item for item in CustomerItem.batch_get(wanted)} if wanted else {}
     customers = [

@@ -9,7 +9,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
-from chalicelib.dal.cursors import decode_cursor, encode_cursor
+from chalicelib.dal.cursors import page_of
 from chalicelib.dal.models import SegmentEventItem
 from chalicelib.dal.transactions import LabelledTransaction
 from chalicelib.domain.paging import Page, PageRequest
@@ -92,20 +92,16 @@ def save_event(tenant: TenantId, event: SegmentEvent) -> None:
 def list_failed(tenant: TenantId, page: PageRequest) -> Page[SegmentEvent]:
     """Oldest first: one Query on gsi5 per page."""
     bound_settings()
-    query = "events:failed"
-    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
-    items = list(
-        SegmentEventItem.by_failure.query(
+    items, cursor = page_of(
+        tenant,
+        "events:failed",
+        page,
+        lambda start, limit: SegmentEventItem.by_failure.query(
             keys.failed_events_pk(tenant),
-            limit=page.limit + 1,
-            page_size=page.limit + 1,
+            limit=limit,
+            page_size=limit,
             last_evaluated_key=start,
-        )
+        ),
+        ("gsi5pk", "gsi5sk"),
     )
-    cursor = None
-    if len(items) > page.limit:
-        items = items[: page.limit]
-        last = items[-1]
-        names = ("pk", "sk", "gsi5pk", "gsi5sk")
-        cursor = encode_cursor(tenant, query, {n: {"S": getattr(last, n)} for n in names})
     return Page([_event(item) for item in items], cursor)

@@ -6,7 +6,6 @@ in the customer's partition, the events it caused and the comment that caused it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -15,7 +14,7 @@ from pynamodb.models import Model
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
-from chalicelib.dal.cursors import decode_cursor, encode_cursor
+from chalicelib.dal.cursors import page_of
 from chalicelib.dal.models import (
     CustomerTicketItem,
     TicketCommentItem,
@@ -309,34 +308,13 @@ def get_ticket(tenant: TenantId, ticket_id: str) -> Ticket | None:
     return _to_ticket(item)
 
 
-def _index_cursor(item: Model, index_keys: tuple[str, ...]) -> dict[str, Any]:
-    return {name: {"S": getattr(item, name)} for name in ("pk", "sk", *index_keys)}
-
-
-def _paged(
-    tenant: TenantId,
-    fingerprint: str,
-    page: PageRequest,
-    run: Callable[[dict[str, Any] | None, int], Iterable[_M]],
-    index_keys: tuple[str, ...],
-) -> tuple[list[_M], str | None]:
-    """One Query of `limit + 1` items: the extra one says whether a next page exists."""
-    start = decode_cursor(tenant, fingerprint, page.cursor) if page.cursor else None
-    items = list(run(start, page.limit + 1))
-    next_cursor = None
-    if len(items) > page.limit:
-        items = items[: page.limit]
-        next_cursor = encode_cursor(tenant, fingerprint, _index_cursor(items[-1], index_keys))
-    return items, next_cursor
-
-
 def list_by_status(
     tenant: TenantId, status: TicketStatus, priority: Priority | None, page: PageRequest
 ) -> Page[Ticket]:
     """Newest first: one Query on gsi1 (status) or gsi3 (status and priority)."""
     bound_settings()
     if priority is None:
-        items, cursor = _paged(
+        items, cursor = page_of(
             tenant,
             f"tickets:status:{status}",
             page,
@@ -350,7 +328,7 @@ def list_by_status(
             ("gsi1pk", "gsi1sk"),
         )
     else:
-        items, cursor = _paged(
+        items, cursor = page_of(
             tenant,
             f"tickets:status:{status}:priority:{priority}",
             page,
@@ -369,7 +347,7 @@ def list_by_status(
 def list_by_customer(tenant: TenantId, customer_id: str, page: PageRequest) -> Page[Ticket]:
     """Newest first: one Query of the customer's partition (the ticket copies)."""
     bound_settings()
-    items, cursor = _paged(
+    items, cursor = page_of(
         tenant,
         f"tickets:customer:{customer_id}",
         page,
@@ -389,7 +367,7 @@ def list_by_customer(tenant: TenantId, customer_id: str, page: PageRequest) -> P
 def list_by_assignee(tenant: TenantId, assignee: str, page: PageRequest) -> Page[Ticket]:
     """Newest first: one Query on gsi4 over the customer-partition copies."""
     bound_settings()
-    items, cursor = _paged(
+    items, cursor = page_of(
         tenant,
         f"tickets:assignee:{assignee}",
         page,
@@ -412,7 +390,7 @@ def list_due_within(
     soonest first (overdue ones included): one Query on gsi4."""
     bound_settings()
     bound = f"{sortable_timestamp(now + within)}~"
-    items, cursor = _paged(
+    items, cursor = page_of(
         tenant,
         f"tickets:due-within:{_us(within)}",
         page,
@@ -435,7 +413,7 @@ def list_comments(
     """Oldest first: one Query of the ticket's partition, or of gsi3 for public comments."""
     bound_settings()
     if public_only:
-        items, cursor = _paged(
+        items, cursor = page_of(
             tenant,
             f"tickets:{ticket_id}:comments:public",
             page,
@@ -449,7 +427,7 @@ def list_comments(
             ("gsi3pk", "gsi3sk"),
         )
     else:
-        items, cursor = _paged(
+        items, cursor = page_of(
             tenant,
             f"tickets:{ticket_id}:comments:all",
             page,
@@ -469,7 +447,7 @@ def list_comments(
 def list_events(tenant: TenantId, ticket_id: str, page: PageRequest) -> Page[TicketEvent]:
     """In order: one Query on gsi1."""
     bound_settings()
-    items, cursor = _paged(
+    items, cursor = page_of(
         tenant,
         f"tickets:{ticket_id}:events",
         page,
