@@ -90,7 +90,8 @@ API_HANDLER = FunctionAccess(
         # Tickets: get, their comments and customer copies (table queries), listings by
         # status, events (gsi1), by status and priority, public comments (gsi3), due and
         # by assignee (gsi4). Interactions and points: the customer partition (timeline,
-        # ledger, account, order claims) and the timeline by type (gsi2).
+        # ledger, account, order claims) and the timeline by type (gsi2). Analytics: the
+        # counter shards (Query per shard, BatchGetItem of the gauges).
         TableAccess(
             DATA_TABLE,
             actions=(
@@ -153,8 +154,9 @@ _LISTS_TENANTS = TableAccess(
 
 def _keeps_segments(*indexes: str) -> TableAccess:
     """Reads a customer's partition (consistent Query) and its segment state, commits the
-    state with membership and count changes (transactions of put, delete and update),
-    reads custom definitions; `indexes` for the jobs' own look-ups."""
+    state with membership and count changes (transactions of put, delete and update)
+    and, in the same transactions, the customer's analytics contribution (put) and the
+    counter shards (update), reads custom definitions; `indexes` for the jobs' own look-ups."""
     return TableAccess(
         DATA_TABLE,
         actions=(
