@@ -370,7 +370,7 @@ def test_cohorts_group_buyers_by_their_first_purchase_month(scenario: Scenario) 
             again[(cohort, _months_between(cohort, month))] += 1
     current = _month(s.today)
     items = answer.json["items"]
-    assert [c["month"] for c in items][0] == _month(first) and items[-1]["month"] == current
+    assert items[0]["month"] == _month(first) and items[-1]["month"] == current
     for cohort in items:
         month = cohort["month"]
         following = _months_between(month, current)
