@@ -30,6 +30,7 @@ BENCHMARKS = (
     "dynamodb_calls",
     "loyalty",
     "segments",
+    "analytics",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"
 
