@@ -70,6 +70,66 @@ class Scenario:
     sent: list[Sent]
     redeemed: int
     tickets: dict[str, dict[str, Any]]
+    base: datetime
+
+    def events(self) -> list[tuple[str, date, Decimal]]:
+        """Every daily figure the test knows it caused: (metric, day, amount)."""
+        one = Decimal(1)
+        found: list[tuple[str, date, Decimal]] = [
+            ("customers_new", self.today, one) for _ in self.customers
+        ]
+        first_buys: set[str] = set()
+        for item in sorted(self.sent, key=lambda i: i.at):
+            day = item.at.date()
+            found += [
+                ("interactions", day, one),
+                (f"interactions:{item.type}", day, one),
+                (f"channel:{item.channel or 'unspecified'}", day, one),
+            ]
+            if item.type == "purchase":
+                found += [("purchases", day, one), ("revenue", day, item.amount or Decimal(0))]
+                if item.customer in first_buys:
+                    found.append(("repeat_purchases", day, one))
+                first_buys.add(item.customer)
+            if item.rating is not None:
+                found += [("csat_responses", day, one), ("csat_sum", day, Decimal(item.rating))]
+            if item.nps is not None:
+                found.append(("nps_responses", day, one))
+                if item.nps >= 9:
+                    found.append(("nps_promoters", day, one))
+                if item.nps <= 6:
+                    found.append(("nps_detractors", day, one))
+        found += _ticket_events(self.tickets, self.base)
+        ledger = _ledger_totals(self.api, iter(self.customers.values()))
+        found += [
+            ("points_issued", self.today, Decimal(ledger.get("earn", 0))),
+            ("points_redeemed", self.today, Decimal(-ledger.get("redeem", 0))),
+            ("points_expired", self.today, Decimal(-ledger.get("expire", 0))),
+        ]
+        return found
+
+
+def _ticket_events(
+    tickets: dict[str, dict[str, Any]], base: datetime
+) -> list[tuple[str, date, Decimal]]:
+    one = Decimal(1)
+    found: list[tuple[str, date, Decimal]] = []
+    for ticket in tickets.values():
+        found.append(("tickets_opened", base.date(), one))
+        if ticket["open"]:
+            continue
+        responded = base + timedelta(seconds=ticket["frt"])
+        resolved = base + timedelta(seconds=ticket["rt"])
+        found += [
+            ("tickets_first_responded", responded.date(), one),
+            ("tickets_resolved", resolved.date(), one),
+            ("csat_responses", ticket["rated"].date(), one),
+            ("csat_sum", ticket["rated"].date(), Decimal(ticket["score"])),
+        ]
+        hours_fr, hours_res = ticket["targets"]
+        if ticket["frt"] > hours_fr * 3600 or ticket["rt"] > hours_res * 3600:
+            found.append(("tickets_sla_breached", resolved.date(), one))
+    return found
 
 
 def _record(api: Api, sent: list[Sent], item: Sent, order: str | None = None) -> None:
@@ -145,14 +205,28 @@ def _drive(api: Api, streams: LocalStreamRunner, monkeypatch: pytest.MonkeyPatch
     at(6, lambda: api.post(f"/v1/tickets/{t1}/rating", {"score": 5}))
     at(50, lambda: api.post(f"/v1/tickets/{t2}/transitions", {"to": "resolved"}))
     at(51, lambda: api.post(f"/v1/tickets/{t2}/rating", {"score": 2}))
-    tickets = {
+    tickets: dict[str, dict[str, Any]] = {
         # first response and resolution in seconds, priority targets (hours), rating
-        t1: {"open": False, "frt": 1800, "rt": 5 * 3600, "targets": (8, 72), "score": 5},
-        t2: {"open": False, "frt": 7200, "rt": 50 * 3600, "targets": (1, 8), "score": 2},
+        t1: {
+            "open": False,
+            "frt": 1800,
+            "rt": 5 * 3600,
+            "targets": (8, 72),
+            "score": 5,
+            "rated": base + timedelta(hours=6),
+        },
+        t2: {
+            "open": False,
+            "frt": 7200,
+            "rt": 50 * 3600,
+            "targets": (1, 8),
+            "score": 2,
+            "rated": base + timedelta(hours=51),
+        },
         t3: {"open": True},
     }
     streams.drain()
-    return Scenario(api, today, customers, sent, 50, tickets)
+    return Scenario(api, today, customers, sent, 50, tickets, base)
 
 
 @pytest.fixture
@@ -234,7 +308,9 @@ def test_every_summary_figure_matches_the_operations(scenario: Scenario) -> None
     assert customers["rfm"] == {
         k.split(":")[1]: v for k, v in segments.items() if k.startswith("rfm:") and v
     }
-    assert sum(customers["rfm"].values()) == 3  # the buyers
+    # by hand (docs/data-model.md, RFM): ann R5 F3 M2 and dan R5 F2 M1 are potential
+    # loyalists; bob R4 F1 is recent
+    assert customers["rfm"] == {"potential_loyalists": 2, "recent": 1}
     assert customers["tiers"] == {"member": 3, "none": 1}
 
     loyalty = body["loyalty"]
@@ -296,50 +372,51 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-GRANULARITIES = ("day", "week", "month")
-METRICS = ("revenue", "interactions:feedback", "channel:store")
+def test_every_metric_over_time_matches_the_operations(scenario: Scenario) -> None:
+    # Every additive figure, per day over the last 70 days, against the test's own events;
+    # and three of them per ISO week and per month.
+    from chalicelib.domain.analytics import DAILY_METRICS
 
-
-def test_the_timeseries_sums_the_daily_figures(scenario: Scenario) -> None:
     s = scenario
+    events = s.events()
     first, last = s.today - timedelta(days=70), s.today
-    for granularity in GRANULARITIES:
-        for metric in METRICS:
-            path = f"/v1/analytics/timeseries?metric={metric}&from={first}&to={last}"
-            answer = s.api.get(f"{path}&granularity={granularity}")
-            assert answer.status == 200, answer.text
-            expected = _expected_series(s, metric, granularity, first, last)
-            got = {
-                date.fromisoformat(p["start"]): Decimal(p["value"]) for p in answer.json["points"]
-            }
-            assert got == expected, (metric, granularity)
-            assert answer.json["metric"] == metric
-            assert answer.json["granularity"] == granularity
+    checks = [(metric, "day") for metric in DAILY_METRICS]
+    checks += [(m, g) for m in ("revenue", "csat_sum", "channel:store") for g in ("week", "month")]
+    for metric, granularity in checks:
+        path = f"/v1/analytics/timeseries?metric={metric}&from={first}&to={last}"
+        answer = s.api.get(f"{path}&granularity={granularity}")
+        assert answer.status == 200, answer.text
+        expected = _expected_series(events, metric, granularity, first, last)
+        got = {date.fromisoformat(p["start"]): Decimal(p["value"]) for p in answer.json["points"]}
+        assert got == expected, (metric, granularity)
+        assert (answer.json["metric"], answer.json["granularity"]) == (metric, granularity)
+        assert answer.json["period"] == {
+            "first_day": str(first),
+            "last_day": str(last),
+            "days": 71,
+        }
 
 
 def _expected_series(
-    s: Scenario, metric: str, granularity: str, first: date, last: date
+    events: list[tuple[str, date, Decimal]],
+    metric: str,
+    granularity: str,
+    first: date,
+    last: date,
 ) -> dict[date, Decimal]:
     def start(day: date) -> date:
         if granularity == "week":
             return _monday(day)
         return day.replace(day=1) if granularity == "month" else day
 
-    def value(item: Sent) -> Decimal:
-        if metric == "revenue":
-            return item.amount or Decimal(0) if item.type == "purchase" else Decimal(0)
-        if metric == "interactions:feedback":
-            return Decimal(item.type == "feedback")
-        return Decimal(item.channel == "store")
-
     expected: dict[date, Decimal] = defaultdict(Decimal)
     day = first
     while day <= last:
         expected[start(day)] += 0
         day += timedelta(days=1)
-    for item in s.sent:
-        if first <= item.at.date() <= last:
-            expected[start(item.at.date())] += value(item)
+    for name, when, amount in events:
+        if name == metric and first <= when <= last:
+            expected[start(when)] += amount
     return dict(expected)
 
 
