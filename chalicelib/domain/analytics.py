@@ -110,7 +110,7 @@ def bucket_upper_bound(bucket: int) -> int:
 def histogram_percentile(histogram: Mapping[int, int], fraction: float) -> int | None:
     """The nearest-rank percentile of the durations counted in `histogram` (bucket →
     count), reported as the upper bound of the bucket holding that rank: never below the
-    exact value, and at most 10 % above it (or 60 s, in the first bucket). None when empty."""
+    exact value, and at most 10 % + 1 s above it (60 s, in the first bucket). None when empty."""
     total = sum(histogram.values())
     if total <= 0:
         return None
@@ -615,8 +615,9 @@ def month_of(day: date) -> str:
 
 
 def checked_months(first: date | None, last: date | None, today: date) -> tuple[str, str]:
-    last_month = _month(last or today)
-    first_month = _month(first) if first else _month(today.replace(day=1) - timedelta(days=365))
+    end = last or today
+    last_month = _month(end)
+    first_month = _month(first) if first else _month(end - timedelta(days=365))
     if first_month > last_month:
         raise InvalidInput([FieldIssue("from", "must not be after to")])
     if months_between(first_month, last_month) + 1 > MAX_COHORT_MONTHS:

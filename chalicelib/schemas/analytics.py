@@ -33,7 +33,9 @@ class TimeseriesQuery(QueryParameters):
 
 class CohortQuery(QueryParameters):
     from_: date | None = Field(
-        None, alias="from", description="A day in the first cohort month (default: a year ago)."
+        None,
+        alias="from",
+        description="A day in the first cohort month (default: a year before `to`).",
     )
     to: date | None = Field(None, description="A day in the last cohort month (default: now).")
 
@@ -78,7 +80,7 @@ class DurationOut(BaseModel):
     count: int
     median_seconds: int | None = Field(
         description="Approximate: the upper bound of the histogram bucket holding the "
-        "median; at most 10 % (or 60 s) above the exact value."
+        "median: never below the exact value, at most 10 % + 1 s above it (60 s under a minute)."
     )
     p90_seconds: int | None = Field(description="As the median, for the 90th percentile.")
 
