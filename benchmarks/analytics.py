@@ -224,10 +224,14 @@ def _stream_writes(endpoint: str, tenant: Any, customers: int) -> Counter[str]:
                 type=InteractionType.FEEDBACK, details={"rating": 4, "nps": rng.randint(0, 10)}
             )
         loyalty.record_interaction(tenant, customer, draft, ACTOR, None)
+    records = [0]
     for consumer in runner._consumers:
+        if consumer.name != "keep_customers_current":
+            continue  # the audit trail's readers write entries and digests of their own
         handler = consumer.handler
 
         def counted(event: dict[str, Any], context: Any, handler: Any = handler) -> Any:
+            records[0] += len(event.get("Records", []))
             _counting.on = True
             try:
                 return handler(event, context)
@@ -236,10 +240,9 @@ def _stream_writes(endpoint: str, tenant: Any, customers: int) -> Counter[str]:
 
         consumer.handler = counted
     _calls.clear()
-    runner.records_processed = 0
     runner.drain(timeout=600)
     result = Counter(_calls)
-    result["records"] = runner.records_processed
+    result["records"] = records[0]
     return result
 
 
@@ -272,7 +275,8 @@ def run(context: Context) -> Section:
             "the API and the stream would take too long here. Calls and items are counted "
             "at botocore. Writes: customers and a mix of purchases, visits and feedback "
             "through the services, then the local stream runner drains the stream with the "
-            "app's handler, whose DynamoDB calls are counted."
+            "app's handlers; the DynamoDB calls and records of `keep_customers_current` are "
+            "counted (not the audit trail's readers)."
         ),
         tables=[
             Table(
