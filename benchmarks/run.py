@@ -31,6 +31,7 @@ BENCHMARKS = (
     "loyalty",
     "segments",
     "audit",
+    "analytics",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"
 

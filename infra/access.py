@@ -99,6 +99,7 @@ API_HANDLER = FunctionAccess(
         # ledger, account, order claims) and the timeline by type (gsi2). Customers'
         # rights: the export queries the customer partition and each ticket's comments;
         # the erasure updates items in transactions (no action or index beyond these).
+        # Analytics: the counter shards (Query per shard, BatchGetItem of the gauges).
         TableAccess(
             DATA_TABLE,
             actions=(
@@ -173,8 +174,9 @@ _LISTS_TENANTS = TableAccess(
 
 def _keeps_segments(*indexes: str) -> TableAccess:
     """Reads a customer's partition (consistent Query) and its segment state, commits the
-    state with membership and count changes (transactions of put, delete and update),
-    reads custom definitions; `indexes` for the jobs' own look-ups."""
+    state with membership and count changes (transactions of put, delete and update)
+    and, in the same transactions, the customer's analytics contribution (put) and the
+    counter shards (update), reads custom definitions; `indexes` for the jobs' own look-ups."""
     return TableAccess(
         DATA_TABLE,
         actions=(

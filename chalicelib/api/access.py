@@ -100,6 +100,11 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/tickets/{ticket_id}/comments"): RouteAccess(TICKET_READERS),
     ("POST", "/v1/tickets/{ticket_id}/rating"): RouteAccess(TICKET_USERS),
     ("GET", "/v1/tickets/{ticket_id}/events"): RouteAccess(TENANT_READERS),
+    # Analytics: tenant-wide figures, for the merchant's people (as segment reads), not
+    # for app keys, which act for one customer.
+    ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/analytics/timeseries"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/analytics/cohorts"): RouteAccess(TENANT_READERS),
 }
 
 

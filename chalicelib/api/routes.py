@@ -25,6 +25,7 @@ _SEGMENTS = "chalicelib.api.segments"
 _EVENTS = "chalicelib.api.events"
 _AUDIT = "chalicelib.api.audit"
 _PRIVACY = "chalicelib.api.privacy"
+_ANALYTICS = "chalicelib.api.analytics"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customers"): (_CUSTOMERS, "create_customer"),
@@ -64,6 +65,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/audit"): (_AUDIT, "list_audit_entries"),
     ("GET", "/v1/audit/verify"): (_AUDIT, "verify_audit_trail"),
     ("GET", "/v1/audit/alerts"): (_AUDIT, "list_audit_alerts"),
+    ("GET", "/v1/analytics/summary"): (_ANALYTICS, "get_summary"),
+    ("GET", "/v1/analytics/timeseries"): (_ANALYTICS, "get_timeseries"),
+    ("GET", "/v1/analytics/cohorts"): (_ANALYTICS, "get_cohorts"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

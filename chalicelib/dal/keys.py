@@ -257,3 +257,23 @@ def audit_actor_key(tenant: TenantId, actor: str) -> str:
 
 def audit_action_key(tenant: TenantId, action: str) -> str:
     return f"{_tenant_prefix(tenant)}#X#{action}"
+
+
+# Analytics (issue 9): one contribution item per customer, in its partition, and the
+# tenant's counters, sharded by a hash of the customer id.
+
+CONTRIBUTION_SK = "ANALYTICS"
+ANALYTICS_SHARDS = 16
+ANALYTICS_GAUGE_SK = "GAUGE"
+
+
+def analytics_pk(tenant: TenantId, shard: int) -> str:
+    return f"{_tenant_prefix(tenant)}#ANALYTICS#{shard:02d}"
+
+
+def analytics_day_sk(day_iso: str) -> str:
+    return f"DAY#{day_iso}"
+
+
+def analytics_cohort_sk(month: str) -> str:
+    return f"COHORT#{month}"

@@ -15,6 +15,11 @@ from boto3.dynamodb.types import TypeDeserializer
 from pynamodb.exceptions import PutError
 
 from chalicelib.dal import keys
+from chalicelib.dal.analytics import (
+    CONTRIBUTION_ENTITY,
+    StoredContribution,
+    contribution_from_plain,
+)
 from chalicelib.dal.connection import bound_settings, transaction_connection
 from chalicelib.dal.cursors import decode_cursor, encode_cursor
 from chalicelib.dal.customers import customer_from_raw
@@ -25,6 +30,7 @@ from chalicelib.dal.models import (
     SegmentStateItem,
 )
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
+from chalicelib.domain.analytics import Contribution
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import ConcurrentModification
 from chalicelib.domain.metrics import (
@@ -55,6 +61,10 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 def _moment(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _optional_moment(value: Any) -> datetime | None:
+    return _moment(str(value)) if value else None
 
 
 def _int(value: Any) -> int | None:
@@ -92,6 +102,7 @@ def _interaction(item: dict[str, Any]) -> InteractionFacts:
         amount=Decimal(str(amount)) if amount is not None else None,
         rating=_int(details.get("rating")),
         nps=_int(details.get("nps")),
+        channel=str(item["channel"]) if item.get("channel") else None,
     )
 
 
@@ -106,12 +117,24 @@ def _ticket(item: dict[str, Any]) -> TicketFacts:
         resolution_target_us=int(item["resolution_target_us"]),
         rating_score=_int(rating.get("score")),
         rated_at=_moment(str(rated_at)) if rated_at else None,
+        first_response_target_us=int(item.get("first_response_target_us") or 0),
+        first_response_at=_optional_moment(item.get("first_response_at")),
+        first_response_paused_us=int(item.get("first_response_paused_us") or 0),
+        resolved_at=_optional_moment(item.get("resolved_at")),
+        resolution_paused_us=int(item.get("resolution_paused_us") or 0),
     )
 
 
 def _points(item: dict[str, Any]) -> PointsFacts:
     lots = {date.fromisoformat(d): int(p) for d, p in json.loads(item["lots"]).items()}
-    return PointsFacts(lots=lots, tier=str(item["tier"]))
+    return PointsFacts(
+        lots=lots,
+        tier=str(item["tier"]),
+        lifetime_earned=int(item.get("lifetime_earned") or 0),
+        redeemed=int(item.get("redeemed") or 0),
+        expired=int(item.get("expired") or 0),
+        updated_at=_optional_moment(item.get("updated_at")),
+    )
 
 
 # The sort-key ranges of a customer's partition that metrics read: interactions (`INT#…`,
@@ -150,6 +173,16 @@ def load_customer(
 ) -> tuple[CustomerFacts | None, SegmentState | None]:
     """The customer's facts (None when the profile is gone) and its stored segment state,
     from two consistent Queries of its partition (see _FACT_RANGES)."""
+    facts, state, _ = load_customer_for_refresh(tenant, customer_id)
+    return facts, state
+
+
+def load_customer_for_refresh(
+    tenant: TenantId, customer_id: str
+) -> tuple[CustomerFacts | None, SegmentState | None, StoredContribution]:
+    """As `load_customer`, plus the customer's stored analytics contribution (`ANALYTICS`
+    sorts before `INT#`, so the first of the two Queries reads it too)."""
+    contribution = StoredContribution(Contribution(), 0)
     profile = None
     points = None
     state = None
@@ -167,8 +200,10 @@ def load_customer(
             tickets.append(_ticket(item))
         elif entity == "customer_segments":
             state = _state_from_plain(item)
+        elif entity == CONTRIBUTION_ENTITY:
+            contribution = contribution_from_plain(item)
     facts = CustomerFacts(profile, points, tuple(interactions), tuple(tickets)) if profile else None
-    return facts, state
+    return facts, state, contribution
 
 
 def load_facts(tenant: TenantId, customer_id: str) -> CustomerFacts | None:

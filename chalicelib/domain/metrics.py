@@ -32,6 +32,7 @@ class InteractionFacts:
     amount: Decimal | None = None
     rating: int | None = None
     nps: int | None = None
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,21 @@ class TicketFacts:
     resolution_target_us: int
     rating_score: int | None = None
     rated_at: datetime | None = None
+    first_response_target_us: int = 0
+    first_response_at: datetime | None = None
+    first_response_paused_us: int = 0
+    resolved_at: datetime | None = None
+    resolution_paused_us: int = 0
 
 
 @dataclass(frozen=True)
 class PointsFacts:
     lots: dict[date, int]
     tier: str
+    lifetime_earned: int = 0
+    redeemed: int = 0
+    expired: int = 0
+    updated_at: datetime | None = None
 
     def available(self, today: date) -> int:
         return sum(points for expiry, points in self.lots.items() if today < expiry)

@@ -8,10 +8,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from chalicelib.dal import analytics as analytics_repository
 from chalicelib.dal import control
 from chalicelib.dal import customers as customer_repository
 from chalicelib.dal import segments as repository
 from chalicelib.dal.transactions import LabelledTransaction
+from chalicelib.domain import analytics
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import (
@@ -43,6 +45,9 @@ from chalicelib.services import customers
 from chalicelib.services.tenant_config import get_tenant_config
 
 MAX_REFRESH_ATTEMPTS = 5
+# Counter items one refresh transaction may update; the rest of its 100 items are the state,
+# membership changes and events.
+MAX_COUNTER_UPDATES_PER_TRANSACTION = 40
 BACKFILL_PAGE = 100
 
 
@@ -111,22 +116,76 @@ def refresh_customer(
     if not rules.live:
         return None
     for _ in range(MAX_REFRESH_ATTEMPTS):
-        facts, before = repository.load_customer(tenant, customer_id)
+        facts, before, stored = repository.load_customer_for_refresh(tenant, customer_id)
         after = evaluate(facts, rules, today) if facts is not None else None
-        if _same(before, after):
+        contribution = analytics.contribution_of(
+            facts,
+            after.metrics if after else None,
+            after.segments if after else (),
+            stored.contribution,
+        )
+        deltas = analytics.contribution_delta(stored.contribution, contribution)
+        if _same(before, after) and contribution.as_json() == stored.contribution.as_json():
             return None
         old = before.segments if before else frozenset()
         new = after.segments if after else frozenset()
         change = SegmentChange(customer_id, new - old, old - new)
-        extra = (
-            events(tenant, change, moment) if events and (change.entered or change.exited) else None
-        )
         try:
-            repository.save_state(tenant, customer_id, before, after, today, moment, extra)
+            stored, deltas = _commit_large_analytics_parts(
+                tenant, customer_id, stored, contribution, deltas, moment
+            )
+            writes = [
+                analytics_repository.contribution_writes(
+                    tenant, customer_id, stored, contribution, deltas, moment
+                )
+            ]
+            if events and (change.entered or change.exited):
+                writes.append(events(tenant, change, moment))
+            repository.save_state(
+                tenant, customer_id, before, after, today, moment, _all_of(writes)
+            )
         except ConcurrentModification:
             continue
         return change
     raise ConcurrentModification(f"customer {customer_id}'s segments kept changing")
+
+
+def _all_of(
+    writes: list[Callable[[LabelledTransaction], None]],
+) -> Callable[[LabelledTransaction], None]:
+    def write(transaction: LabelledTransaction) -> None:
+        for one in writes:
+            one(transaction)
+
+    return write
+
+
+def _commit_large_analytics_parts(
+    tenant: TenantId,
+    customer_id: str,
+    stored: analytics_repository.StoredContribution,
+    target: analytics.Contribution,
+    deltas: list[analytics.CounterDelta],
+    moment: datetime,
+) -> tuple[analytics_repository.StoredContribution, list[analytics.CounterDelta]]:
+    """A transaction holds at most 100 items. When a refresh moves more counter items than
+    fit beside the state and memberships (a customer's first refresh over a long, back-dated
+    history), the excess is committed first, in parts, each with the contribution that
+    reflects exactly what was applied (so a crash between parts loses and repeats nothing).
+    Points bookings and gauges always ride in the final transaction. Returns the stored
+    contribution after the parts and the deltas left for the final transaction."""
+    early = [d for d in deltas if not analytics.carries_points(d)]
+    final = [d for d in deltas if analytics.carries_points(d)]
+    while len(early) + len(final) > MAX_COUNTER_UPDATES_PER_TRANSACTION:
+        part, early = (
+            early[:MAX_COUNTER_UPDATES_PER_TRANSACTION],
+            early[MAX_COUNTER_UPDATES_PER_TRANSACTION:],
+        )
+        partial = analytics.partly_applied(stored.contribution, target, part)
+        stored = analytics_repository.commit_part(
+            tenant, customer_id, stored, partial, part, moment
+        )
+    return stored, early + final
 
 
 # Reads.

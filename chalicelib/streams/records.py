@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Json, field_validator
 
-from chalicelib.dal.keys import SEGMENT_STATE_SK
+from chalicelib.dal.keys import CONTRIBUTION_SK, SEGMENT_STATE_SK
 
 _CUSTOMER_PK = re.compile(r"^T#(?P<tenant>ten_[0-9A-Z]{26})#CUS#(?P<customer>cus_[0-9A-Z]{26})$")
 
@@ -88,6 +88,6 @@ def customer_change(image: ItemImage) -> CustomerChange | None:
     """The customer whose metrics the item feeds; None for items outside a customer
     partition and for the consumer's own state item (which would loop)."""
     match = _CUSTOMER_PK.match(image.pk)
-    if match is None or image.sk == SEGMENT_STATE_SK:
+    if match is None or image.sk in (SEGMENT_STATE_SK, CONTRIBUTION_SK):
         return None
     return CustomerChange(tenant_id=match["tenant"], customer_id=match["customer"])
