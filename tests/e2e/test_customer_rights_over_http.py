@@ -3,7 +3,6 @@ stream runner consuming the erasure's records."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +14,7 @@ from devtools.stage import stage_environment
 from devtools.stream_runner import wait_until_drained
 from tests.e2e.conftest import LocalStack
 from tests.support.api import Api
-from tests.support.personal_data import PERSONAL_VALUES, write_customer
+from tests.support.personal_data import PERSONAL_VALUES, readable_item, write_customer
 
 
 def _every_item(stack: LocalStack) -> Iterator[dict[str, Any]]:
@@ -36,7 +35,7 @@ def _every_item(stack: LocalStack) -> Iterator[dict[str, Any]]:
 def _personal_values(stack: LocalStack) -> set[str]:
     found: set[str] = set()
     for item in _every_item(stack):
-        text = json.dumps(item).lower()
+        text = readable_item(item).lower()
         found |= {value for value in PERSONAL_VALUES if value in text}
     return found
 

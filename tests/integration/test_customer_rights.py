@@ -4,7 +4,6 @@ was written, and an erasure leaves no personal value in any item of any table.""
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +20,13 @@ from chalicelib.services import loyalty_jobs
 from chalicelib.services.customers import get_customer
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
-from tests.support.personal_data import PERSONAL_VALUES, PROFILE, ok, write_customer
+from tests.support.personal_data import (
+    PERSONAL_VALUES,
+    PROFILE,
+    ok,
+    readable_item,
+    write_customer,
+)
 
 
 def _all_pages(api: Api, path: str) -> list[dict[str, Any]]:
@@ -46,31 +51,16 @@ def _every_item(environment: dict[str, str]) -> Iterator[tuple[str, dict[str, An
                 yield table, item
 
 
-def _readable(item: dict[str, Any]) -> str:
-    """An item as text, binary values (compressed analytics contributions) unpacked."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, bytes):
-            return zlib.decompress(value).decode()
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
-    return json.dumps(plain(item), sort_keys=True)
-
-
 def _data_items(environment: dict[str, str]) -> list[str]:
     """Every item but the audit trail's (which records each request, repeats included)."""
     audit = environment["AUDIT_TABLE"]
-    return sorted(_readable(i) for t, i in _every_item(environment) if t != audit)
+    return sorted(readable_item(i) for t, i in _every_item(environment) if t != audit)
 
 
 def _personal_values_in(environment: dict[str, str]) -> list[tuple[str, str, str]]:
     found = []
     for table, item in _every_item(environment):
-        text = _readable(item).lower()
+        text = readable_item(item).lower()
         found += [
             (table, item["pk" if "pk" in item else "id"]["S"], v)
             for v in PERSONAL_VALUES

@@ -3,6 +3,8 @@ interactions, ledger entries, a ticket with comments, notes and a rated resoluti
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,3 +125,18 @@ def write_customer(api: Api, extra_interactions: int = 0) -> Written:
     written.tickets.append(ok(api.get(ticket_path), 200))
     written.comments[ticket["id"]] = comments
     return written
+
+
+def readable_item(item: dict[str, Any]) -> str:
+    """An item as text, binary values (compressed analytics contributions) unpacked."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return zlib.decompress(value).decode()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return json.dumps(plain(item), sort_keys=True)
