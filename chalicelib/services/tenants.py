@@ -24,6 +24,7 @@ from chalicelib.domain.tenancy import (
     tenant_id,
 )
 from chalicelib.domain.tenant_config import TenantConfig
+from chalicelib.services.gateway_keys import sync_gateway_key, undo_gateway_key
 
 
 def create_tenant(
@@ -32,7 +33,10 @@ def create_tenant(
     contact_email: str | None = None,
     config: TenantConfig | None = None,
 ) -> tuple[Tenant, IssuedKey]:
-    """A new active tenant with its first admin key (the secret is returned only here)."""
+    """A new active tenant with its first admin key (the secret is returned only here).
+
+    Deployed, the tenant's API Gateway key is created and put in its plan's usage plan
+    first; if the tenant cannot then be stored, the key is removed again."""
     now = utc_now()
     tenant = Tenant(
         id=tenant_id(new_tenant_id()),
@@ -45,7 +49,12 @@ def create_tenant(
         key_count=1,
     )
     first_key = issue_key(Role.ADMIN, tenant.id, now, label="first admin key", owner=tenant)
-    control.insert_tenant(tenant, first_key.record, config)
+    tenant = sync_gateway_key(tenant)
+    try:
+        control.insert_tenant(tenant, first_key.record, config)
+    except Exception:
+        undo_gateway_key(tenant, None)
+        raise
     return tenant, first_key
 
 
@@ -132,7 +141,7 @@ def _save(value: str, expected_version: int | None, change: ChangeTenant) -> Ten
         tenant = get_tenant(value)
         if expected_version is not None and tenant.version != expected_version:
             raise PreconditionFailed(f"tenant {value} is at version {tenant.version}")
-        changed = change(tenant)
+        changed = sync_gateway_key(change(tenant))
         try:
             if changed != tenant:
                 tenant = control.save_tenant(tenant, replace(changed, updated_at=utc_now()))
@@ -140,7 +149,9 @@ def _save(value: str, expected_version: int | None, change: ChangeTenant) -> Ten
             return tenant
         except ConcurrentModification:
             if expected_version is not None:
+                undo_gateway_key(changed, tenant)
                 raise PreconditionFailed(f"tenant {value} changed since it was read") from None
+    undo_gateway_key(changed, tenant)
     raise ConcurrentModification(f"tenant {value} keeps changing; retry")
 
 
