@@ -1,7 +1,7 @@
 """The deployed API's Lambda authoriser, and how the API function trusts its answer.
 
-API Gateway calls `authorize` with the request's Authorization header (a TOKEN authoriser)
-before any non-public method, and caches the answer per header value for the stage's
+API Gateway calls `authorize_request` with the request's Authorization header (a TOKEN
+authoriser) before any non-public method, and caches the answer per header value for the stage's
 `auth_cache_seconds` (infra/stages.py). The answer:
 
 - an IAM policy allowing every method of the API: a cached answer is reused for whatever
@@ -64,7 +64,7 @@ def principal_context(principal: Principal) -> dict[str, str]:
     }
 
 
-def authorize(request: AuthRequest) -> dict[str, Any]:
+def authorize_request(request: AuthRequest) -> dict[str, Any]:
     from chalicelib.services.auth import authenticate
     from chalicelib.settings import get_settings
 
