@@ -88,7 +88,7 @@ def _gateway_statements(scope: Construct, gateway: GatewayKeys) -> list[iam.Poli
             resources=[f"{base}/usageplans/{plan}/keys" for plan in gateway.usage_plan_ids],
         ),
         iam.PolicyStatement(
-            actions=["apigateway:DELETE"],
+            actions=["apigateway:GET", "apigateway:DELETE"],
             resources=[f"{base}/usageplans/{plan}/keys/*" for plan in gateway.usage_plan_ids],
         ),
     ]

@@ -2,9 +2,9 @@
 
 Every call is idempotent, so a change that failed half-way is completed by running it again:
 a key is found by its name before one is created, adding a key to a usage plan it is
-already in and removing it from one it is not in both count as done, and so does deleting
-a key that is gone. Anything else API Gateway answers (after botocore's own retries) becomes
-`GatewayUnavailable`, before the caller records anything.
+already in counts as done, a key is taken out of a usage plan only if it is in it, and
+deleting a key that is gone counts as done. Anything else API Gateway answers (after
+botocore's own retries) becomes `GatewayUnavailable`, before the caller records anything.
 """
 
 from __future__ import annotations
@@ -110,6 +110,14 @@ def ensure_key(name: str, tags: Mapping[str, str]) -> str:
     return str(created["id"])
 
 
+def _leave(key_id: str, usage_plan: str) -> None:
+    member = _call(
+        "get_usage_plan_key", ("NotFoundException",), usagePlanId=usage_plan, keyId=key_id
+    )
+    if member is not None:
+        _call("delete_usage_plan_key", _ALREADY_DONE, usagePlanId=usage_plan, keyId=key_id)
+
+
 def place_key(key_id: str, usage_plan: str, other_usage_plans: Iterable[str]) -> None:
     """Put the key in `usage_plan` (by id) and take it out of every other one."""
     _call(
@@ -121,9 +129,11 @@ def place_key(key_id: str, usage_plan: str, other_usage_plans: Iterable[str]) ->
     )
     for other in other_usage_plans:
         if other != usage_plan:
-            _call("delete_usage_plan_key", _ALREADY_DONE, usagePlanId=other, keyId=key_id)
+            _leave(key_id, other)
 
 
-def delete_key(key_id: str) -> None:
-    """Delete the key (which also takes it out of its usage plans); gone already is fine."""
+def delete_key(key_id: str, usage_plans: Iterable[str]) -> None:
+    """Take the key out of the usage plans and delete it; a key already gone is fine."""
+    for usage_plan in usage_plans:
+        _leave(key_id, usage_plan)
     _call("delete_api_key", ("NotFoundException",), apiKey=key_id)

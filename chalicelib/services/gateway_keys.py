@@ -26,16 +26,16 @@ def sync_gateway_key(tenant: Tenant) -> Tenant:
     if not gateway_keys_enabled() or not needs_gateway_sync(tenant):
         return tenant
     settings = get_settings()
+    names = settings.gateway_usage_plans.values()
+    usage_plans = [gateway.usage_plan_id(name, names) for name in names]
     if tenant.status is TenantStatus.DELETED:
         if tenant.gateway_key_id is not None:
-            gateway.delete_key(tenant.gateway_key_id)
+            gateway.delete_key(tenant.gateway_key_id, usage_plans)
         return replace(tenant, gateway_key_id=None, gateway_plan=None)
     name = gateway_key_name(settings.stage, tenant.id)
     key_id = tenant.gateway_key_id or gateway.ensure_key(name, {STAGE_TAG: settings.stage})
-    names = settings.gateway_usage_plans.values()
     target = gateway.usage_plan_id(settings.gateway_usage_plans[tenant.plan.value], names)
-    others = [gateway.usage_plan_id(other, names) for other in names]
-    gateway.place_key(key_id, target, others)
+    gateway.place_key(key_id, target, usage_plans)
     return replace(tenant, gateway_key_id=key_id, gateway_plan=tenant.plan)
 
 
@@ -47,8 +47,7 @@ def undo_gateway_key(synced: Tenant, recorded: Tenant | None) -> None:
         return
     try:
         if recorded is None:
-            if synced.gateway_key_id is not None:
-                gateway.delete_key(synced.gateway_key_id)
+            sync_gateway_key(replace(synced, status=TenantStatus.DELETED))
         elif recorded.status is not TenantStatus.DELETED and recorded.gateway_key_id is not None:
             sync_gateway_key(replace(recorded, gateway_plan=None))
     except Exception:  # noqa: BLE001 - the original failure is the one to report
