@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from chalicelib.dal import control
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import ConcurrentModification, NotFound, PreconditionFailed
+from chalicelib.domain.gateway import needs_gateway_sync
 from chalicelib.domain.ids import new_tenant_id
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import (
@@ -24,7 +25,11 @@ from chalicelib.domain.tenancy import (
     tenant_id,
 )
 from chalicelib.domain.tenant_config import TenantConfig
-from chalicelib.services.gateway_keys import sync_gateway_key, undo_gateway_key
+from chalicelib.services.gateway_keys import (
+    gateway_keys_enabled,
+    sync_gateway_key,
+    undo_gateway_key,
+)
 
 
 def create_tenant(
@@ -153,6 +158,20 @@ def _save(value: str, expected_version: int | None, change: ChangeTenant) -> Ten
                 raise PreconditionFailed(f"tenant {value} changed since it was read") from None
     undo_gateway_key(changed, tenant)
     raise ConcurrentModification(f"tenant {value} keeps changing; retry")
+
+
+def provision_gateway_keys() -> int:
+    """Bring every tenant's API Gateway key in line with its record (tenants created before
+    per-tenant keys, or whose last change failed half-way); idempotent. Answers how many
+    tenants needed it."""
+    if not gateway_keys_enabled():
+        return 0
+    count = 0
+    for tenant in control.iter_tenants():
+        if needs_gateway_sync(tenant):
+            _save(tenant.id, None, lambda current: current)
+            count += 1
+    return count
 
 
 def register_platform_key(secret: str) -> ApiKey:
