@@ -6,7 +6,12 @@ from chalice import Chalice, Cron, Rate
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.routes import api_blueprint
 from chalicelib.lazy import deferred
-from chalicelib.streams_config import DATA_STREAM, stream_arn_placeholder
+from chalicelib.streams_config import (
+    AUDIT_CHANGES,
+    AUDIT_STREAM,
+    DATA_STREAM,
+    stream_arn_placeholder,
+)
 
 app = Chalice(app_name="customer-ops")
 
@@ -41,3 +46,15 @@ daily_segments = app.schedule(Cron(15, 0, "*", "*", "?", "*"), name="daily_segme
 segment_backfills = app.schedule(Rate(1, unit=Rate.MINUTES), name="segment_backfills")(
     deferred("chalicelib.jobs", "segment_backfills")
 )
+
+record_data_changes = app.on_dynamodb_record(
+    stream_arn=stream_arn_placeholder("Data"),
+    batch_size=AUDIT_CHANGES.settings.batch_size,
+    name="record_data_changes",
+)(deferred("chalicelib.streams.audit", "record_data_changes"))
+
+chain_audit_trail = app.on_dynamodb_record(
+    stream_arn=stream_arn_placeholder("Audit"),
+    batch_size=AUDIT_STREAM.settings.batch_size,
+    name="chain_audit_trail",
+)(deferred("chalicelib.streams.audit", "chain_audit_trail"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from datetime import date
 
 from chalice.app import CloudWatchEvent
@@ -12,6 +14,19 @@ from chalicelib.services.purge import run_due_purges
 
 _SAFETY_MARGIN_MS = 10_000
 _LOCAL_BUDGET_SECONDS = 50.0
+
+
+def _as_system(job: Callable[[CloudWatchEvent], None]) -> Callable[[CloudWatchEvent], None]:
+    """Run a job with its writes attributed to it (chalicelib.dal.attribution)."""
+
+    @functools.wraps(job)
+    def run(event: CloudWatchEvent) -> None:
+        from chalicelib.dal.attribution import system_writer, writing_as
+
+        with writing_as(system_writer(job.__name__, event)):
+            job(event)
+
+    return run
 
 
 def _deadline(event: CloudWatchEvent) -> float:
@@ -24,12 +39,14 @@ def _deadline(event: CloudWatchEvent) -> float:
     return time.monotonic() + seconds
 
 
+@_as_system
 def purge_deleted_tenants(event: CloudWatchEvent) -> None:
     """Every minute: continue the purge of every deleted tenant that is due."""
     purged = run_due_purges(_deadline(event))
     logger.info("purge run", tenants=purged)
 
 
+@_as_system
 def daily_loyalty(event: CloudWatchEvent) -> None:
     """00:05 UTC: record today's point expiries and the tier evaluations due today."""
     from chalicelib.domain.clock import utc_now
@@ -38,6 +55,7 @@ def daily_loyalty(event: CloudWatchEvent) -> None:
     run_daily(utc_now().date())
 
 
+@_as_system
 def daily_segments(event: CloudWatchEvent) -> None:
     """00:15 UTC: re-evaluate the customers whose segments change by time today."""
     from chalicelib.services.segment_jobs import run_daily
@@ -45,6 +63,7 @@ def daily_segments(event: CloudWatchEvent) -> None:
     run_daily(_today(), _deadline(event))
 
 
+@_as_system
 def segment_backfills(event: CloudWatchEvent) -> None:
     """Every minute: continue the back-fill of new, changed or deleted custom segments."""
     from chalicelib.services.segment_jobs import run_backfills

@@ -22,6 +22,7 @@ class Settings(BaseModel):
     control_table: str = Field(min_length=3)
     data_table: str = Field(min_length=3)
     idempotency_table: str = Field(min_length=3)
+    audit_table: str = Field(min_length=3)
     aws_region: str = Field(min_length=1)
     dynamodb_endpoint: str | None = None
     cursor_secret: SecretStr = Field(min_length=32)
@@ -29,6 +30,7 @@ class Settings(BaseModel):
     auth_cache_seconds: int = Field(default=60, ge=0, le=60)
     rate_limit_in_app: bool = False
     event_bus_name: str | None = None
+    audit_requests: bool = True
     gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
     """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
     by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
@@ -52,6 +54,8 @@ class Settings(BaseModel):
             "control_table": read("CONTROL_TABLE"),
             "data_table": read("DATA_TABLE"),
             "idempotency_table": read("IDEMPOTENCY_TABLE"),
+            "audit_table": read("AUDIT_TABLE"),
+            "audit_requests": read("AUDIT_REQUESTS"),
             "aws_region": read("AWS_REGION") or read("AWS_DEFAULT_REGION"),
             "dynamodb_endpoint": read("DYNAMODB_ENDPOINT"),
             "cursor_secret": read("CURSOR_SECRET"),

@@ -120,8 +120,25 @@ DATA_STREAM = StreamConsumer(
     StreamConsumerSettings(batch_size=100, maximum_retry_attempts=5),
 )
 
+# The data table's second reader: turns each change of audited data into an audit entry.
+AUDIT_CHANGES = StreamConsumer(
+    "record_data_changes",
+    "Data",
+    StreamConsumerSettings(batch_size=100, maximum_retry_attempts=5),
+)
+
+# The audit table's one reader: chains new entries into digests, writes the mentions of
+# entries naming several customers and raises alerts.
+AUDIT_STREAM = StreamConsumer(
+    "chain_audit_trail",
+    "Audit",
+    StreamConsumerSettings(batch_size=500, maximum_retry_attempts=10),
+)
+
 # Keyed by handler name.
-STREAM_CONSUMERS: dict[str, StreamConsumer] = {DATA_STREAM.handler: DATA_STREAM}
+STREAM_CONSUMERS: dict[str, StreamConsumer] = {
+    consumer.handler: consumer for consumer in (DATA_STREAM, AUDIT_CHANGES, AUDIT_STREAM)
+}
 
 
 def consumer_for(handler: str) -> StreamConsumer | None:

@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from chalicelib.dal.schema import CONTROL_TABLE, DATA_TABLE, IDEMPOTENCY_TABLE, TableSpec
+from chalicelib.dal.schema import (
+    AUDIT_TABLE,
+    CONTROL_TABLE,
+    DATA_TABLE,
+    IDEMPOTENCY_TABLE,
+    TableSpec,
+)
 
 READ_ACTIONS = frozenset(
     {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
@@ -109,6 +115,18 @@ API_HANDLER = FunctionAccess(
             indexes={
                 index: IndexAccess(leading_keys=(TENANT_DATA_KEYS,))
                 for index in ("gsi1", "gsi2", "gsi3", "gsi4")
+            },
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+        # The audit trail: one entry put per request (never updated or deleted: the API
+        # cannot rewrite the trail); reading it newest first (table and its three
+        # indexes); verification reads entries, digests and the chain's head.
+        TableAccess(
+            AUDIT_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"),
+            indexes={
+                index: IndexAccess(leading_keys=(TENANT_DATA_KEYS,))
+                for index in ("by_customer", "by_actor", "by_action")
             },
             leading_keys=(TENANT_DATA_KEYS,),
         ),
@@ -229,6 +247,38 @@ PURGE_DELETED_TENANTS = FunctionAccess(
     ),
 )
 
+RECORD_DATA_CHANGES = FunctionAccess(
+    function="RecordDataChanges",
+    tables=(
+        # The tenant's plan (its audit retention).
+        TableAccess(CONTROL_TABLE, actions=("dynamodb:GetItem",)),
+        # One conditional put per change of audited data.
+        TableAccess(AUDIT_TABLE, actions=("dynamodb:PutItem",), leading_keys=(TENANT_DATA_KEYS,)),
+    ),
+)
+
+CHAIN_AUDIT_TRAIL = FunctionAccess(
+    function="ChainAuditTrail",
+    tables=(
+        # The tenant's configuration (alert thresholds).
+        _READS_TENANT_CONFIG,
+        # The chain's head (get), a digest with the head (transaction of puts), mentions
+        # (batch write), alert windows (update) and alert entries (put).
+        TableAccess(
+            AUDIT_TABLE,
+            actions=(
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
+            ),
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+        # An alert's event, delivered by the data stream's consumer like segment events.
+        TableAccess(DATA_TABLE, actions=("dynamodb:PutItem",), leading_keys=(TENANT_DATA_KEYS,)),
+    ),
+)
+
 FUNCTION_ACCESS: dict[str, FunctionAccess] = {
     access.function: access
     for access in (
@@ -239,5 +289,7 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         DAILY_SEGMENTS,
         SEGMENT_BACKFILLS,
         DAILY_LOYALTY,
+        RECORD_DATA_CHANGES,
+        CHAIN_AUDIT_TRAIL,
     )
 }

@@ -23,6 +23,7 @@ _INTERACTIONS = "chalicelib.api.interactions"
 _POINTS = "chalicelib.api.loyalty"
 _SEGMENTS = "chalicelib.api.segments"
 _EVENTS = "chalicelib.api.events"
+_AUDIT = "chalicelib.api.audit"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customers"): (_CUSTOMERS, "create_customer"),
@@ -58,6 +59,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/customers/{customer_id}/segments"): (_SEGMENTS, "get_customer_segments"),
     ("GET", "/v1/events/failed"): (_EVENTS, "list_failed_events"),
     ("POST", "/v1/events/{event_id}/replay"): (_EVENTS, "replay_event"),
+    ("GET", "/v1/audit"): (_AUDIT, "list_audit_entries"),
+    ("GET", "/v1/audit/verify"): (_AUDIT, "verify_audit_trail"),
+    ("GET", "/v1/audit/alerts"): (_AUDIT, "list_audit_alerts"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

@@ -9,6 +9,7 @@ route table in `chalicelib.api.routes`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -18,7 +19,10 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.problems import response_for_exception
 from chalicelib.api.request_context import optional_principal, request_id_of
+from chalicelib.dal.attribution import writing_as
+from chalicelib.domain.audit import Writer, ids_from_path, returned_ids
 from chalicelib.domain.errors import (
+    AuditUnavailable,
     FieldIssue,
     Forbidden,
     InvalidInput,
@@ -27,7 +31,9 @@ from chalicelib.domain.errors import (
     PreconditionFailed,
     UnsupportedMediaType,
 )
+from chalicelib.domain.ids import TENANT_ID_PATTERN
 from chalicelib.domain.tenancy import Plan, Principal, TenantId
+from chalicelib.observability import logger
 from chalicelib.services.idempotency import register_invocation
 from chalicelib.settings import get_settings
 
@@ -35,6 +41,8 @@ BodyT = TypeVar("BodyT", bound=BaseModel | None)
 QueryT = TypeVar("QueryT", bound=BaseModel | None)
 
 JSON_MEDIA_TYPES = ("application/json", "application/merge-patch+json")
+# Operations that touch no tenant's data: not audited.
+UNAUDITED_TAGS = frozenset({"docs"})
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,62 @@ def _render(reply: Reply) -> Response:
 Handler = Callable[..., Response]
 
 
+def _writer(principal: Principal | None, request_id: str, action: str) -> Writer | None:
+    if principal is None:
+        return None
+    return Writer(principal.key_id, principal.role.value, request_id, action)
+
+
+def audited(
+    operation: Operation,
+    request: Request,
+    path_params: Mapping[str, str],
+    sent: BaseModel | None,
+    reply: Reply | None,
+    response: Response,
+) -> Response:
+    """Record the request in the audit trail (one PutItem) and answer. A read whose entry
+    cannot be written answers 503 instead of the data; a write that happened is still
+    answered (its changes reach the trail through the data stream)."""
+    principal = optional_principal(request)
+    if principal is None or operation.tag in UNAUDITED_TAGS or not get_settings().audit_requests:
+        return response
+    tenant = principal.tenant or path_params.get("tenant_id", "")
+    if not TENANT_ID_PATTERN.match(tenant):
+        return response
+    from chalicelib.services.audit import RequestRecord, record_request
+
+    resources, customers = ids_from_path(path_params)
+    if reply is not None and 200 <= response.status_code < 300:
+        returned_resources, returned_customers = returned_ids(reply.body)
+        resources += returned_resources
+        customers += returned_customers
+    identity = request.context.get("identity") or {}
+    record = RequestRecord(
+        tenant=TenantId(tenant),
+        plan=principal.plan,
+        actor=principal.key_id,
+        role=principal.role.value,
+        action=operation.operation_id,
+        resource_type=operation.tag,
+        request_id=request_id_of(request),
+        method=request.method,
+        status=response.status_code,
+        resource_ids=resources,
+        customer_ids=customers,
+        fields=sorted(sent.model_fields_set) if sent is not None else (),
+        source_ip=identity.get("sourceIp"),
+        user_agent=request.headers.get("user-agent"),
+    )
+    try:
+        record_request(record)
+    except AuditUnavailable as error:
+        logger.error("audit entry not written", action=record.action, status=record.status)
+        if request.method == "GET" and response.status_code < 400:
+            return response_for_exception(error, record.request_id)
+    return response
+
+
 class Operations:
     """The operations of one API module. `operation` records an operation's metadata and
     answers the handler `chalicelib.api.routes` calls with the request and path values."""
@@ -219,20 +283,30 @@ class Operations:
                 )
             )
 
+            operation = OPERATIONS[-1]
+
             def handle(request: Request, **path_params: str) -> Response:
                 request_id = request_id_of(request)
                 register_invocation(request.lambda_context)
+                principal = optional_principal(request)
+                writer = _writer(principal, request_id, operation.operation_id)
+                sent: BaseModel | None = None
+                reply: Reply | None = None
                 try:
-                    call: Call[Any, Any] = Call(
-                        principal=optional_principal(request),
-                        body=_parse_body(request, body),
-                        query=_parse_query(request, query),
-                        headers=request.headers,
-                        request_id=request_id,
-                    )
-                    return _render(view(call, **path_params))
+                    with writing_as(writer) if writer else nullcontext():
+                        call: Call[Any, Any] = Call(
+                            principal=principal,
+                            body=_parse_body(request, body),
+                            query=_parse_query(request, query),
+                            headers=request.headers,
+                            request_id=request_id,
+                        )
+                        sent = call.body
+                        reply = view(call, **path_params)
+                    response = _render(reply)
                 except Exception as error:  # noqa: BLE001 - the edge answers every failure
-                    return response_for_exception(error, request_id)
+                    response = response_for_exception(error, request_id)
+                return audited(operation, request, path_params, sent, reply, response)
 
             handle.__name__ = view.__name__
             handle.__doc__ = view.__doc__

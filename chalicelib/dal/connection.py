@@ -22,7 +22,7 @@ def _subclasses(base: type[Model]) -> list[type[Model]]:
 def _bind(settings: Settings) -> None:
     """Point every item model at its table: the base a model extends names the table."""
     from chalicelib.dal import metering
-    from chalicelib.dal.models import ControlTableModel, DataTableModel
+    from chalicelib.dal.models import AuditTableModel, ControlTableModel, DataTableModel
 
     metering.install()
 
@@ -31,6 +31,8 @@ def _bind(settings: Settings) -> None:
         tables[model] = settings.data_table
     for model in _subclasses(ControlTableModel):
         tables[model] = settings.control_table
+    for model in _subclasses(AuditTableModel):
+        tables[model] = settings.audit_table
     for model, table_name in tables.items():
         model.Meta.table_name = table_name
         model.Meta.region = settings.aws_region

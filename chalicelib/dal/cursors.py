@@ -11,13 +11,15 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from chalicelib.domain.errors import MalformedRequest
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.settings import get_settings
 
 _VERSION = 1
+T = TypeVar("T")
 
 
 def _b64encode(raw: bytes) -> str:
@@ -56,3 +58,24 @@ def decode_cursor(tenant: TenantId, query: str, cursor: str) -> dict[str, Any]:
     if not isinstance(key, dict):
         raise invalid
     return key
+
+
+def page_of(
+    tenant: TenantId,
+    query: str,
+    fetch: Callable[[int, dict[str, Any] | None], list[T]],
+    limit: int,
+    cursor: str | None,
+    key_names: Sequence[str],
+) -> tuple[list[T], str | None]:
+    """One page of a Query: `fetch(limit, start)` runs it for up to `limit` items from
+    `start`; one extra item tells whether there is a next page, whose cursor is the last
+    returned item's key (`key_names`: the table's and the index's key attributes)."""
+    start = decode_cursor(tenant, query, cursor) if cursor else None
+    items = fetch(limit + 1, start)
+    if len(items) <= limit:
+        return items, None
+    items = items[:limit]
+    last = items[-1]
+    key = {name: {"S": getattr(last, name)} for name in key_names}
+    return items, encode_cursor(tenant, query, key)

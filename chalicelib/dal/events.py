@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pynamodb.exceptions import PutError
+
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
 from chalicelib.dal.cursors import decode_cursor, encode_cursor
@@ -37,6 +39,7 @@ def _item(tenant: TenantId, event: SegmentEvent) -> SegmentEventItem:
         delivered_at=event.delivered_at,
         replays=event.replays,
         ttl=int((event.occurred_at + EVENT_RETENTION).timestamp()),
+        detail=dict(event.detail) or None,
     )
 
 
@@ -52,6 +55,7 @@ def _event(item: SegmentEventItem) -> SegmentEvent:
         last_error=item.last_error,
         delivered_at=item.delivered_at,
         replays=int(item.replays or 0),
+        detail=item.detail.as_dict() if item.detail is not None else {},
     )
 
 
@@ -60,6 +64,16 @@ def add_to(transaction: LabelledTransaction, tenant: TenantId, event: SegmentEve
     transaction.put(
         f"event:{event.id}", _item(tenant, event), condition=SegmentEventItem.pk.does_not_exist()
     )
+
+
+def add_event(tenant: TenantId, event: SegmentEvent) -> None:
+    """Put an event on its own (idempotent: the same event id is written once)."""
+    bound_settings()
+    try:
+        _item(tenant, event).save(condition=SegmentEventItem.pk.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def get_event(tenant: TenantId, event_id: str) -> SegmentEvent | None:

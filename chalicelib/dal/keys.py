@@ -219,3 +219,40 @@ EVENT_SK = "EVENT"
 
 def failed_events_pk(tenant: TenantId) -> str:
     return f"{_tenant_prefix(tenant)}#EVENTS#FAILED"
+
+
+AUDIT_HEAD_SK = "HEAD"
+
+
+def audit_entries_pk(tenant: TenantId) -> str:
+    """The tenant's trail, newest last (sk `E#{time}#{entry id}`)."""
+    return f"{_tenant_prefix(tenant)}#AUDIT"
+
+
+def audit_mention_pk(tenant: TenantId, customer_id: str) -> str:
+    """Copies of entries that name several customers, one per customer (for by_customer)."""
+    return f"{_tenant_prefix(tenant)}#AUDIT#M#{customer_id}"
+
+
+def audit_digests_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#AUDIT#DIGESTS"
+
+
+def audit_digest_sk(created_at_iso: str, sequence: int) -> str:
+    return f"D#{created_at_iso}#{sequence:012d}"
+
+
+def audit_window_pk(tenant: TenantId, actor: str) -> str:
+    return f"{_tenant_prefix(tenant)}#AUDIT#W#{actor}"
+
+
+def audit_customer_key(tenant: TenantId, customer_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#C#{customer_id}"
+
+
+def audit_actor_key(tenant: TenantId, actor: str) -> str:
+    return f"{_tenant_prefix(tenant)}#A#{actor}"
+
+
+def audit_action_key(tenant: TenantId, action: str) -> str:
+    return f"{_tenant_prefix(tenant)}#X#{action}"

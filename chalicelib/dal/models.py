@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -13,11 +14,20 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.dal.attribution import (
+    WRITTEN_ACTION,
+    WRITTEN_BY,
+    WRITTEN_REQUEST,
+    WRITTEN_ROLE,
+    current_writer,
+    writer_values,
+)
 from chalicelib.dal.keys import tenant_shard_of
 
 UNBOUND = "unbound"  # replaced by chalicelib.dal.connection before first use
@@ -30,38 +40,96 @@ class DataTableModel(Model):
     """Base of every item kept in the data table (tenant data); bound lazily.
 
     Every item written through a model carries `tenant_shard` and `tenant_item`, the keys
-    of the KEYS_ONLY `by_tenant` index through which a deleted tenant's data is purged.
+    of the KEYS_ONLY `by_tenant` index through which a deleted tenant's data is purged,
+    and the `written_*` attributes naming the current writer (chalicelib.dal.attribution).
+    `audit_resource` names the resource type of models whose changes the audit trail
+    records (None: bookkeeping the trail skips); their deletes are attributed too.
     """
 
     class Meta:
         table_name = UNBOUND
 
+    audit_resource: ClassVar[str | None] = None
+
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
     tenant_shard = UnicodeAttribute(null=True)
     tenant_item = UnicodeAttribute(null=True)
+    written_by = UnicodeAttribute(null=True, attr_name=WRITTEN_BY)
+    written_role = UnicodeAttribute(null=True, attr_name=WRITTEN_ROLE)
+    written_request = UnicodeAttribute(null=True, attr_name=WRITTEN_REQUEST)
+    written_action = UnicodeAttribute(null=True, attr_name=WRITTEN_ACTION)
 
     def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
         values = super().serialize(null_check=null_check)
         pk, sk = values["pk"]["S"], values["sk"]["S"]
         values["tenant_shard"] = {"S": tenant_shard_of(pk)}
         values["tenant_item"] = {"S": f"{pk}|{sk}"}
+        writer = current_writer()
+        if writer is not None:
+            values.update({name: {"S": value} for name, value in writer_values(writer).items()})
         return values
 
     def tenant_index_actions(self) -> list[Action]:
-        """Update actions that list the item in `by_tenant`, for updates that may create it."""
+        """Update actions that list the item in `by_tenant` (for updates that may create it)
+        and name the current writer."""
         cls = type(self)
         pk, sk = self.pk, self.sk
-        return [cls.tenant_shard.set(tenant_shard_of(pk)), cls.tenant_item.set(f"{pk}|{sk}")]
+        actions = [cls.tenant_shard.set(tenant_shard_of(pk)), cls.tenant_item.set(f"{pk}|{sk}")]
+        return actions + self.attribution_actions()
+
+    def attribution_actions(self) -> list[Action]:
+        writer = current_writer()
+        if writer is None:
+            return []
+        cls = type(self)
+        return [
+            cls.written_by.set(writer.actor),
+            cls.written_role.set(writer.role),
+            cls.written_request.set(writer.request_id),
+            cls.written_action.set(writer.action),
+        ]
 
     def update(
         self, actions: list[Action], condition: Condition | None = None, **kwargs: Any
     ) -> Any:
         return super().update(actions + self.tenant_index_actions(), condition, **kwargs)
 
+    def delete(
+        self, condition: Condition | None = None, *, add_version_condition: bool = True
+    ) -> Any:
+        self.attribute_delete()
+        return super().delete(condition, add_version_condition=add_version_condition)
+
+    def attribute_delete(self) -> None:
+        """Name the deleting writer on an audited item just before it is deleted, so the
+        stream's REMOVE record (whose old image is the item as last written) says who
+        deleted it. Leaves the version alone; a no-op for a missing item."""
+        actions = self.attribution_actions()
+        if self.audit_resource is None or not actions:
+            return
+        cls = type(self)
+        try:
+            cls._get_connection().update_item(
+                self.pk, range_key=self.sk, actions=actions, condition=cls.pk.exists()
+            )
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
 
 class ControlTableModel(Model):
     """Base of every item kept in the control table (tenants, keys); bound lazily."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class AuditTableModel(Model):
+    """Base of every item kept in the audit table; bound lazily."""
 
     class Meta:
         table_name = UNBOUND
@@ -131,6 +199,7 @@ class TenantItemsIndex(GlobalSecondaryIndex["TenantIndexEntry"]):
 
 
 class CustomerItem(DataTableModel):
+    audit_resource = "customer"
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     entity = UnicodeAttribute(default="customer")
@@ -289,6 +358,7 @@ class TicketFields(DataTableModel):
     SLA durations are whole microseconds; `*_paused_us` is how long the SLA clock had stood
     still when that milestone was reached."""
 
+    audit_resource: ClassVar[str | None] = "ticket"
     entity = UnicodeAttribute(default="ticket")
     tenant_id = UnicodeAttribute()
     ticket_id = UnicodeAttribute()
@@ -342,6 +412,7 @@ class CustomerTicketItem(TicketFields):
     written in the same transaction: lists a customer's tickets and, on gsi4, an
     assignee's."""
 
+    audit_resource = None
     entity = UnicodeAttribute(default="customer_ticket")
     gsi4pk = UnicodeAttribute(null=True)
     gsi4sk = UnicodeAttribute(null=True)
@@ -353,6 +424,7 @@ class CustomerTicketItem(TicketFields):
 class TicketCommentItem(DataTableModel):
     """A comment in its ticket's partition; public ones are also listed on gsi3."""
 
+    audit_resource = "ticket_comment"
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
     entity = UnicodeAttribute(default="ticket_comment")
@@ -409,6 +481,7 @@ class AccountsByTierEvaluation(_Gsi2["PointsItem"]):
 class InteractionItem(DataTableModel):
     """One touchpoint on a customer's timeline (in the customer's partition)."""
 
+    audit_resource = "interaction"
     gsi2pk = UnicodeAttribute()
     gsi2sk = UnicodeAttribute()
     entity = UnicodeAttribute(default="interaction")
@@ -456,6 +529,7 @@ class PointsItem(DataTableModel):
 class LedgerItem(DataTableModel):
     """An immutable ledger entry; its sort key orders by the account version that wrote it."""
 
+    audit_resource = "points_transaction"
     entity = UnicodeAttribute(default="ledger_entry")
     tenant_id = UnicodeAttribute()
     customer_id = UnicodeAttribute()
@@ -556,6 +630,7 @@ class SegmentCountItem(DataTableModel):
 class SegmentDefinitionItem(DataTableModel):
     """A custom segment (`T#{t}#SEGDEFS`, sk its id) with its back-fill progress."""
 
+    audit_resource = "segment"
     entity = UnicodeAttribute(default="segment")
     tenant_id = UnicodeAttribute()
     segment_id = UnicodeAttribute()
@@ -583,8 +658,8 @@ class SegmentEventItem(DataTableModel):
     tenant_id = UnicodeAttribute()
     event_id = UnicodeAttribute()
     type = UnicodeAttribute()
-    segment_id = UnicodeAttribute()
-    customer_id = UnicodeAttribute()
+    segment_id = UnicodeAttribute(null=True)
+    customer_id = UnicodeAttribute(null=True)
     occurred_at = UTCDateTimeAttribute()
     status = UnicodeAttribute()
     attempts = NumberAttribute(default=0)
@@ -592,5 +667,88 @@ class SegmentEventItem(DataTableModel):
     delivered_at = UTCDateTimeAttribute(null=True)
     replays = NumberAttribute(default=0)
     ttl = NumberAttribute(null=True)
+    detail = MapAttribute[str, str](null=True)
 
     by_failure = FailedEventsByTime()
+
+
+class _AuditIndex(GlobalSecondaryIndex[_M]):
+    sk = UnicodeAttribute(range_key=True)
+
+
+class AuditEntriesByCustomer(_AuditIndex["AuditEntryItem"]):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    customer_key = UnicodeAttribute(hash_key=True)
+
+
+class AuditEntriesByActor(_AuditIndex["AuditEntryItem"]):
+    class Meta:
+        index_name = "by_actor"
+        projection = AllProjection()
+
+    actor_key = UnicodeAttribute(hash_key=True)
+
+
+class AuditEntriesByAction(_AuditIndex["AuditEntryItem"]):
+    class Meta:
+        index_name = "by_action"
+        projection = AllProjection()
+
+    action_key = UnicodeAttribute(hash_key=True)
+
+
+class AuditEntryItem(AuditTableModel):
+    """An audit entry (`T#{t}#AUDIT`, sk `E#{time}#{id}`), or a copy of one that names
+    several customers, kept under each of them (`T#{t}#AUDIT#M#{customer}`, `mention`
+    set) so that by_customer finds it. Never updated: the API may only put entries."""
+
+    tenant_id = UnicodeAttribute()
+    entry_id = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    kind = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    role = UnicodeAttribute()
+    action = UnicodeAttribute()
+    resource_type = UnicodeAttribute()
+    request_id = UnicodeAttribute()
+    expires_at = NumberAttribute()
+    resource_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    customer_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    fields = ListAttribute(of=UnicodeAttribute, default=list)
+    source_ip = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    outcome = UnicodeAttribute()
+    detail = MapAttribute[str, str](null=True)
+    mention = BooleanAttribute(null=True)
+    customer_key = UnicodeAttribute(null=True)
+    actor_key = UnicodeAttribute(null=True)
+    action_key = UnicodeAttribute(null=True)
+
+    by_customer = AuditEntriesByCustomer()
+    by_actor = AuditEntriesByActor()
+    by_action = AuditEntriesByAction()
+
+
+class AuditDigestItem(AuditTableModel):
+    """A digest (`T#{t}#AUDIT#DIGESTS`, sk `D#{time}#{sequence}`) or the chain's head
+    (same partition, sk `HEAD`: the latest digest's sequence, time and signature), which
+    every append changes under a condition on its sequence: two writers cannot fork."""
+
+    sequence = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    signature = UnicodeAttribute()
+    previous_hash = UnicodeAttribute(null=True)
+    entries = UnicodeAttribute(null=True)  # JSON: [[sort key, hash, expires_at], ...]
+    expires_at = NumberAttribute(null=True)
+
+
+class AuditWindowItem(AuditTableModel):
+    """The distinct customers one actor read in one alert window (`T#{t}#AUDIT#W#{actor}`,
+    sk the window's start); stops growing once its alert is raised."""
+
+    customers = UnicodeSetAttribute(null=True)
+    alerted = BooleanAttribute(null=True)
+    expires_at = NumberAttribute()

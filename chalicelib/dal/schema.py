@@ -94,4 +94,19 @@ IDEMPOTENCY_TABLE = TableSpec(
     description="Powertools Idempotency records; every key includes the tenant id (hashed).",
 )
 
-ALL_TABLES: tuple[TableSpec, ...] = (CONTROL_TABLE, DATA_TABLE, IDEMPOTENCY_TABLE)
+AUDIT_TABLE = TableSpec(
+    logical_name="Audit",
+    environment_variable="AUDIT_TABLE",
+    partition_key="pk",
+    sort_key="sk",
+    indexes=(
+        IndexSpec("by_customer", "customer_key", "sk"),
+        IndexSpec("by_actor", "actor_key", "sk"),
+        IndexSpec("by_action", "action_key", "sk"),
+    ),
+    ttl_attribute="expires_at",
+    description="The audit trail: entries, their digests (the chain) and alert windows. "
+    "The API may only add entries to it (docs/security.md).",
+)
+
+ALL_TABLES: tuple[TableSpec, ...] = (CONTROL_TABLE, DATA_TABLE, IDEMPOTENCY_TABLE, AUDIT_TABLE)

@@ -62,6 +62,9 @@ class LabelledTransaction:
         return [entry[0] for entry in entries]
 
     def commit(self) -> None:
+        for _, item, _ in self._deletes:
+            if isinstance(item, DataTableModel):
+                item.attribute_delete()
         with TransactWrite(connection=transaction_connection()) as transaction:
             for _, item, condition in self._deletes:
                 transaction.delete(item, condition=condition)

@@ -130,3 +130,7 @@ class TicketStateConflict(DomainError):
 
 class AlreadyRated(DomainError):
     """A ticket takes one satisfaction rating."""
+
+
+class AuditUnavailable(DomainError):
+    """The audit entry of a request could not be written: the request must not answer."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -66,3 +67,15 @@ def new_segment_id() -> str:
 
 def new_event_id() -> str:
     return f"evt_{_ulid()}"
+
+
+def new_audit_entry_id() -> str:
+    return f"aud_{_ulid()}"
+
+
+def derived_id(prefix: str, seed: str) -> str:
+    """An id that always follows from `seed` (for writes that must be idempotent), in the
+    same alphabet and length as the time-sortable ones."""
+    value = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:17], "big")
+    chars = [_CROCKFORD[(value >> (5 * i)) & 31] for i in range(26)]
+    return f"{prefix}_{''.join(reversed(chars))}"

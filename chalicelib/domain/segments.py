@@ -603,21 +603,23 @@ class EventStatus(StrEnum):
 
 @dataclass(frozen=True)
 class SegmentEvent:
-    """`segment.entered` or `segment.exited`, for one customer and one segment."""
+    """An event to publish: `segment.entered` or `segment.exited` (one customer, one
+    segment), or `audit.alert` (its `detail` says which rule and what triggered it)."""
 
     id: str
     type: str
-    segment_id: str
-    customer_id: str
+    segment_id: str | None
+    customer_id: str | None
     occurred_at: datetime
     status: EventStatus = EventStatus.PENDING
     attempts: int = 0
     last_error: str | None = None
     delivered_at: datetime | None = None
     replays: int = 0
+    detail: Mapping[str, str] = field(default_factory=dict)
 
     def payload(self, tenant: str) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "type": self.type,
             "tenant_id": tenant,
@@ -625,3 +627,6 @@ class SegmentEvent:
             "customer_id": self.customer_id,
             "occurred_at": self.occurred_at.isoformat(),
         }
+        if self.detail:
+            body["detail"] = dict(self.detail)
+        return body

@@ -131,11 +131,20 @@ class SegmentsConfig(_Section):
     rfm: RfmConfig = Field(default_factory=RfmConfig)
 
 
+class AuditConfig(_Section):
+    """When the trail raises a `many_customers` alert: one key reading more than
+    `distinct_customers_alert` different customers within `alert_window_minutes`."""
+
+    distinct_customers_alert: Annotated[int, Field(ge=1, le=100_000)] = 200
+    alert_window_minutes: Annotated[int, Field(ge=1, le=1_440)] = 60
+
+
 class TenantConfig(_Section):
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig)
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     webhook_url: HttpUrl | None = Field(None, description="Receives signed segment events.")
     webhook_secret: Annotated[str, Field(min_length=16, max_length=128)] | None = Field(
         None,

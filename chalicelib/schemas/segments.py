@@ -137,9 +137,9 @@ class CustomerSegmentsOut(BaseModel):
 
 class EventOut(BaseModel):
     id: str
-    type: str = Field(description="segment.entered or segment.exited")
-    segment_id: str
-    customer_id: str
+    type: str = Field(description="segment.entered, segment.exited or audit.alert")
+    segment_id: str | None
+    customer_id: str | None
     occurred_at: datetime
     status: str = Field(description="pending, delivered or failed")
     attempts: int = Field(description="Deliveries tried (each with its own retries).")

@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.dal import events as repository
 from chalicelib.dal.transactions import LabelledTransaction
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import new_event_id
@@ -163,6 +164,23 @@ def deliver(tenant: TenantId, event_id: str, delivery: Delivery | None = None) -
         logger.warning("segment event not delivered", event_id=event.id, reason=error)
         outcome = replace(event, status=EventStatus.FAILED, attempts=attempts, last_error=error)
     repository.save_event(tenant, outcome)
+
+
+def publish_alert(tenant: TenantId, alert: AuditEntry) -> None:
+    """An audit alert as an `audit.alert` event, delivered like segment events (the event
+    id follows from the alert's, so a redelivered alert writes nothing new)."""
+    if not publishes_events(get_tenant_config(tenant)):
+        return
+    customer = alert.customer_ids[0] if len(alert.customer_ids) == 1 else None
+    event = SegmentEvent(
+        id="evt_" + alert.entry_id.removeprefix("aud_"),
+        type="audit.alert",
+        segment_id=None,
+        customer_id=customer,
+        occurred_at=alert.at,
+        detail={**alert.detail, "alert_id": alert.entry_id, "actor": alert.actor},
+    )
+    repository.add_event(tenant, event)
 
 
 def list_failed(tenant: TenantId, page: PageRequest) -> Page[SegmentEvent]:

@@ -114,9 +114,11 @@ def _service_delivery(tenant: TenantId, event_id: str) -> object:
 
 def keep_customers_current(event: Any) -> PartialItemFailureResponse:
     """The Chalice handler (registered in app.py): `event` is Chalice's DynamoDBEvent."""
+    from chalicelib.dal.attribution import system_writer, writing_as
     from chalicelib.domain.clock import utc_now
 
     raw = event.to_dict()
     context = getattr(event, "context", None)
     refresh = _service_refresh(utc_now().date())
-    return process_batch(raw, context, refresh, _service_delivery)
+    with writing_as(system_writer("keep_customers_current", event)):
+        return process_batch(raw, context, refresh, _service_delivery)

@@ -18,6 +18,7 @@ BASE = {
     "CONTROL_TABLE": "ctl",
     "DATA_TABLE": "data",
     "IDEMPOTENCY_TABLE": "idem",
+    "AUDIT_TABLE": "audit",
     "AWS_REGION": "eu-west-1",
     "CURSOR_SECRET": "c" * 40,
 }

@@ -1,0 +1,400 @@
+"""The audit trail: what requests and changes it records, how entries are chained into
+digests, verification, reading the trail, and alerts on unusual access (docs/security.md,
+"Audit trail")."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from chalicelib.dal import audit as repository
+from chalicelib.dal import control
+from chalicelib.dal.attribution import (
+    WRITER_ATTRIBUTES,
+    WRITTEN_ACTION,
+    WRITTEN_BY,
+    WRITTEN_REQUEST,
+    WRITTEN_ROLE,
+)
+from chalicelib.dal.audit import EntryFilter
+from chalicelib.domain.audit import (
+    ALERT_ACTION,
+    ERASURE_ACTION,
+    EXPORT_ACTION,
+    AlertRule,
+    AuditEntry,
+    EntryKind,
+    Verification,
+    next_digest,
+    retention_expiry,
+    unique,
+    verify_chain,
+)
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.errors import FieldIssue, InvalidInput
+from chalicelib.domain.ids import derived_id, new_audit_entry_id
+from chalicelib.domain.paging import Page, PageRequest
+from chalicelib.domain.plans import PLAN_LIMITS, Plan
+from chalicelib.domain.tenancy import TenantId, tenant_id
+from chalicelib.observability import logger
+from chalicelib.settings import get_settings
+from chalicelib.streams_config import AUDIT_STREAM
+
+APPEND_ATTEMPTS = 8
+MAX_VERIFY_DAYS = 31
+# How far a digest's clock may trail an entry's (they are written by different functions).
+CLOCK_SKEW = timedelta(minutes=5)
+# Entries not yet in a digest count as pending for as long as the chain's stream function
+# may take to reach them (its maximum record age), then as insertions.
+PENDING_GRACE = timedelta(seconds=AUDIT_STREAM.settings.maximum_record_age_seconds)
+
+
+def signing_key() -> bytes:
+    """The digests' HMAC key, derived from the service secret (docs/security.md)."""
+    secret = get_settings().cursor_secret.get_secret_value().encode()
+    return hashlib.sha256(b"customer-ops audit digest key\x00" + secret).digest()
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What the request path knows about a call to audit."""
+
+    tenant: TenantId
+    plan: Plan | None
+    actor: str
+    role: str
+    action: str
+    resource_type: str
+    request_id: str
+    method: str
+    status: int
+    resource_ids: Sequence[str] = ()
+    customer_ids: Sequence[str] = ()
+    fields: Sequence[str] = ()
+    source_ip: str | None = None
+    user_agent: str | None = None
+
+
+@cache
+def _retention_days_of_plan(plan: Plan) -> int:
+    return PLAN_LIMITS[plan].audit_retention_days
+
+
+def _retention_days(tenant: TenantId, plan: Plan | None) -> int:
+    if plan is None:
+        found = control.get_tenant(tenant)
+        plan = found.plan if found is not None else Plan.ENTERPRISE
+    return _retention_days_of_plan(plan)
+
+
+def record_request(record: RequestRecord, now: datetime | None = None) -> AuditEntry:
+    """Put the request's entry (one PutItem). Raises AuditUnavailable when it cannot."""
+    at = now or utc_now()
+    entry = AuditEntry(
+        tenant_id=record.tenant,
+        entry_id=new_audit_entry_id(),
+        at=at,
+        kind=EntryKind.REQUEST,
+        actor=record.actor,
+        role=record.role,
+        action=record.action,
+        resource_type=record.resource_type,
+        request_id=record.request_id,
+        expires_at=retention_expiry(at, _retention_days(record.tenant, record.plan)),
+        resource_ids=unique(record.resource_ids),
+        customer_ids=unique(record.customer_ids),
+        fields=tuple(sorted(set(record.fields))),
+        source_ip=record.source_ip,
+        user_agent=(record.user_agent or "")[:256] or None,
+        outcome=str(record.status),
+        detail={"method": record.method},
+    )
+    repository.put_entry(record.tenant, entry)
+    return entry
+
+
+# --- changes, from the data table's stream ------------------------------------------------
+
+# Attributes that are bookkeeping, not data: never reported as changed fields.
+_BOOKKEEPING = {
+    "pk",
+    "sk",
+    "entity",
+    "tenant_id",
+    "tenant_shard",
+    "tenant_item",
+    "version",
+    "updated_at",
+    *WRITER_ATTRIBUTES,
+}
+_RESOURCE_ID_ATTRIBUTE = {
+    "customer": "customer_id",
+    "interaction": "interaction_id",
+    "points_transaction": "sk",
+    "ticket": "ticket_id",
+    "ticket_comment": "comment_id",
+    "segment": "segment_id",
+}
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """A stream record of the data table, reduced to what the trail needs."""
+
+    event: str  # INSERT, MODIFY or REMOVE
+    sequence: str
+    at: datetime
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+    by_ttl: bool = False
+
+
+def _text(image: Mapping[str, Any], name: str) -> str | None:
+    value = image.get(name)
+    return value.get("S") if isinstance(value, dict) else None
+
+
+def _changed_fields(change: ItemChange) -> list[str]:
+    old, new = change.old or {}, change.new or {}
+    if change.event == "INSERT":
+        names = set(new)
+    elif change.event == "MODIFY":
+        names = {name for name in set(old) | set(new) if old.get(name) != new.get(name)}
+    else:
+        names = set()
+    return sorted(name for name in names if name not in _BOOKKEEPING and not name.startswith("gsi"))
+
+
+def change_entry(
+    change: ItemChange, audited: Mapping[str, str], retention_days: Mapping[str, int]
+) -> AuditEntry | None:
+    """The entry for one changed item, or None for items the trail does not audit and
+    for modifications that touched only bookkeeping (the attribution before a delete).
+
+    `audited` maps an item's `entity` to its resource type; `retention_days` the tenant
+    to its plan's retention (read once per batch)."""
+    image = change.old if change.event == "REMOVE" else change.new
+    if not image:
+        return None
+    resource_type = audited.get(_text(image, "entity") or "")
+    if resource_type is None:
+        return None
+    fields = _changed_fields(change)
+    if change.event == "MODIFY" and not fields:
+        return None
+    pk = _text(image, "pk") or ""
+    tenant = pk.split("#")[1]
+    customer = _text(image, "customer_id") or (pk.split("#CUS#")[1] if "#CUS#" in pk else None)
+    resource_id = _text(image, _RESOURCE_ID_ATTRIBUTE[resource_type]) or ""
+    if change.by_ttl:
+        actor, role, request_id, action = "system:ttl", "system", "", "expire"
+    else:
+        actor = _text(image, WRITTEN_BY) or "unattributed"
+        role = _text(image, WRITTEN_ROLE) or "unknown"
+        request_id = _text(image, WRITTEN_REQUEST) or ""
+        action = _text(image, WRITTEN_ACTION) or "unknown"
+    return AuditEntry(
+        tenant_id=tenant,
+        entry_id=_entry_id_for_record(change.sequence),
+        at=change.at,
+        kind=EntryKind.CHANGE,
+        actor=actor,
+        role=role,
+        action=action,
+        resource_type=resource_type,
+        request_id=request_id,
+        expires_at=retention_expiry(change.at, retention_days.get(tenant, 2_555)),
+        resource_ids=(resource_id,) if resource_id else (),
+        customer_ids=(customer,) if customer else (),
+        fields=tuple(fields),
+        outcome="success",
+        detail={"event": change.event.lower()},
+    )
+
+
+def _entry_id_for_record(sequence: str) -> str:
+    """The same stream record always makes the same entry (redelivery writes nothing)."""
+    return derived_id("aud", f"data-stream:{sequence}")
+
+
+def record_changes(changes: Iterable[ItemChange], audited: Mapping[str, str]) -> int:
+    """Put the entries of a batch's changes; how many were new."""
+    entries = []
+    retention: dict[str, int] = {}
+    for change in changes:
+        image = change.old if change.event == "REMOVE" else change.new
+        pk = _text(image or {}, "pk") or ""
+        if pk.count("#") >= 2 and pk.split("#")[1] not in retention:
+            tenant = pk.split("#")[1]
+            retention[tenant] = _retention_days(tenant_id(tenant), None)
+        entry = change_entry(change, audited, retention)
+        if entry is not None:
+            entries.append(entry)
+    return sum(repository.put_entry(tenant_id(e.tenant_id), e) for e in entries)
+
+
+# --- the chain ---------------------------------------------------------------------------
+
+
+def chain(tenant: TenantId, entries: Sequence[AuditEntry], now: datetime | None = None) -> int:
+    """Append one digest over `entries` to the tenant's chain; its sequence number.
+
+    Writers race through the head's condition: the loser reads the new head and tries
+    again, so the chain never forks.
+    """
+    key = signing_key()
+    for _ in range(APPEND_ATTEMPTS):
+        head = repository.chain_head(tenant)
+        digest = next_digest(tenant, head, entries, now or utc_now(), key)
+        if repository.append_digest(tenant, head, digest):
+            return digest.sequence
+    raise RuntimeError(f"could not append to the audit chain of {tenant}")
+
+
+def verify(
+    tenant: TenantId, start: datetime, end: datetime, now: datetime | None = None
+) -> Verification:
+    """Verify the window `start`..`end` as of `now` (entries whose retention ended by then
+    may be gone)."""
+    if end < start:
+        raise InvalidInput([FieldIssue("to", "must not be before from", "range")])
+    if end - start > timedelta(days=MAX_VERIFY_DAYS):
+        raise InvalidInput(
+            [FieldIssue("to", f"at most {MAX_VERIFY_DAYS} days after from", "range")]
+        )
+    now = now or utc_now()
+    entries = repository.entries_between(tenant, start, end)
+    digests = repository.digests_between(tenant, start - CLOCK_SKEW, now)
+    first_time = digests[0].created_at if digests else start - CLOCK_SKEW
+    predecessor = repository.digest_before(tenant, first_time)
+    return verify_chain(
+        signing_key(),
+        entries,
+        digests,
+        predecessor,
+        (start, end),
+        now,
+        pending_after=now - PENDING_GRACE,
+    )
+
+
+def list_entries(tenant: TenantId, where: EntryFilter, page: PageRequest) -> Page[AuditEntry]:
+    return repository.list_entries(tenant, where, page)
+
+
+def list_alerts(
+    tenant: TenantId, start: datetime, end: datetime, page: PageRequest
+) -> Page[AuditEntry]:
+    return repository.list_entries(tenant, EntryFilter(start, end, action=ALERT_ACTION), page)
+
+
+# --- alerts and mentions, from the audit table's stream ------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    distinct_customers: int
+    window: timedelta
+
+
+def alert_entry(trigger: AuditEntry, rule: AlertRule, detail: Mapping[str, str]) -> AuditEntry:
+    """The alert raised by `trigger` (the same trigger always makes the same alert)."""
+    return AuditEntry(
+        tenant_id=trigger.tenant_id,
+        entry_id=derived_id("aud", f"alert:{rule}:{trigger.entry_id}"),
+        at=trigger.at,
+        kind=EntryKind.ALERT,
+        actor=trigger.actor,
+        role=trigger.role,
+        action=ALERT_ACTION,
+        resource_type="audit",
+        request_id=trigger.request_id,
+        expires_at=trigger.expires_at,
+        resource_ids=(trigger.entry_id,),
+        customer_ids=trigger.customer_ids,
+        outcome="raised",
+        detail={"rule": rule.value, **detail},
+    )
+
+
+def _window_start(at: datetime, window: timedelta) -> datetime:
+    seconds = int(window.total_seconds())
+    epoch = int(at.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def alerts_for(entry: AuditEntry, thresholds: AlertThresholds) -> list[AuditEntry]:
+    """The alerts an entry raises: every export and erasure; the read that takes one key
+    past the tenant's distinct-customer threshold within a window."""
+    if entry.kind is not EntryKind.REQUEST or not entry.outcome.startswith("2"):
+        return []
+    if entry.action == EXPORT_ACTION:
+        return [alert_entry(entry, AlertRule.EXPORT, {})]
+    if entry.action == ERASURE_ACTION:
+        return [alert_entry(entry, AlertRule.ERASURE, {})]
+    if not entry.customer_ids or entry.detail.get("method") != "GET":
+        return []
+    window = _window_start(entry.at, thresholds.window)
+    expires = int((window + thresholds.window + timedelta(days=1)).timestamp())
+    tenant = tenant_id(entry.tenant_id)
+    count = repository.note_customers_read(tenant, entry.actor, window, entry.customer_ids, expires)
+    if count is None or count <= thresholds.distinct_customers:
+        return []
+    if not repository.raise_window_alert(tenant, entry.actor, window):
+        return []
+    detail = {
+        "distinct_customers": str(count),
+        "threshold": str(thresholds.distinct_customers),
+        "window_start": window.isoformat(),
+    }
+    return [alert_entry(entry, AlertRule.MANY_CUSTOMERS, detail)]
+
+
+@dataclass
+class TrailBatch:
+    """One batch of the audit table's stream: each tenant's new entries are chained in
+    one digest; entries naming several customers get their mentions; alerts are raised."""
+
+    entries_by_tenant: dict[str, list[AuditEntry]]
+    thresholds_of: Callable[[TenantId], AlertThresholds]
+    chained: dict[str, BaseException | None] = field(default_factory=dict)
+    thresholds: dict[str, AlertThresholds] = field(default_factory=dict)
+
+    def handle(self, entry: AuditEntry) -> None:
+        tenant = entry.tenant_id
+        if tenant not in self.chained:
+            try:
+                chain(tenant_id(tenant), self.entries_by_tenant[tenant])
+                self.chained[tenant] = None
+            except BaseException as error:
+                self.chained[tenant] = error
+                raise
+        elif self.chained[tenant] is not None:
+            raise RuntimeError(f"the chain of {tenant} failed earlier in this batch")
+        if len(entry.customer_ids) > 1:
+            repository.put_mentions(tenant_id(tenant), entry)
+        if tenant not in self.thresholds:
+            self.thresholds[tenant] = self.thresholds_of(tenant_id(tenant))
+        for alert in alerts_for(entry, self.thresholds[tenant]):
+            if repository.put_entry(tenant_id(tenant), alert):
+                logger.warning("audit alert", rule=alert.detail["rule"], actor=alert.actor)
+                _publish_alert(tenant_id(tenant), alert)
+
+
+def thresholds_of(tenant: TenantId) -> AlertThresholds:
+    from chalicelib.services.tenant_config import get_tenant_config
+
+    config = get_tenant_config(tenant).audit
+    return AlertThresholds(
+        config.distinct_customers_alert, timedelta(minutes=config.alert_window_minutes)
+    )
+
+
+def _publish_alert(tenant: TenantId, alert: AuditEntry) -> None:
+    from chalicelib.services.segment_events import publish_alert
+
+    publish_alert(tenant, alert)

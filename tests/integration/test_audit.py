@@ -1,0 +1,398 @@
+"""The audit trail: what each request and change leaves, tamper evidence, alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.api.routes import ROUTES
+from chalicelib.dal import audit as trail
+from chalicelib.dal import keys
+from chalicelib.dal.models import AuditDigestItem, AuditEntryItem
+from chalicelib.domain.audit import AuditEntry, EntryKind, entry_sort_key
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.tenancy import tenant_id
+from tests.support.api import Answer, Api
+
+DUMMY = {
+    "ticket_id": "tkt_01J00000000000000000000000",
+    "segment_id": "seg_does_not_exist",
+    "key_id": "key_01J00000000000000000000000",
+    "event_id": "evt_01J00000000000000000000000",
+    "asset": "swagger-ui.css",
+}
+UNAUDITED = {("GET", "/v1/openapi.json"), ("GET", "/docs"), ("GET", "/docs/{asset}")}
+# Platform operations on no one tenant: nothing of a tenant's data to attribute.
+PLATFORM_WIDE = {("POST", "/v1/admin/tenants"), ("GET", "/v1/admin/tenants")}
+
+
+def _entries(owner: Api) -> list[AuditEntry]:
+    assert owner.tenant_id is not None
+    now = utc_now()
+    found = trail.entries_between(tenant_id(owner.tenant_id), now - timedelta(hours=3), now)
+    return list(found.values())
+
+
+def _request_entries(owner: Api, request_id: str) -> list[AuditEntry]:
+    return [
+        e for e in _entries(owner) if e.request_id == request_id and e.kind is EntryKind.REQUEST
+    ]
+
+
+def _call(api: Api, method: str, path: str) -> Answer:
+    body: Any = {} if method in ("POST", "PUT", "PATCH") else None
+    return api.request(method, path, body)
+
+
+def test_every_route_leaves_exactly_its_request_entry(
+    tenant_a: Api, tenant_b: Api, platform: Api
+) -> None:
+    # Given a customer of tenant A, and tenant B as the target of the platform's routes
+    customer = tenant_a.create_customer(name="Walker")
+    values = {**DUMMY, "customer_id": customer["id"], "tenant_id": str(tenant_b.tenant_id)}
+    # Deletes last, so the other routes still find what they act on
+    routes = sorted(ROUTES, key=lambda route: route[0] == "DELETE")
+    answers: dict[tuple[str, str], Answer] = {}
+    # When every route is called once
+    for method, template in routes:
+        path = template.format(**values)
+        caller = platform if template.startswith("/v1/admin/") else tenant_a
+        answers[(method, template)] = _call(caller, method, path)
+
+    # Then each call of a tenant's data left one request entry naming its operation,
+    # outcome and ids, under the tenant it concerned; the others left none
+    for route, answer in answers.items():
+        owner = tenant_b if route[1].startswith("/v1/admin/") else tenant_a
+        entries = _request_entries(owner, answer.headers["x-request-id"])
+        if route in UNAUDITED or route in PLATFORM_WIDE:
+            assert entries == [], route
+            continue
+        assert len(entries) == 1, (route, answer.status, entries)
+        (entry,) = entries
+        assert entry.action == ROUTES[route][1], route
+        assert entry.outcome == str(answer.status), route
+        assert entry.source_ip is not None and entry.expires_at > utc_now().timestamp()
+        if "{customer_id}" in route[1]:
+            assert customer["id"] in entry.customer_ids, route
+
+
+def test_reads_name_what_they_returned_and_writes_the_fields_sent(tenant_a: Api) -> None:
+    first = tenant_a.create_customer(name="Ann", email="ann@example.com")
+    second = tenant_a.create_customer(name="Bob")
+
+    listed = tenant_a.get("/v1/customers")
+    changed = tenant_a.patch(f"/v1/customers/{first['id']}", {"name": "Anna", "tags": ["x"]})
+
+    (list_entry,) = _request_entries(tenant_a, listed.headers["x-request-id"])
+    assert set(list_entry.customer_ids) == {first["id"], second["id"]}
+    (patch_entry,) = _request_entries(tenant_a, changed.headers["x-request-id"])
+    assert patch_entry.fields == ("name", "tags")
+    stored = " ".join(str(e.canonical()) for e in _entries(tenant_a))
+    assert "ann@example.com" not in stored and "Anna" not in stored
+
+
+def test_changes_are_attributed_to_who_made_them_including_deletes(
+    tenant_a: Api, key_with_role: Callable[[Api, str], Api], streams: Any
+) -> None:
+    # Given a customer created by the admin key, changed and deleted by a staff key
+    staff = key_with_role(tenant_a, "staff")
+    created = tenant_a.create_customer(name="Cleo")
+    path = f"/v1/customers/{created['id']}"
+    changed = staff.patch(path, {"name": "Cleopatra"})
+    deleted = staff.delete(path)
+    assert deleted.status == 204
+    # When the streams have run
+    streams.drain()
+    # Then each change has an entry naming its writer, its request and the fields changed
+    changes = [
+        e
+        for e in _entries(tenant_a)
+        if e.kind is EntryKind.CHANGE and e.resource_type == "customer"
+    ]
+    by_event = {e.detail["event"]: e for e in changes}
+    assert set(by_event) == {"insert", "modify", "remove"}
+    staff_key = _key_id_of(staff, tenant_a)
+    assert by_event["insert"].action == "create_customer"
+    assert by_event["insert"].actor != staff_key
+    assert by_event["modify"].actor == staff_key
+    assert by_event["modify"].fields == ("name",)
+    assert by_event["modify"].request_id == changed.headers["x-request-id"]
+    assert by_event["remove"].actor == staff_key
+    assert by_event["remove"].action == "delete_customer"
+    assert by_event["remove"].request_id == deleted.headers["x-request-id"]
+    assert all(e.customer_ids == (created["id"],) for e in changes)
+
+
+def _key_id_of(caller: Api, owner: Api) -> str:
+    answer = caller.get(f"/v1/customers/{'cus_' + '0' * 26}")
+    (entry,) = _request_entries(owner, answer.headers["x-request-id"])
+    return entry.actor
+
+
+def test_a_redelivered_change_records_nothing_new(tenant_a: Api, streams: Any) -> None:
+    from chalicelib.dal.audit import audited_entities
+    from chalicelib.services.audit import ItemChange, record_changes
+
+    tenant_a.create_customer(name="Dora")
+    streams.drain()
+    before = len(_entries(tenant_a))
+    profile = next(iter(AuditEntryItem.query(keys.audit_entries_pk(tenant_id(tenant_a.tenant_id)))))
+    image = {
+        "pk": {"S": f"T#{tenant_a.tenant_id}#CUS#cus_x"},
+        "sk": {"S": "PROFILE"},
+        "entity": {"S": "customer"},
+        "customer_id": {"S": "cus_x"},
+        "name": {"S": "D"},
+    }
+    change = ItemChange("INSERT", "42", profile.at, None, image)
+
+    assert record_changes([change], audited_entities()) == 1
+    assert record_changes([change], audited_entities()) == 0
+    assert len(_entries(tenant_a)) == before + 1
+
+
+def test_trail_is_filtered_by_customer_actor_and_action_newest_first(
+    tenant_a: Api, streams: Any
+) -> None:
+    ann = tenant_a.create_customer(name="Ann")
+    bob = tenant_a.create_customer(name="Bob")
+    tenant_a.get(f"/v1/customers/{ann['id']}")
+    tenant_a.get("/v1/customers")
+    streams.drain()
+
+    about_bob = tenant_a.get(f"/v1/audit?customer_id={bob['id']}").json["items"]
+    actions = [e["action"] for e in about_bob]
+    assert "list_customers" in actions and "create_customer" in actions
+    assert "get_customer" not in actions
+    times = [datetime.fromisoformat(e["at"]) for e in about_bob]
+    assert times == sorted(times, reverse=True)
+
+    reads = tenant_a.get("/v1/audit?action=get_customer").json["items"]
+    assert [e["customer_ids"] for e in reads] == [[ann["id"]]]
+
+    actor = reads[0]["actor"]
+    first = tenant_a.get(f"/v1/audit?actor={actor}&limit=2").json
+    second = tenant_a.get(f"/v1/audit?actor={actor}&limit=2&cursor={first['next_cursor']}").json
+    assert len(first["items"]) == 2 and second["items"]
+    assert not {e["id"] for e in first["items"]} & {e["id"] for e in second["items"]}
+    assert all(e["actor"] == actor for e in first["items"] + second["items"])
+
+
+def test_trail_query_mistakes_are_422(tenant_a: Api) -> None:
+    both = tenant_a.get("/v1/audit?actor=a&action=b").problem(422)
+    assert "one of customer_id, actor, action" in str(both)
+    backwards = tenant_a.get(
+        "/v1/audit/verify?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z"
+    ).problem(422)
+    assert "before" in str(backwards)
+    tenant_a.get("/v1/audit/verify?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z").problem(422)
+    tenant_a.get("/v1/audit?from=yesterday").problem(422)
+
+
+def test_only_admin_keys_read_the_trail(
+    tenant_a: Api, key_with_role: Callable[[Api, str], Api]
+) -> None:
+    for role in ("staff", "readonly", "app"):
+        caller = key_with_role(tenant_a, role)
+        for path in ("/v1/audit", "/v1/audit/verify", "/v1/audit/alerts"):
+            caller.get(path).problem(403)
+
+
+def test_other_tenants_trail_is_invisible(tenant_a: Api, tenant_b: Api, streams: Any) -> None:
+    ann = tenant_a.create_customer(name="Ann")
+    streams.drain()
+
+    assert tenant_b.get(f"/v1/audit?customer_id={ann['id']}").json["items"] == []
+    assert all(
+        e["customer_ids"] == [] or ann["id"] not in e["customer_ids"]
+        for e in tenant_b.get("/v1/audit").json["items"]
+    )
+
+
+def _verify(owner: Api, hours: int = 3) -> dict[str, Any]:
+    now = utc_now()
+    start = (now - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = (now + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = owner.get(f"/v1/audit/verify?from={start}&to={end}")
+    assert answer.status == 200, answer.text
+    return dict(answer.json)
+
+
+@pytest.fixture
+def chained_trail(tenant_a: Api, streams: Any) -> list[AuditEntryItem]:
+    """A tenant whose trail holds a few entries in several digests, all chained."""
+    for name in ("Ann", "Bob", "Cid"):
+        tenant_a.create_customer(name=name)
+        streams.drain()
+    report = _verify(tenant_a)
+    assert report["ok"] is True and report["first_mismatch"] is None, report
+    assert report["entries_checked"] >= 6 and report["digests_checked"] >= 3
+    pk = keys.audit_entries_pk(tenant_id(tenant_a.tenant_id))
+    return list(AuditEntryItem.query(pk))
+
+
+def test_verify_finds_an_edited_entry(tenant_a: Api, chained_trail: list[AuditEntryItem]) -> None:
+    victim = chained_trail[1]
+    victim.update(actions=[AuditEntryItem.actor.set("someone_else")])
+
+    report = _verify(tenant_a)
+
+    assert report["ok"] is False
+    assert report["first_mismatch"]["finding"] == "entry_modified"
+    assert report["first_mismatch"]["entry_id"] == victim.entry_id
+
+
+def test_verify_finds_a_deleted_entry(tenant_a: Api, chained_trail: list[AuditEntryItem]) -> None:
+    victim = chained_trail[2]
+    victim.delete()
+
+    report = _verify(tenant_a)
+
+    assert report["first_mismatch"] == {
+        "finding": "entry_missing",
+        "entry_id": victim.entry_id,
+        "digest_sequence": None,
+        "at": None,
+    }
+
+
+def test_verify_finds_an_inserted_entry(tenant_a: Api, chained_trail: list[AuditEntryItem]) -> None:
+    forged = chained_trail[0]
+    forged.entry_id = "aud_FORGED0000000000000000000"
+    forged.at = utc_now() - timedelta(hours=2)
+    forged.sk = entry_sort_key(forged.at, forged.entry_id)
+    forged.save()
+
+    report = _verify(tenant_a)
+
+    assert report["first_mismatch"]["finding"] == "entry_not_in_digest"
+    assert report["first_mismatch"]["entry_id"] == "aud_FORGED0000000000000000000"
+
+
+def test_verify_finds_an_edited_or_removed_digest(
+    tenant_a: Api, chained_trail: list[AuditEntryItem]
+) -> None:
+    pk = keys.audit_digests_pk(tenant_id(tenant_a.tenant_id))
+    digests = [d for d in AuditDigestItem.query(pk) if d.sk.startswith("D#")]
+    middle = digests[1]
+    middle.update(actions=[AuditDigestItem.previous_hash.set("f" * 64)])
+
+    edited = _verify(tenant_a)
+    middle.delete()
+    removed = _verify(tenant_a)
+
+    assert edited["first_mismatch"]["finding"] == "digest_modified"
+    assert edited["first_mismatch"]["digest_sequence"] == int(middle.sequence)
+    assert removed["first_mismatch"]["finding"] == "digest_missing"
+    assert removed["first_mismatch"]["digest_sequence"] == int(middle.sequence)
+
+
+def test_entries_taken_by_ttl_are_not_tampering(
+    tenant_a: Api, chained_trail: list[AuditEntryItem], streams: Any
+) -> None:
+    from chalicelib.services import audit as service
+
+    streams.drain()
+    expired = chained_trail[0]
+    expired.delete()
+    now = utc_now()
+    tenant = tenant_id(tenant_a.tenant_id)
+    window = (now - timedelta(hours=1), now + timedelta(minutes=1))
+
+    today = service.verify(tenant, *window)
+    after_retention = service.verify(tenant, *window, now=now + timedelta(days=400))
+
+    assert today.first_mismatch is not None
+    assert today.first_mismatch.entry_id == expired.entry_id
+    assert after_retention.ok, after_retention
+
+
+def test_a_read_whose_entry_cannot_be_written_fails_with_503(
+    tenant_a: Api, environment: dict[str, str]
+) -> None:
+    ann = tenant_a.create_customer(name="Ann")
+    client = boto3.client("dynamodb", region_name=environment["AWS_DEFAULT_REGION"])
+    client.delete_table(TableName=environment["AUDIT_TABLE"])
+
+    answer = tenant_a.get(f"/v1/customers/{ann['id']}")
+
+    problem = answer.problem(503)
+    assert problem["type"].endswith("audit-unavailable")
+    assert "Ann" not in answer.text
+
+
+def test_reading_many_customers_raises_one_alert_and_event(
+    tenant_a: Api, key_with_role: Callable[[Api, str], Api], streams: Any
+) -> None:
+    # Given a threshold of 2 distinct customers per hour and a webhook to tell
+    config = tenant_a.get("/v1/config")
+    document = config.json["config"]
+    document["audit"] = {"distinct_customers_alert": 2, "alert_window_minutes": 60}
+    document["webhook_url"] = "http://127.0.0.1:9/hook"
+    document["webhook_secret"] = "s" * 32
+    put = tenant_a.request(
+        "PUT", "/v1/config", document, headers={"If-Match": config.headers["etag"]}
+    )
+    assert put.status == 200, put.text
+    reader = key_with_role(tenant_a, "readonly")
+    ids = [tenant_a.create_customer(name=n)["id"] for n in ("A", "B", "C")]
+    # When one key reads all three, twice
+    for customer in ids + ids:
+        assert reader.get(f"/v1/customers/{customer}").status == 200
+    streams.drain()
+    # Then one alert names the key and the rule
+    alerts = tenant_a.get("/v1/audit/alerts").json["items"]
+    assert len(alerts) == 1
+    (alert,) = alerts
+    assert alert["detail"]["rule"] == "many_customers"
+    assert alert["detail"]["distinct_customers"] == "3"
+    assert alert["kind"] == "alert"
+    reads = tenant_a.get(f"/v1/audit?actor={alert['actor']}").json["items"]
+    assert {e["action"] for e in reads} == {"get_customer", "alert"}
+    # And its event was published like segment events (the webhook refused it here)
+    from chalicelib.dal.events import get_event
+
+    event = get_event(tenant_id(tenant_a.tenant_id), "evt_" + alert["id"].removeprefix("aud_"))
+    assert event is not None and event.type == "audit.alert"
+    assert event.detail["rule"] == "many_customers"
+
+
+def test_concurrent_writers_extend_the_chain_without_forking(tenant_a: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.services.audit import chain
+
+    # Given four batches of entries chained at once by four writers
+    tenant = tenant_id(tenant_a.tenant_id)
+    batches = [
+        [
+            AuditEntry(
+                tenant_id=tenant,
+                entry_id=f"aud_{writer:02d}{n:024d}",
+                at=utc_now(),
+                kind=EntryKind.REQUEST,
+                actor="key_x",
+                role="admin",
+                action="get_customer",
+                resource_type="customers",
+                request_id=f"r{writer}-{n}",
+                expires_at=int(utc_now().timestamp()) + 3600,
+            )
+            for n in range(3)
+        ]
+        for writer in range(4)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        sequences = sorted(pool.map(lambda batch: chain(tenant, batch), batches))
+
+    # Then the chain holds one digest per batch, each linked to the one before
+    digests = trail.digests_between(tenant, utc_now() - timedelta(hours=1), utc_now())
+    assert sequences == [1, 2, 3, 4]
+    assert [d.sequence for d in digests] == [1, 2, 3, 4]
+    for before, after in pairwise(digests):
+        assert after.previous_hash == before.signature
