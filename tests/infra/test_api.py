@@ -23,6 +23,10 @@ REQUIRED_RESPONSES = {
     "THROTTLED": "429",
     "QUOTA_EXCEEDED": "429",
     "REQUEST_TOO_LARGE": "413",
+    # The authoriser's answers: no or a bad key, a suspended tenant, no gateway key yet.
+    "UNAUTHORIZED": "401",
+    "ACCESS_DENIED": "403",
+    "INVALID_API_KEY": "403",
     "DEFAULT_4XX": None,
     "DEFAULT_5XX": None,
 }
