@@ -18,6 +18,13 @@ app = Chalice(app_name="customer-ops")
 app.register_blueprint(api_blueprint())
 app.register_middleware(http_middleware(app), "http")
 
+# The deployed API's Lambda authoriser (infra attaches it to every non-public method and sets
+# its cache TTL); locally no route uses it and the middleware authenticates.
+# Chalice names the Lambda handler after the function ("app.authorize_request").
+authorize_request = app.authorizer(name="gateway_authorizer")(
+    deferred("chalicelib.api.gateway_authorizer", "authorize_request")
+)
+
 purge_deleted_tenants = app.schedule(Rate(1, unit=Rate.MINUTES))(
     deferred("chalicelib.jobs", "purge_deleted_tenants")
 )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+
+from chalicelib.domain.tenancy import Plan
 
 
 class SettingsError(RuntimeError):
@@ -28,6 +31,17 @@ class Settings(BaseModel):
     rate_limit_in_app: bool = False
     event_bus_name: str | None = None
     audit_requests: bool = True
+    gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
+    """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
+    by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
+    in-application limiter (RATE_LIMIT_IN_APP) is the only per-tenant limit."""
+
+    @field_validator("gateway_usage_plans")
+    @classmethod
+    def _every_plan_has_a_usage_plan(cls, plans: dict[str, str]) -> dict[str, str]:
+        if plans and set(plans) != {plan.value for plan in Plan}:
+            raise ValueError("name a usage plan for every plan, or none")
+        return plans
 
     @classmethod
     def from_environ(cls, environ: dict[str, str]) -> Settings:
@@ -35,7 +49,7 @@ class Settings(BaseModel):
             value = environ.get(name)
             return value if value else None
 
-        raw = {
+        raw: dict[str, object] = {
             "stage": read("STAGE"),
             "control_table": read("CONTROL_TABLE"),
             "data_table": read("DATA_TABLE"),
@@ -50,6 +64,12 @@ class Settings(BaseModel):
             "rate_limit_in_app": read("RATE_LIMIT_IN_APP"),
             "event_bus_name": read("EVENT_BUS_NAME"),
         }
+        plans = read("GATEWAY_USAGE_PLANS")
+        try:
+            if plans is not None:
+                raw["gateway_usage_plans"] = json.loads(plans)
+        except ValueError as exc:
+            raise SettingsError("invalid or missing settings: GATEWAY_USAGE_PLANS") from exc
         try:
             return cls.model_validate({k: v for k, v in raw.items() if v is not None})
         except ValidationError as exc:

@@ -70,6 +70,9 @@ class FunctionAccess:
 
     function: str
     tables: tuple[TableAccess, ...]
+    manages_gateway_keys: bool = False
+    """Creates, moves and deletes tenants' API Gateway keys (infra/roles.py scopes it to
+    this stage's usage plans and keys)."""
 
 
 # by_tenant index partitions are "{tenant_id}#{shard}" (tenant ids are "ten_…").
@@ -77,6 +80,8 @@ TENANT_SHARD_KEYS = "ten_*#*"
 
 API_HANDLER = FunctionAccess(
     function="APIHandler",
+    # Tenant onboarding, plan changes and offboarding move the tenant's API Gateway key.
+    manages_gateway_keys=True,
     tables=(
         # Authentication reads the API key (by key hash) and its tenant; the admin plane and
         # key self-service put, update and list tenants (gsi1 by creation, gsi2 by status),
@@ -138,6 +143,22 @@ API_HANDLER = FunctionAccess(
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
             ),
+        ),
+    ),
+)
+
+# API keys are stored under "APIKEY#{sha256 of the secret}" (chalicelib/dal/keys.py).
+API_KEY_ITEMS = "APIKEY#*"
+
+GATEWAY_AUTHORIZER = FunctionAccess(
+    function="GatewayAuthorizer",
+    tables=(
+        # Reads the key item (it carries its tenant's status and plan) and records its use
+        # (a conditional update at most once a minute); nothing but API key items.
+        TableAccess(
+            CONTROL_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:UpdateItem"),
+            leading_keys=(API_KEY_ITEMS,),
         ),
     ),
 )
@@ -266,6 +287,7 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
     access.function: access
     for access in (
         API_HANDLER,
+        GATEWAY_AUTHORIZER,
         PURGE_DELETED_TENANTS,
         KEEP_CUSTOMERS_CURRENT,
         DAILY_SEGMENTS,

@@ -27,21 +27,27 @@ def register_admin_key(
     stage: str, secrets_client: Any, environ: MutableMapping[str, str] = os.environ
 ) -> str:
     """Store the hash of the stage's admin key (if absent); answer the key's id."""
-    from chalicelib.dal.schema import ALL_TABLES
     from chalicelib.services.tenants import register_platform_key
-    from chalicelib.settings import reset_settings
 
     secret_id = STAGES[stage].secret_name(PLATFORM_ADMIN_KEY_SECRET)
     admin_key = secrets_client.get_secret_value(SecretId=secret_id)["SecretString"]
+    use_stage(stage, secrets_client.meta.region_name, environ)
+    return register_platform_key(admin_key).key_id
+
+
+def use_stage(stage: str, region: str, environ: MutableMapping[str, str]) -> None:
+    """Point the service's settings at a deployed stage's tables (from this machine)."""
+    from chalicelib.dal.schema import ALL_TABLES
+    from chalicelib.settings import reset_settings
+
     stage_environment = chalice_stage_environment(PROJECT_ROOT, stage)
     for name in ["STAGE", *(spec.environment_variable for spec in ALL_TABLES)]:
         environ[name] = stage_environment[name]
-    environ["AWS_REGION"] = secrets_client.meta.region_name
-    # The settings model requires a cursor key; registering a key never signs a cursor.
+    environ["AWS_REGION"] = region
+    # The settings model requires a cursor key; these commands never sign a cursor.
     environ["CURSOR_SECRET"] = secrets.token_urlsafe(48)
     environ.pop("DYNAMODB_ENDPOINT", None)
     reset_settings()
-    return register_platform_key(admin_key).key_id
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -51,13 +51,15 @@ def _directory_of(module: ModuleType | None) -> Path | None:
 def _packaging_context(source_dir: Path, workdir: Path) -> Iterator[None]:
     """Run `chalice package` from `workdir` with `source_dir`'s app.py as the module `app`.
 
-    The construct writes its output under the current directory; both the directory and
-    the module `app` are restored afterwards (to this project's app when none was loaded),
-    so one process can package more than one project (the tests do).
+    The construct writes its output under the current directory; the directory, the module
+    `app` (to this project's app when none was loaded) and the process environment (Chalice
+    loads the app with the stage's environment variables set) are restored afterwards, so
+    one process can package more than one project (the tests do).
     """
     source_dir = source_dir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     saved_cwd, saved_path = Path.cwd(), list(sys.path)
+    saved_environ = dict(os.environ)
     saved_app = sys.modules.get("app")
     if saved_app is not None and _directory_of(saved_app) == source_dir:
         _app_modules[source_dir] = saved_app
@@ -71,6 +73,8 @@ def _packaging_context(source_dir: Path, workdir: Path) -> Iterator[None]:
     finally:
         os.chdir(saved_cwd)
         sys.path[:] = saved_path
+        os.environ.clear()
+        os.environ.update(saved_environ)
         loaded = sys.modules.get("app")
         if loaded is not None and _directory_of(loaded) == source_dir:
             _app_modules[source_dir] = loaded

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Stack
@@ -12,6 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from chalicelib.domain.gateway import STAGE_TAG
 from infra.access import FunctionAccess, TableAccess
 
 _KMS_READ = ("kms:Decrypt", "kms:DescribeKey")
@@ -53,12 +55,52 @@ def _table_key_statement(access: FunctionAccess, key: kms.IKey, region: str) -> 
     )
 
 
+@dataclass(frozen=True)
+class GatewayKeys:
+    """What a function that manages tenants' API Gateway keys may touch: the stage's usage
+    plans (by id) and the API keys tagged with the stage."""
+
+    stage: str
+    usage_plan_ids: Sequence[str]
+
+
+def _gateway_statements(scope: Construct, gateway: GatewayKeys) -> list[iam.PolicyStatement]:
+    stack = Stack.of(scope)
+    base = f"arn:{stack.partition}:apigateway:{stack.region}::"
+    tag = {"StringEquals": {f"aws:RequestTag/{STAGE_TAG}": gateway.stage}}
+    return [
+        # Usage plans by name (the function's environment names them), keys by name.
+        iam.PolicyStatement(
+            actions=["apigateway:GET"], resources=[f"{base}/usageplans", f"{base}/apikeys"]
+        ),
+        # New keys only with the stage's tag, and only keys with that tag deleted.
+        iam.PolicyStatement(
+            actions=["apigateway:POST"], resources=[f"{base}/apikeys"], conditions=tag
+        ),
+        iam.PolicyStatement(
+            actions=["apigateway:DELETE"],
+            resources=[f"{base}/apikeys/*"],
+            conditions={"StringEquals": {f"aws:ResourceTag/{STAGE_TAG}": gateway.stage}},
+        ),
+        # Keys in and out of this stage's usage plans, and no others.
+        iam.PolicyStatement(
+            actions=["apigateway:POST"],
+            resources=[f"{base}/usageplans/{plan}/keys" for plan in gateway.usage_plan_ids],
+        ),
+        iam.PolicyStatement(
+            actions=["apigateway:GET", "apigateway:DELETE"],
+            resources=[f"{base}/usageplans/{plan}/keys/*" for plan in gateway.usage_plan_ids],
+        ),
+    ]
+
+
 def function_role(
     scope: Construct,
     access: FunctionAccess,
     tables: Mapping[str, dynamodb.ITable],
     key: kms.IKey,
     log_group: logs.ILogGroup,
+    gateway: GatewayKeys | None = None,
 ) -> iam.Role:
     role = iam.Role(
         scope,
@@ -71,6 +113,11 @@ def function_role(
             role.add_to_policy(statement)
     if access.tables:
         role.add_to_policy(_table_key_statement(access, key, Stack.of(scope).region))
+    if access.manages_gateway_keys:
+        if gateway is None:
+            raise ValueError(f"{access.function} manages gateway keys: pass the usage plans")
+        for statement in _gateway_statements(scope, gateway):
+            role.add_to_policy(statement)
     # The same key encrypts the function's environment (it holds the cursor secret).
     role.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]))
     role.add_to_policy(

@@ -17,12 +17,13 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from chalicelib.dal.schema import ALL_TABLES
+from chalicelib.domain.plans import PLAN_LIMITS
 from chalicelib.streams_config import STREAM_CONSUMERS, StreamConsumer
 from infra.access import FUNCTION_ACCESS, FunctionAccess
 from infra.alarms import ServiceAlarms
-from infra.api import configure_rest_api, declare_usage_plans
+from infra.api import AUTHORIZER_FUNCTION, configure_rest_api, declare_usage_plans, usage_plan_name
 from infra.chalice_app import package_chalice_app
-from infra.roles import function_role
+from infra.roles import GatewayKeys, function_role
 from infra.stages import (
     APP_NAME,
     CURSOR_SECRET,
@@ -38,6 +39,8 @@ from infra.tables import build_tables
 CURSOR_SECRET_LENGTH = 64  # chalicelib.settings requires at least 32 characters
 ADMIN_KEY_LENGTH = 48
 API_FUNCTION = "APIHandler"  # Chalice's name for the function behind the REST API
+# Functions API Gateway waits for: they must answer within its 29 s integration limit.
+SYNCHRONOUS_FUNCTIONS = frozenset({API_FUNCTION, AUTHORIZER_FUNCTION})
 
 
 class CustomerOpsStack(Stack):
@@ -91,13 +94,18 @@ class CustomerOpsStack(Stack):
         self.function_names = {
             logical_id: f"{stage.stack_name}-{logical_id}" for logical_id in self.app.functions
         }
+        self.api_stage = self._api_gateway_stage(source_dir)
+        self.usage_plans = declare_usage_plans(self, self.api_stage, stage)
+        gateway_keys = GatewayKeys(
+            stage=stage.name, usage_plan_ids=[plan.ref for plan in self.usage_plans.values()]
+        )
         self.roles = {
-            logical_id: self._configure_function(logical_id, function_access[logical_id])
+            logical_id: self._configure_function(
+                logical_id, function_access[logical_id], gateway_keys
+            )
             for logical_id in self.app.functions
         }
         self.access_logs = configure_rest_api(self, self.app, self.key, stage)
-        self.api_stage = self._api_gateway_stage(source_dir)
-        self.usage_plans = declare_usage_plans(self, self.api_stage, stage)
         self.stream_consumers = wire_stream_consumers(
             self, self.app, stream_consumers, self.tables, self.roles, self.key, stage
         )
@@ -148,6 +156,12 @@ class CustomerOpsStack(Stack):
         # never holds the value; the function's environment does, encrypted with the key.
         environment["CURSOR_SECRET"] = self.cursor_secret.secret_value.unsafe_unwrap()
         environment["AUTH_CACHE_SECONDS"] = str(self.stage.auth_cache_seconds)
+        # Names, not ids: a reference to the usage plans from the function would close a
+        # cycle (usage plan → API stage → API → function). The function looks the ids up.
+        environment["GATEWAY_USAGE_PLANS"] = json.dumps(
+            {plan.value: usage_plan_name(self.stage, plan.value) for plan in PLAN_LIMITS},
+            sort_keys=True,
+        )
         return {
             "environment_variables": environment,
             "manage_iam_role": False,
@@ -158,7 +172,9 @@ class CustomerOpsStack(Stack):
             "api_gateway_endpoint_type": "REGIONAL",
         }
 
-    def _configure_function(self, logical_id: str, access: FunctionAccess) -> iam.Role:
+    def _configure_function(
+        self, logical_id: str, access: FunctionAccess, gateway_keys: GatewayKeys
+    ) -> iam.Role:
         function_name = self.function_names[logical_id]
         log_group = logs.LogGroup(
             self,
@@ -168,14 +184,14 @@ class CustomerOpsStack(Stack):
             encryption_key=self.key,
             removal_policy=self.stage.removal_policy,
         )
-        role = function_role(self, access, self.tables, self.key, log_group)
+        role = function_role(self, access, self.tables, self.key, log_group, gateway_keys)
         function = self.app.construct.get_resource(logical_id)
         function.add_property_override("FunctionName", function_name)
         function.add_property_override("Role", role.role_arn)
         function.add_property_override("KmsKeyArn", self.key.key_arn)
         timeout = (
             self.stage.api_timeout_seconds
-            if logical_id == API_FUNCTION
+            if logical_id in SYNCHRONOUS_FUNCTIONS
             else self.stage.job_timeout_seconds
         )
         function.add_property_override("Timeout", timeout)

@@ -41,8 +41,12 @@ class StageSettings:
     lambda_memory_mb: int
     api_timeout_seconds: int  # below API Gateway's 29 s integration limit
     job_timeout_seconds: int  # scheduled and stream functions
-    auth_cache_seconds: int  # the in-process authoriser cache (AUTH_CACHE_SECONDS, at most 60)
+    auth_cache_seconds: int
+    """How long an authentication answer is reused (at most 60 s): API Gateway's authoriser
+    result cache TTL and the function's in-process cache (AUTH_CACHE_SECONDS) alike, so a
+    revoked key or suspended tenant stops working within this time."""
     throttle: ApiThrottle
+    platform_throttle: ApiThrottle  # the platform-admin key's own usage plan
     alarms: AlarmThresholds
 
     @property
@@ -70,6 +74,7 @@ STAGES: dict[str, StageSettings] = {
         job_timeout_seconds=60,
         auth_cache_seconds=60,
         throttle=ApiThrottle(rate_limit=50, burst_limit=100),
+        platform_throttle=ApiThrottle(rate_limit=10, burst_limit=20),
         alarms=AlarmThresholds(
             lambda_errors_per_5_minutes=5,
             lambda_throttles_per_5_minutes=1,
@@ -87,6 +92,7 @@ STAGES: dict[str, StageSettings] = {
         job_timeout_seconds=60,
         auth_cache_seconds=60,
         throttle=ApiThrottle(rate_limit=1000, burst_limit=2000),
+        platform_throttle=ApiThrottle(rate_limit=10, burst_limit=20),
         alarms=AlarmThresholds(
             lambda_errors_per_5_minutes=1,
             lambda_throttles_per_5_minutes=1,

@@ -18,7 +18,9 @@ from chalicelib.api.request_context import request_id_of, set_principal
 from chalicelib.lazy import deferred
 from chalicelib.observability import logger
 
-authenticate = deferred("chalicelib.services.auth", "authenticate")
+# Deployed, API Gateway's authoriser has authenticated the caller (requestContext.authorizer);
+# locally the principal is authenticated here. See chalicelib/api/gateway_authorizer.py.
+principal_of = deferred("chalicelib.api.gateway_authorizer", "principal_of")
 admit_request = deferred("chalicelib.services.usage", "admit_request")
 end_request = deferred("chalicelib.services.usage", "end_request")
 
@@ -70,7 +72,9 @@ def _dispatch(
     rule = access_for(request.method, route)
     authorization = request.headers.get("authorization")
     is_public = rule is not None and rule.public
-    principal = authenticate(authorization) if authorization and not is_public else None
+    principal = (
+        principal_of(request.context, authorization) if authorization and not is_public else None
+    )
     authorise(rule, principal, request.query_params or {})
     set_principal(request, principal)
     if principal is not None:

@@ -47,6 +47,7 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
     errors.RequestInProgress: ProblemKind(409, "request-in-progress", "Request in progress"),
     errors.QuotaExceeded: ProblemKind(403, "quota-exceeded", "Plan quota exceeded"),
     errors.RateLimited: ProblemKind(429, "rate-limited", "Too many requests"),
+    errors.GatewayUnavailable: ProblemKind(503, "gateway-unavailable", "Service unavailable"),
     errors.AuditUnavailable: ProblemKind(503, "audit-unavailable", "Audit trail unavailable"),
 }
 
@@ -111,7 +112,7 @@ def domain_error_response(error: errors.DomainError, request_id: str) -> Respons
     headers = {"WWW-Authenticate": "Bearer"} if kind.status == 401 else None
     if isinstance(error, errors.RateLimited):
         headers = {"Retry-After": str(error.retry_after_seconds)}
-    if isinstance(error, errors.AuditUnavailable):
+    if isinstance(error, errors.GatewayUnavailable | errors.AuditUnavailable):
         headers = {"Retry-After": "1"}
     return problem_response(
         kind.status, kind.title, error.detail, request_id, kind.slug, _extensions(error), headers

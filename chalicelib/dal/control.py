@@ -54,6 +54,8 @@ def _tenant_item(tenant: Tenant) -> TenantItem:
         updated_at=tenant.updated_at,
         deleted_at=tenant.deleted_at,
         purge=_purge_json(tenant.purge),
+        gateway_key_id=tenant.gateway_key_id,
+        gateway_plan=tenant.gateway_plan.value if tenant.gateway_plan else None,
     )
     return item
 
@@ -88,6 +90,8 @@ def _to_tenant(item: TenantItem) -> Tenant:
         key_count=int(item.key_count or 0),
         deleted_at=item.deleted_at,
         purge=_purge_from(item.purge),
+        gateway_key_id=item.gateway_key_id,
+        gateway_plan=Plan(item.gateway_plan) if item.gateway_plan else None,
     )
 
 

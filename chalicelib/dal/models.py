@@ -273,6 +273,8 @@ class TenantItem(ControlTableModel):
     updated_at = UTCDateTimeAttribute()
     deleted_at = UTCDateTimeAttribute(null=True)
     purge = UnicodeAttribute(null=True)
+    gateway_key_id = UnicodeAttribute(null=True)
+    gateway_plan = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
     by_created = TenantsByCreated()

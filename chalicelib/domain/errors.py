@@ -98,6 +98,11 @@ class QuotaExceeded(DomainError):
         self.quota = quota
 
 
+class GatewayUnavailable(DomainError):
+    """API Gateway did not complete a change the request depends on (a tenant's API key or
+    usage plan); nothing was recorded, and the same request can be sent again."""
+
+
 class RateLimited(DomainError):
     def __init__(self, retry_after_seconds: int, detail: str) -> None:
         super().__init__(detail)

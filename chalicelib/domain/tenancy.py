@@ -86,6 +86,10 @@ class Tenant:
     key_count: int = 0
     deleted_at: datetime | None = None
     purge: PurgeProgress | None = None
+    gateway_key_id: str | None = None
+    """The tenant's API Gateway API key (deployed stages only; see domain/gateway.py)."""
+    gateway_plan: Plan | None = None
+    """The plan whose usage plan that key was last put in."""
 
 
 @dataclass(frozen=True)

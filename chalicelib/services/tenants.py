@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from chalicelib.dal import control
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import ConcurrentModification, NotFound, PreconditionFailed
+from chalicelib.domain.gateway import needs_gateway_sync
 from chalicelib.domain.ids import new_tenant_id
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import (
@@ -24,6 +25,11 @@ from chalicelib.domain.tenancy import (
     tenant_id,
 )
 from chalicelib.domain.tenant_config import TenantConfig
+from chalicelib.services.gateway_keys import (
+    gateway_keys_enabled,
+    sync_gateway_key,
+    undo_gateway_key,
+)
 
 
 def create_tenant(
@@ -32,7 +38,10 @@ def create_tenant(
     contact_email: str | None = None,
     config: TenantConfig | None = None,
 ) -> tuple[Tenant, IssuedKey]:
-    """A new active tenant with its first admin key (the secret is returned only here)."""
+    """A new active tenant with its first admin key (the secret is returned only here).
+
+    Deployed, the tenant's API Gateway key is created and put in its plan's usage plan
+    first; if the tenant cannot then be stored, the key is removed again."""
     now = utc_now()
     tenant = Tenant(
         id=tenant_id(new_tenant_id()),
@@ -45,7 +54,12 @@ def create_tenant(
         key_count=1,
     )
     first_key = issue_key(Role.ADMIN, tenant.id, now, label="first admin key", owner=tenant)
-    control.insert_tenant(tenant, first_key.record, config)
+    tenant = sync_gateway_key(tenant)
+    try:
+        control.insert_tenant(tenant, first_key.record, config)
+    except Exception:
+        undo_gateway_key(tenant, None)
+        raise
     return tenant, first_key
 
 
@@ -132,7 +146,7 @@ def _save(value: str, expected_version: int | None, change: ChangeTenant) -> Ten
         tenant = get_tenant(value)
         if expected_version is not None and tenant.version != expected_version:
             raise PreconditionFailed(f"tenant {value} is at version {tenant.version}")
-        changed = change(tenant)
+        changed = sync_gateway_key(change(tenant))
         try:
             if changed != tenant:
                 tenant = control.save_tenant(tenant, replace(changed, updated_at=utc_now()))
@@ -140,8 +154,24 @@ def _save(value: str, expected_version: int | None, change: ChangeTenant) -> Ten
             return tenant
         except ConcurrentModification:
             if expected_version is not None:
+                undo_gateway_key(changed, tenant)
                 raise PreconditionFailed(f"tenant {value} changed since it was read") from None
+    undo_gateway_key(changed, tenant)
     raise ConcurrentModification(f"tenant {value} keeps changing; retry")
+
+
+def provision_gateway_keys() -> int:
+    """Bring every tenant's API Gateway key in line with its record (tenants created before
+    per-tenant keys, or whose last change failed half-way); idempotent. Answers how many
+    tenants needed it."""
+    if not gateway_keys_enabled():
+        return 0
+    count = 0
+    for tenant in control.iter_tenants():
+        if needs_gateway_sync(tenant):
+            _save(tenant.id, None, lambda current: current)
+            count += 1
+    return count
 
 
 def register_platform_key(secret: str) -> ApiKey:

@@ -23,6 +23,10 @@ REQUIRED_RESPONSES = {
     "THROTTLED": "429",
     "QUOTA_EXCEEDED": "429",
     "REQUEST_TOO_LARGE": "413",
+    # The authoriser's answers: no or a bad key, a suspended tenant, no gateway key yet.
+    "UNAUTHORIZED": "401",
+    "ACCESS_DENIED": "403",
+    "INVALID_API_KEY": "403",
     "DEFAULT_4XX": None,
     "DEFAULT_5XX": None,
 }
@@ -148,8 +152,8 @@ def test_the_api_function_answers_within_api_gateways_limit(
     functions = resources_of_type(stage_templates[stage], "AWS::Serverless::Function")
     for name, function in functions.items():
         timeout = function["Properties"]["Timeout"]
-        if name == "APIHandler":
-            assert timeout < 29  # API Gateway's integration timeout
+        if name in ("APIHandler", "GatewayAuthorizer"):
+            assert timeout < 29  # API Gateway's integration (and authoriser) timeout
         else:
             assert timeout == STAGES[stage].job_timeout_seconds, name
 
@@ -161,7 +165,7 @@ def test_each_plan_has_a_usage_plan_on_the_api_stage(
     template = stage_templates[stage]
     plans = resources_of_type(template, "AWS::ApiGateway::UsagePlan")
     by_name = {p["Properties"]["UsagePlanName"]: p for p in plans.values()}
-    assert len(by_name) == len(PLAN_LIMITS)
+    assert len(by_name) == len(PLAN_LIMITS) + 1  # and the platform-admin key's
     for plan, limits in PLAN_LIMITS.items():
         usage_plan = by_name[STAGES[stage].resource_name(f"plan-{plan.value}")]
         assert usage_plan["Properties"]["Throttle"] == {

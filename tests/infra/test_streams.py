@@ -25,7 +25,13 @@ from chalicelib.streams_config import (
     StreamConsumer,
     StreamConsumerSettings,
 )
-from infra.access import API_HANDLER, TENANT_DATA_KEYS, FunctionAccess, TableAccess
+from infra.access import (
+    API_HANDLER,
+    GATEWAY_AUTHORIZER,
+    TENANT_DATA_KEYS,
+    FunctionAccess,
+    TableAccess,
+)
 from infra.service_stack import CustomerOpsStack
 from infra.stages import STAGES
 from infra.streams import StreamWiringError
@@ -46,6 +52,7 @@ FIXTURE_SETTINGS = StreamConsumerSettings(
 FIXTURE_CONSUMERS = {"keep_segments": StreamConsumer("keep_segments", "Data", FIXTURE_SETTINGS)}
 FIXTURE_ACCESS = {
     "APIHandler": API_HANDLER,
+    "GatewayAuthorizer": GATEWAY_AUTHORIZER,
     "HourlyJob": FunctionAccess("HourlyJob", tables=()),
     "KeepSegments": FunctionAccess(
         "KeepSegments",

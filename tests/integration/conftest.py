@@ -36,6 +36,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         }
     )
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
+    monkeypatch.delenv("GATEWAY_USAGE_PLANS", raising=False)  # local: no API Gateway keys
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     reset_settings()

@@ -1,0 +1,117 @@
+"""The deployed API's Lambda authoriser (invoked as API Gateway does, through app.py's
+handler) against moto's tables, and the API function's trust in its context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.api.gateway_authorizer import (
+    Unauthorized,
+    principal_context,
+    principal_from_context,
+    principal_of,
+)
+from chalicelib.domain.errors import NotAuthenticated
+from chalicelib.domain.gateway import gateway_key_name
+from chalicelib.domain.tenancy import Plan, Principal, Role, tenant_id
+from tests.integration.conftest import ADMIN_SECRET
+from tests.support.api import Api
+
+METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc123/api/GET/v1/customers/cus_1"
+WHOLE_API = "arn:aws:execute-api:eu-west-1:123456789012:abc123/api/*/*"
+
+
+def _authorize(token: str) -> dict[str, Any]:
+    from app import authorize_request
+
+    event = {"type": "TOKEN", "authorizationToken": token, "methodArn": METHOD_ARN}
+    answer: dict[str, Any] = authorize_request(event, None)
+    return answer
+
+
+def _statement(answer: dict[str, Any]) -> dict[str, Any]:
+    (statement,) = answer["policyDocument"]["Statement"]
+    return dict(statement)
+
+
+def test_a_tenant_key_is_allowed_on_the_whole_api_with_its_tenant_and_usage_key(
+    tenant_a: Api,
+) -> None:
+    # When API Gateway asks about a tenant's admin key
+    answer = _authorize(f"Bearer {tenant_a.key}")
+    # Then every method of the API is allowed (the answer is cached across methods)
+    assert _statement(answer) == {
+        "Action": "execute-api:Invoke",
+        "Effect": "Allow",
+        "Resource": WHOLE_API,
+    }
+    # and the context names the principal, the usage key names the tenant's gateway key
+    tenant = tenant_id(str(tenant_a.tenant_id))
+    assert answer["context"] == {
+        "key_id": answer["principalId"],
+        "role": "admin",
+        "tenant_id": tenant,
+        "plan": "free",
+    }
+    assert answer["usageIdentifierKey"] == gateway_key_name("local", tenant)
+    assert all(isinstance(value, str) for value in answer["context"].values())
+
+
+def test_the_platform_key_uses_the_platform_usage_key(platform: Api) -> None:
+    answer = _authorize(f"Bearer {ADMIN_SECRET}")
+    assert _statement(answer)["Effect"] == "Allow"
+    assert answer["context"]["role"] == "platform_admin"
+    assert answer["context"]["tenant_id"] == ""
+    assert answer["usageIdentifierKey"] == gateway_key_name("local", None)
+
+
+@pytest.mark.parametrize("token", ["Bearer crm_unknown_" + "z" * 40, "Basic abc", "Bearer "])
+def test_an_unknown_or_malformed_key_is_unauthorized(tenant_a: Api, token: str) -> None:
+    with pytest.raises(Unauthorized, match=r"^Unauthorized$"):
+        _authorize(token)
+
+
+def test_a_revoked_key_is_unauthorized(tenant_a: Api) -> None:
+    # Given a second admin key, revoked
+    created = tenant_a.post("/v1/api-keys", {"role": "staff", "label": "to revoke"})
+    assert created.status == 201, created.text
+    assert tenant_a.delete(f"/v1/api-keys/{created.json['id']}").status == 204
+    # Then the authoriser refuses it
+    with pytest.raises(Unauthorized):
+        _authorize(f"Bearer {created.json['key']}")
+
+
+def test_a_suspended_tenants_key_is_denied(platform: Api, tenant_a: Api) -> None:
+    # Given the tenant is suspended
+    suspended = platform.post(f"/v1/admin/tenants/{tenant_a.tenant_id}/suspend")
+    assert suspended.status == 200, suspended.text
+    # Then its key gets an explicit Deny (API Gateway answers 403) and no usage key
+    answer = _authorize(f"Bearer {tenant_a.key}")
+    assert _statement(answer)["Effect"] == "Deny"
+    assert "usageIdentifierKey" not in answer
+    assert "suspended" in answer["context"]["reason"]
+
+
+def test_the_api_function_takes_the_authorisers_principal_as_is(tenant_a: Api) -> None:
+    # Given the context API Gateway passes on for a tenant key
+    principal = Principal(
+        key_id="key_not_stored",
+        role=Role.STAFF,
+        tenant=tenant_id(str(tenant_a.tenant_id)),
+        plan=Plan.STANDARD,
+    )
+    context = {"authorizer": {**principal_context(principal), "principalId": "key_not_stored"}}
+    # Then the principal is taken from it without authenticating the header again (which
+    # would fail: neither the header's key nor the context's key id is stored)
+    assert principal_of(context, "Bearer crm_not_stored_" + "w" * 40) == principal
+
+
+def test_without_an_authoriser_the_api_function_authenticates(tenant_a: Api) -> None:
+    # Locally (make run, the test client) there is no authoriser context
+    assert principal_from_context({}) is None
+    assert principal_from_context({"authorizer": {"principalId": "x"}}) is None
+    assert principal_of({}, f"Bearer {tenant_a.key}").tenant == tenant_a.tenant_id
+    with pytest.raises(NotAuthenticated):
+        principal_of({}, "Bearer crm_nope_" + "q" * 40)
