@@ -11,7 +11,7 @@ deps: $(VENV)/.installed node_modules/.installed java chromium $(VENV)/.infra-in
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade "pip<26.3"
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
