@@ -12,7 +12,7 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
-from chalicelib.dal.cursors import decode_cursor, encode_cursor
+from chalicelib.dal.cursors import page_of
 from chalicelib.dal.models import ApiKeyItem, TenantConfigItem, TenantItem, UsageItem
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp
@@ -184,40 +184,25 @@ def list_tenants(status: TenantStatus | None, page: PageRequest) -> Page[Tenant]
     """Newest first; one Query per page on gsi1 (all) or gsi2 (one status)."""
     bound_settings()
     query = f"tenants:{status.value if status else 'all'}"
-    start = decode_cursor(PLATFORM_TENANTS, query, page.cursor) if page.cursor else None
     if status is None:
-        index_pk, pk_name, sk_name = keys.TENANTS_GSI_PK, "gsi1pk", "gsi1sk"
-        results = TenantItem.by_created.query(
-            index_pk,
-            scan_index_forward=False,
-            limit=page.limit + 1,
-            page_size=page.limit + 1,
-            last_evaluated_key=start,
-        )
+        index: Any = TenantItem.by_created
+        index_pk, index_keys = keys.TENANTS_GSI_PK, ("gsi1pk", "gsi1sk")
     else:
-        index_pk, pk_name, sk_name = keys.tenants_with_status_pk(status.value), "gsi2pk", "gsi2sk"
-        results = TenantItem.by_status.query(
+        index = TenantItem.by_status
+        index_pk, index_keys = keys.tenants_with_status_pk(status.value), ("gsi2pk", "gsi2sk")
+    items, next_cursor = page_of(
+        PLATFORM_TENANTS,
+        query,
+        page,
+        lambda start, limit: index.query(
             index_pk,
             scan_index_forward=False,
-            limit=page.limit + 1,
-            page_size=page.limit + 1,
+            limit=limit,
+            page_size=limit,
             last_evaluated_key=start,
-        )
-    items = list(results)
-    next_cursor = None
-    if len(items) > page.limit:
-        items = items[: page.limit]
-        last = items[-1]
-        next_cursor = encode_cursor(
-            PLATFORM_TENANTS,
-            query,
-            {
-                "pk": {"S": last.pk},
-                "sk": {"S": last.sk},
-                pk_name: {"S": getattr(last, pk_name)},
-                sk_name: {"S": getattr(last, sk_name)},
-            },
-        )
+        ),
+        index_keys,
+    )
     return Page([_to_tenant(item) for item in items], next_cursor)
 
 

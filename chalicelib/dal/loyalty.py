@@ -8,11 +8,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
-from chalicelib.dal.cursors import decode_cursor, encode_cursor
+from chalicelib.dal.cursors import page_of
 from chalicelib.dal.models import InteractionItem, LedgerItem, LotItem, OrderItem, PointsItem
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp, utc_now
@@ -288,17 +287,6 @@ def get_ledger_entries(
     return sorted(found, key=lambda entry: entry.sequence)
 
 
-def _page_cursor(
-    tenant: TenantId, query: str, items: list[Any], limit: int, index_keys: tuple[str, ...] = ()
-) -> tuple[list[Any], str | None]:
-    if len(items) <= limit:
-        return items, None
-    items = items[:limit]
-    last = items[-1]
-    names = ("pk", "sk", *index_keys)
-    return items, encode_cursor(tenant, query, {n: {"S": getattr(last, n)} for n in names})
-
-
 def list_interactions(
     tenant: TenantId,
     customer_id: str,
@@ -311,52 +299,57 @@ def list_interactions(
     `since`/`until` are sortable timestamps (inclusive, exclusive)."""
     bound_settings()
     query = f"interactions:{customer_id}:{interaction_type or '*'}:{since or ''}:{until or ''}"
-    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
     low, high = since or "0", until or "~"
-    common: dict[str, Any] = {
-        "scan_index_forward": False,
-        "limit": page.limit + 1,
-        "page_size": page.limit + 1,
-        "last_evaluated_key": start,
-    }
     if interaction_type is None:
-        condition = InteractionItem.sk.between(f"INT#{low}", f"INT#{high}")
-        items = list(
-            InteractionItem.query(
-                keys.customer_pk(tenant, customer_id), condition, consistent_read=True, **common
-            )
+        items, cursor = page_of(
+            tenant,
+            query,
+            page,
+            lambda start, limit: InteractionItem.query(
+                keys.customer_pk(tenant, customer_id),
+                InteractionItem.sk.between(f"INT#{low}", f"INT#{high}"),
+                consistent_read=True,
+                scan_index_forward=False,
+                limit=limit,
+                page_size=limit,
+                last_evaluated_key=start,
+            ),
         )
-        items, cursor = _page_cursor(tenant, query, items, page.limit)
     else:
-        gsi_condition = InteractionItem.gsi2sk.between(low, high)
-        items = list(
-            InteractionItem.by_type.query(
+        items, cursor = page_of(
+            tenant,
+            query,
+            page,
+            lambda start, limit: InteractionItem.by_type.query(
                 keys.interactions_by_type_pk(tenant, customer_id, interaction_type.value),
-                gsi_condition,
-                **common,
-            )
+                InteractionItem.gsi2sk.between(low, high),
+                scan_index_forward=False,
+                limit=limit,
+                page_size=limit,
+                last_evaluated_key=start,
+            ),
+            ("gsi2pk", "gsi2sk"),
         )
-        items, cursor = _page_cursor(tenant, query, items, page.limit, ("gsi2pk", "gsi2sk"))
     return Page([_to_interaction(item) for item in items], cursor)
 
 
 def list_ledger(tenant: TenantId, customer_id: str, page: PageRequest) -> Page[LedgerEntry]:
     """Newest first: one Query on the customer's `LEDGER#` items per page."""
     bound_settings()
-    query = f"ledger:{customer_id}"
-    start = decode_cursor(tenant, query, page.cursor) if page.cursor else None
-    items = list(
-        LedgerItem.query(
+    items, cursor = page_of(
+        tenant,
+        f"ledger:{customer_id}",
+        page,
+        lambda start, limit: LedgerItem.query(
             keys.customer_pk(tenant, customer_id),
             LedgerItem.sk.startswith("LEDGER#"),
             scan_index_forward=False,
             consistent_read=True,
-            limit=page.limit + 1,
-            page_size=page.limit + 1,
+            limit=limit,
+            page_size=limit,
             last_evaluated_key=start,
-        )
+        ),
     )
-    items, cursor = _page_cursor(tenant, query, items, page.limit)
     return Page([_to_entry(item) for item in items], cursor)
 
 
