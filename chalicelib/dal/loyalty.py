@@ -77,7 +77,7 @@ def _interaction_item(tenant: TenantId, interaction: Interaction) -> Interaction
     )
 
 
-def _to_interaction(item: InteractionItem) -> Interaction:
+def interaction_from_item(item: InteractionItem) -> Interaction:
     return Interaction(
         id=item.interaction_id,
         customer_id=item.customer_id,
@@ -120,7 +120,7 @@ def _points_item(tenant: TenantId, customer_id: str, account: PointsAccount) -> 
     return item
 
 
-def _to_account(item: PointsItem) -> PointsAccount:
+def account_from_item(item: PointsItem) -> PointsAccount:
     lots = {date.fromisoformat(d): int(p) for d, p in json.loads(item.lots).items()}
     spend = {m: Decimal(a) for m, a in json.loads(item.spend_by_month).items()}
     return PointsAccount(
@@ -159,7 +159,7 @@ def _ledger_item(
     )
 
 
-def _to_entry(item: LedgerItem) -> LedgerEntry:
+def ledger_entry_from_item(item: LedgerItem) -> LedgerEntry:
     return LedgerEntry(
         type=EntryType(item.type),
         points=int(item.points),
@@ -235,7 +235,7 @@ def get_account(tenant: TenantId, customer_id: str) -> PointsAccount | None:
         )
     except PointsItem.DoesNotExist:
         return None
-    return _to_account(item)
+    return account_from_item(item)
 
 
 def get_order(tenant: TenantId, order_id: str) -> Order | None:
@@ -258,7 +258,7 @@ def get_order_interaction(tenant: TenantId, order: Order) -> Interaction | None:
         )
     except InteractionItem.DoesNotExist:
         return None
-    return _to_interaction(item)
+    return interaction_from_item(item)
 
 
 def get_interaction(
@@ -273,7 +273,7 @@ def get_interaction(
         )
     except InteractionItem.DoesNotExist:
         return None
-    return _to_interaction(item)
+    return interaction_from_item(item)
 
 
 def get_ledger_entries(
@@ -283,7 +283,9 @@ def get_ledger_entries(
     bound_settings()
     pk = keys.customer_pk(tenant, customer_id)
     wanted = [(pk, f"LEDGER#{sequence}") for sequence in sequences]
-    found = [_to_entry(item) for item in LedgerItem.batch_get(wanted)] if wanted else []
+    found = (
+        [ledger_entry_from_item(item) for item in LedgerItem.batch_get(wanted)] if wanted else []
+    )
     return sorted(found, key=lambda entry: entry.sequence)
 
 
@@ -330,7 +332,7 @@ def list_interactions(
             ),
             ("gsi2pk", "gsi2sk"),
         )
-    return Page([_to_interaction(item) for item in items], cursor)
+    return Page([interaction_from_item(item) for item in items], cursor)
 
 
 def list_ledger(tenant: TenantId, customer_id: str, page: PageRequest) -> Page[LedgerEntry]:
@@ -350,7 +352,7 @@ def list_ledger(tenant: TenantId, customer_id: str, page: PageRequest) -> Page[L
             last_evaluated_key=start,
         ),
     )
-    return Page([_to_entry(item) for item in items], cursor)
+    return Page([ledger_entry_from_item(item) for item in items], cursor)
 
 
 def iter_ledger(tenant: TenantId, customer_id: str) -> Iterator[LedgerEntry]:
@@ -361,7 +363,7 @@ def iter_ledger(tenant: TenantId, customer_id: str) -> Iterator[LedgerEntry]:
         LedgerItem.sk.startswith("LEDGER#"),
         consistent_read=True,
     ):
-        yield _to_entry(item)
+        yield ledger_entry_from_item(item)
 
 
 def customers_with_lots_expiring(tenant: TenantId, day: date) -> Iterator[str]:

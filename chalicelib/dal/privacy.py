@@ -23,7 +23,7 @@ from chalicelib.dal import tickets as ticket_repository
 from chalicelib.dal.connection import bound_settings, transaction_connection
 from chalicelib.dal.customers import customer_from_raw
 from chalicelib.dal.customers import delete_customer as delete_profile
-from chalicelib.dal.loyalty import _to_account, _to_entry, _to_interaction
+from chalicelib.dal.loyalty import account_from_item, interaction_from_item, ledger_entry_from_item
 from chalicelib.dal.models import (
     CustomerTicketItem,
     DataTableModel,
@@ -36,8 +36,8 @@ from chalicelib.dal.models import (
     TicketCommentItem,
     TicketEventItem,
 )
-from chalicelib.dal.segments import _state_from_plain
-from chalicelib.dal.tickets import _to_comment, _to_event, _to_ticket
+from chalicelib.dal.segments import segment_state_from_plain
+from chalicelib.dal.tickets import comment_from_item, ticket_event_from_item, ticket_from_item
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp, utc_now
 from chalicelib.domain.customers import Customer
@@ -145,16 +145,20 @@ def _erasure_item(tenant: TenantId, erasure: Erasure) -> ErasureItem:
 _READERS: dict[str, Callable[[CustomerHoldings, dict[str, Any]], None]] = {
     "customer": lambda h, raw: setattr(h, "customer", customer_from_raw(raw)),
     "customer_segments": lambda h, raw: setattr(
-        h, "state", _state_from_plain(_plain(SegmentStateItem, raw))
+        h, "state", segment_state_from_plain(_plain(SegmentStateItem, raw))
     ),
-    "points": lambda h, raw: setattr(h, "account", _to_account(PointsItem.from_raw_data(raw))),
+    "points": lambda h, raw: setattr(
+        h, "account", account_from_item(PointsItem.from_raw_data(raw))
+    ),
     "interaction": lambda h, raw: h.interactions.append(
-        _to_interaction(InteractionItem.from_raw_data(raw))
+        interaction_from_item(InteractionItem.from_raw_data(raw))
     ),
-    "ledger_entry": lambda h, raw: h.ledger.append(_to_entry(LedgerItem.from_raw_data(raw))),
+    "ledger_entry": lambda h, raw: h.ledger.append(
+        ledger_entry_from_item(LedgerItem.from_raw_data(raw))
+    ),
     "lot": lambda h, raw: h.lots.append(date.fromisoformat(LotItem.from_raw_data(raw).expires_on)),
     "customer_ticket": lambda h, raw: h.tickets.append(
-        _to_ticket(CustomerTicketItem.from_raw_data(raw))
+        ticket_from_item(CustomerTicketItem.from_raw_data(raw))
     ),
     "ticket_event": lambda h, raw: _read_event(h, TicketEventItem.from_raw_data(raw)),
     "erasure": lambda h, raw: setattr(h, "erasure", _to_erasure(ErasureItem.from_raw_data(raw))),
@@ -162,7 +166,7 @@ _READERS: dict[str, Callable[[CustomerHoldings, dict[str, Any]], None]] = {
 
 
 def _read_event(holdings: CustomerHoldings, item: TicketEventItem) -> None:
-    event = _to_event(item)
+    event = ticket_event_from_item(item)
     holdings.ticket_events.append(event)
     holdings.event_subjects[(event.ticket_id, event.seq)] = item.subject
 
@@ -195,7 +199,7 @@ def read_holdings(
 def ticket_comments(tenant: TenantId, ticket_id: str) -> list[Comment]:
     """All of a ticket's comments, internal ones included, oldest first (one Query, paged)."""
     return [
-        _to_comment(TicketCommentItem.from_raw_data(raw))
+        comment_from_item(TicketCommentItem.from_raw_data(raw))
         for raw in _query_all(keys.ticket_pk(tenant, ticket_id), keys.TICKET_COMMENT_PREFIX)
     ]
 

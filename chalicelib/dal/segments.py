@@ -199,7 +199,7 @@ def load_customer_for_refresh(
         elif entity == "customer_ticket":
             tickets.append(_ticket(item))
         elif entity == "customer_segments":
-            state = _state_from_plain(item)
+            state = segment_state_from_plain(item)
         elif entity == CONTRIBUTION_ENTITY:
             contribution = contribution_from_plain(item)
     facts = CustomerFacts(profile, points, tuple(interactions), tuple(tickets)) if profile else None
@@ -216,7 +216,7 @@ def load_facts(tenant: TenantId, customer_id: str) -> CustomerFacts | None:
 
 
 def _to_state(item: SegmentStateItem) -> SegmentState:
-    return _state_from_plain(
+    return segment_state_from_plain(
         {
             "metrics": item.metrics,
             "segments": item.segments,
@@ -227,7 +227,7 @@ def _to_state(item: SegmentStateItem) -> SegmentState:
     )
 
 
-def _state_from_plain(item: dict[str, Any]) -> SegmentState:
+def segment_state_from_plain(item: dict[str, Any]) -> SegmentState:
     rfm = json.loads(item["rfm"]) if item.get("rfm") else None
     next_change = item.get("next_change")
     return SegmentState(
@@ -261,7 +261,7 @@ def get_customer_and_state(
         if raw["sk"]["S"] == keys.PROFILE_SK:
             customer = customer_from_raw(raw)
         elif raw["sk"]["S"] == keys.SEGMENT_STATE_SK:
-            state = _state_from_plain(_plain(raw))
+            state = segment_state_from_plain(_plain(raw))
     return customer, state
 
 

@@ -197,7 +197,7 @@ def _to_rating(value: Any) -> Rating | None:
     )
 
 
-def _to_ticket(item: TicketFields) -> Ticket:
+def ticket_from_item(item: TicketFields) -> Ticket:
     clock = SlaClock(
         targets=SlaTargets(
             first_response=_duration(item.first_response_target_us),
@@ -231,7 +231,7 @@ def _to_ticket(item: TicketFields) -> Ticket:
     )
 
 
-def _to_event(item: TicketEventItem) -> TicketEvent:
+def ticket_event_from_item(item: TicketEventItem) -> TicketEvent:
     return TicketEvent(
         ticket_id=item.ticket_id,
         customer_id=item.customer_id,
@@ -246,7 +246,7 @@ def _to_event(item: TicketEventItem) -> TicketEvent:
     )
 
 
-def _to_comment(item: TicketCommentItem) -> Comment:
+def comment_from_item(item: TicketCommentItem) -> Comment:
     return Comment(
         id=item.comment_id,
         ticket_id=item.ticket_id,
@@ -305,7 +305,7 @@ def get_ticket(tenant: TenantId, ticket_id: str) -> Ticket | None:
         )
     except TicketItem.DoesNotExist:
         return None
-    return _to_ticket(item)
+    return ticket_from_item(item)
 
 
 def list_by_status(
@@ -341,7 +341,7 @@ def list_by_status(
             ),
             ("gsi3pk", "gsi3sk"),
         )
-    return Page([_to_ticket(item) for item in items], cursor)
+    return Page([ticket_from_item(item) for item in items], cursor)
 
 
 def list_by_customer(tenant: TenantId, customer_id: str, page: PageRequest) -> Page[Ticket]:
@@ -361,7 +361,7 @@ def list_by_customer(tenant: TenantId, customer_id: str, page: PageRequest) -> P
         ),
         (),
     )
-    return Page([_to_ticket(item) for item in items], cursor)
+    return Page([ticket_from_item(item) for item in items], cursor)
 
 
 def list_by_assignee(tenant: TenantId, assignee: str, page: PageRequest) -> Page[Ticket]:
@@ -380,7 +380,7 @@ def list_by_assignee(tenant: TenantId, assignee: str, page: PageRequest) -> Page
         ),
         ("gsi4pk", "gsi4sk"),
     )
-    return Page([_to_ticket(item) for item in items], cursor)
+    return Page([ticket_from_item(item) for item in items], cursor)
 
 
 def list_due_within(
@@ -404,7 +404,7 @@ def list_due_within(
         ),
         ("gsi4pk", "gsi4sk"),
     )
-    return Page([_to_ticket(item) for item in items], cursor)
+    return Page([ticket_from_item(item) for item in items], cursor)
 
 
 def list_comments(
@@ -441,7 +441,7 @@ def list_comments(
             ),
             (),
         )
-    return Page([_to_comment(item) for item in items], cursor)
+    return Page([comment_from_item(item) for item in items], cursor)
 
 
 def list_events(tenant: TenantId, ticket_id: str, page: PageRequest) -> Page[TicketEvent]:
@@ -460,4 +460,4 @@ def list_events(tenant: TenantId, ticket_id: str, page: PageRequest) -> Page[Tic
         ),
         ("gsi1pk", "gsi1sk"),
     )
-    return Page([_to_event(item) for item in items], cursor)
+    return Page([ticket_event_from_item(item) for item in items], cursor)
