@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from benchmarks.context import Context
+from benchmarks.local_stack import local_stream_runner
 from benchmarks.loyalty import _new_customer, _purchase
 from benchmarks.report import Check, Section, Table
 
@@ -192,23 +193,10 @@ def _reads(sizes: tuple[int, ...]) -> list[list[str]]:
 
 
 def _stream_writes(endpoint: str, tenant: Any, customers: int) -> Counter[str]:
-    import os
-
-    import boto3
-
     from chalicelib.domain.interactions import InteractionDraft, InteractionType
     from chalicelib.services import loyalty
-    from devtools.stream_runner import LocalStreamRunner
 
-    arguments = {
-        "endpoint_url": endpoint,
-        "region_name": os.environ["AWS_DEFAULT_REGION"],
-        "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
-    }
-    runner = LocalStreamRunner(
-        boto3.client("dynamodb", **arguments), boto3.client("dynamodbstreams", **arguments)
-    )
+    runner = local_stream_runner(endpoint)
     ids = [_new_customer(tenant, f"Stream {n}") for n in range(customers)]
     runner.drain(timeout=600)
     rng = random.Random(9)

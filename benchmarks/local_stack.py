@@ -154,3 +154,18 @@ def local_stack(auth_cache_seconds: int = 60) -> Iterator[LocalStack]:
         stack.tenant_id = tenant["id"]
         stack.tenant_key = tenant["api_key"]["key"]
         yield stack
+
+
+def local_stream_runner(endpoint: str) -> Any:
+    """The app's stream handlers over DynamoDB Local's streams at `endpoint`, in-process."""
+    from devtools.stream_runner import LocalStreamRunner
+
+    arguments = {
+        "endpoint_url": endpoint,
+        "region_name": os.environ["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
+    }
+    return LocalStreamRunner(
+        boto3.client("dynamodb", **arguments), boto3.client("dynamodbstreams", **arguments)
+    )

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from benchmarks.context import Context
+from benchmarks.local_stack import local_stream_runner
 from benchmarks.loyalty import _new_customer, _purchase, _summary
 from benchmarks.report import Check, Section, Table
 
@@ -54,21 +55,7 @@ def _install_counter() -> None:
 
 
 def _runner(endpoint: str) -> Any:
-    import os
-
-    import boto3
-
-    from devtools.stream_runner import LocalStreamRunner
-
-    arguments = {
-        "endpoint_url": endpoint,
-        "region_name": os.environ["AWS_DEFAULT_REGION"],
-        "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
-    }
-    runner = LocalStreamRunner(
-        boto3.client("dynamodb", **arguments), boto3.client("dynamodbstreams", **arguments)
-    )
+    runner = local_stream_runner(endpoint)
     for consumer in runner._consumers:
         handler = consumer.handler
 

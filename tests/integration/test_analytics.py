@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 
 from chalicelib.dal import analytics as repository
@@ -20,6 +19,7 @@ from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.streams.data_table import keep_customers_current
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
+from tests.support.streams import data_stream_records
 
 
 def _owner(api: Api) -> TenantId:
@@ -462,28 +462,6 @@ def test_cohorts_group_buyers_by_their_first_purchase_month(scenario: Scenario) 
     assert sum(c["customers"] for c in items) == 3
 
 
-def _stream_records(environment: dict[str, str]) -> list[dict[str, Any]]:
-    region = environment["AWS_DEFAULT_REGION"]
-    client = boto3.client(
-        "dynamodbstreams",
-        region_name=region,
-        endpoint_url=f"https://streams.dynamodb.{region}.amazonaws.com",
-    )
-    table = boto3.client("dynamodb", region_name=region).describe_table(
-        TableName=environment["DATA_TABLE"]
-    )["Table"]
-    records: list[dict[str, Any]] = []
-    shards = client.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]
-    for shard in shards["Shards"]:
-        iterator = client.get_shard_iterator(
-            StreamArn=table["LatestStreamArn"],
-            ShardId=shard["ShardId"],
-            ShardIteratorType="TRIM_HORIZON",
-        )["ShardIterator"]
-        records += client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
-    return [{**r, "dynamodb": {**r["dynamodb"], "ApproximateCreationDateTime": 0}} for r in records]
-
-
 def _deliver(records: list[dict[str, Any]]) -> Any:
     class Event:
         context = None
@@ -514,7 +492,7 @@ def test_delivering_every_batch_again_changes_no_figure(
     before = (s.api.get(wide).json, _counters(owner, s.today))
     versions = {c: repository.get_contribution(owner, c).version for c in s.customers.values()}
     # When every record is delivered again, twice, in one batch and then one by one
-    records = _stream_records(environment)
+    records = data_stream_records(environment)
     assert _deliver(records) == {"batchItemFailures": []}
     for record in records:
         assert _deliver([record]) == {"batchItemFailures": []}

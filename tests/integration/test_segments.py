@@ -14,6 +14,7 @@ from chalicelib.services import segments
 from chalicelib.streams.data_table import keep_customers_current
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
+from tests.support.streams import data_stream_records
 
 RULE = {"field": "metrics.total_spend", "op": "gte", "value": 50}
 
@@ -64,29 +65,7 @@ def test_delivering_a_whole_batch_twice_changes_nothing(
     before = {c: repository.get_state(owner, c) for c in customers}
     counts = repository.member_counts(owner)
     # When every record of the stream is delivered again, as one batch
-    region = environment["AWS_DEFAULT_REGION"]
-    client = boto3.client(
-        "dynamodbstreams",
-        region_name=region,
-        endpoint_url=f"https://streams.dynamodb.{region}.amazonaws.com",
-    )
-    table = boto3.client("dynamodb", region_name=region).describe_table(
-        TableName=environment["DATA_TABLE"]
-    )["Table"]
-    records: list[dict[str, Any]] = []
-    shards = client.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]
-    for shard in shards["Shards"]:
-        iterator = client.get_shard_iterator(
-            StreamArn=table["LatestStreamArn"],
-            ShardId=shard["ShardId"],
-            ShardIteratorType="TRIM_HORIZON",
-        )["ShardIterator"]
-        records += client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
-    event = {
-        "Records": [
-            {**r, "dynamodb": {**r["dynamodb"], "ApproximateCreationDateTime": 0}} for r in records
-        ]
-    }
+    event = {"Records": data_stream_records(environment)}
 
     class Event:
         def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 from boto3.dynamodb.types import TypeSerializer
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/data/stream/2026-01-01T00:00:00.000"
@@ -89,3 +90,26 @@ def stream_event(*items: dict[str, Any]) -> dict[str, Any]:
     for item in items:
         builder.insert(item)
     return builder.build()
+
+
+def data_stream_records(environment: dict[str, str]) -> list[dict[str, Any]]:
+    """Every record of the data table's stream in moto (to deliver again in a test)."""
+    region = environment["AWS_DEFAULT_REGION"]
+    client = boto3.client(
+        "dynamodbstreams",
+        region_name=region,
+        endpoint_url=f"https://streams.dynamodb.{region}.amazonaws.com",
+    )
+    table = boto3.client("dynamodb", region_name=region).describe_table(
+        TableName=environment["DATA_TABLE"]
+    )["Table"]
+    records: list[dict[str, Any]] = []
+    shards = client.describe_stream(StreamArn=table["LatestStreamArn"])["StreamDescription"]
+    for shard in shards["Shards"]:
+        iterator = client.get_shard_iterator(
+            StreamArn=table["LatestStreamArn"],
+            ShardId=shard["ShardId"],
+            ShardIteratorType="TRIM_HORIZON",
+        )["ShardIterator"]
+        records += client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    return [{**r, "dynamodb": {**r["dynamodb"], "ApproximateCreationDateTime": 0}} for r in records]
