@@ -7,6 +7,7 @@ that loses a race re-reads and tries again, so concurrent redemptions never over
 
 from __future__ import annotations
 
+import contextvars
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -419,8 +420,10 @@ def _batch(
     if len(groups) == 1:
         run(groups[0])
     else:
+        # Each worker runs in a copy of this context, so the writes keep their writer.
+        request_context = contextvars.copy_context()
         with ThreadPoolExecutor(max_workers=min(BATCH_WORKERS, len(groups))) as pool:
-            list(pool.map(run, groups))
+            list(pool.map(lambda group: request_context.copy().run(run, group), groups))
     ordered = [outcomes[index] for index in range(len(items))]
     return BatchResult(
         created=sum(1 for o in ordered if o.outcome == "created"),

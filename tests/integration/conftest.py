@@ -47,7 +47,13 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def dynamodb(environment: dict[str, str]) -> Iterator[object]:
+def dynamodb(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    # moto's backend is not thread-safe: parallel requests can lose a write. A batch's
+    # customers therefore run one at a time here (still on a worker thread, as in Lambda);
+    # the parallel path runs against DynamoDB Local in tests/e2e.
+    from chalicelib.services import loyalty
+
+    monkeypatch.setattr(loyalty, "BATCH_WORKERS", 1)
     with mock_aws():
         client = boto3.client("dynamodb", region_name=environment["AWS_DEFAULT_REGION"])
         create_tables(client, environment)

@@ -425,3 +425,28 @@ def test_every_export_and_erasure_raises_an_alert(tenant_a: Api, streams: Any) -
     assert by_rule["erasure"]["customer_ids"] == [erased["id"]]
     # And the trail still verifies after the erasure
     assert _verify(tenant_a)["ok"] is True
+
+
+def test_a_batch_of_several_customers_is_attributed_to_its_caller(
+    tenant_a: Api, key_with_role: Callable[[Api, str], Api], streams: Any
+) -> None:
+    # Given a staff key recording interactions for three customers in one batch (the
+    # customers' items run in parallel workers)
+    staff = key_with_role(tenant_a, "staff")
+    customers = [tenant_a.create_customer(name=n)["id"] for n in ("A", "B", "C")]
+    items = [{"customer_id": c, "type": "visit"} for c in customers]
+    answer = staff.post("/v1/interactions:batch", {"items": items})
+    assert answer.status == 200 and answer.json["created"] == 3, answer.text
+    # When the streams have run
+    streams.drain()
+    # Then each interaction's change entry names the staff key and the batch request
+    staff_key = _key_id_of(staff, tenant_a)
+    created = [
+        e
+        for e in _entries(tenant_a)
+        if e.kind is EntryKind.CHANGE and e.resource_type == "interaction"
+    ]
+    assert sorted(e.customer_ids[0] for e in created) == sorted(customers)
+    assert {(e.actor, e.action, e.request_id) for e in created} == {
+        (staff_key, "record_interactions_batch", answer.headers["x-request-id"])
+    }
