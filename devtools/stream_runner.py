@@ -307,7 +307,7 @@ class LocalStreamRunner:
             self._thread.join(timeout=10)
 
 
-def wait_until_drained(local_dir: Path, since: float | None = None, timeout: float = 60) -> None:
+def wait_until_drained(local_dir: Path, since: float | None = None, timeout: float = 120) -> None:
     """Wait until the runner of a `make run` stack (its progress file under `local_dir`)
     has completed a round that found nothing and started after `since` (default: now)."""
     mark = time.time() if since is None else since

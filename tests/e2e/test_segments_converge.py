@@ -105,7 +105,7 @@ def _post_batch(tenant: Api, items: list[dict[str, Any]]) -> None:
         assert answer.json["failed"] == 0, answer.text
 
 
-def _wait_for_backfill(tenant: Api, segment_id: str, timeout: float = 40) -> None:
+def _wait_for_backfill(tenant: Api, segment_id: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = tenant.get(f"/v1/segments/{segment_id}").json
