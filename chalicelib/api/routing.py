@@ -210,6 +210,7 @@ def _writer(principal: Principal | None, request_id: str, action: str) -> Writer
 def audited(
     operation: Operation,
     action: str,
+    principal: Principal | None,
     request: Request,
     path_params: Mapping[str, str],
     sent: BaseModel | None,
@@ -219,7 +220,6 @@ def audited(
     """Record the request in the audit trail (one PutItem) and answer. A read whose entry
     cannot be written answers 503 instead of the data; a write that happened is still
     answered (its changes reach the trail through the data stream)."""
-    principal = optional_principal(request)
     if principal is None or operation.tag in UNAUDITED_TAGS or not get_settings().audit_requests:
         return response
     tenant = principal.tenant or path_params.get("tenant_id", "")
@@ -324,7 +324,9 @@ class Operations:
                 except Exception as error:  # noqa: BLE001 - the edge answers every failure
                     response = response_for_exception(error, request_id)
                 action = note.action or operation.operation_id
-                return audited(operation, action, request, path_params, sent, reply, response)
+                return audited(
+                    operation, action, principal, request, path_params, sent, reply, response
+                )
 
             handle.__name__ = view.__name__
             handle.__doc__ = view.__doc__

@@ -107,11 +107,9 @@ def put_entry(tenant: TenantId, entry: AuditEntry) -> bool:
     bound_settings()
     try:
         _item(tenant, entry).save(condition=AuditEntryItem.pk.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise AuditUnavailable("the audit trail could not record this request") from error
     except PynamoDBException as error:
+        if isinstance(error, PutError) and error.cause_response_code == _CONDITION_FAILED:
+            return False
         raise AuditUnavailable("the audit trail could not record this request") from error
     return True
 

@@ -8,7 +8,6 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from chalicelib.dal import audit as repository
@@ -79,16 +78,11 @@ class RequestRecord:
     user_agent: str | None = None
 
 
-@cache
-def _retention_days_of_plan(plan: Plan) -> int:
-    return PLAN_LIMITS[plan].audit_retention_days
-
-
 def _retention_days(tenant: TenantId, plan: Plan | None) -> int:
     if plan is None:
         found = control.get_tenant(tenant)
         plan = found.plan if found is not None else Plan.ENTERPRISE
-    return _retention_days_of_plan(plan)
+    return PLAN_LIMITS[plan].audit_retention_days
 
 
 def record_request(record: RequestRecord, now: datetime | None = None) -> AuditEntry:

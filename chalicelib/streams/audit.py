@@ -29,17 +29,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from chalicelib.dal.attribution import system_writer, writing_as
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.tenancy import TenantId
+from chalicelib.services.audit import ItemChange
 
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 
-def _raw_records(event: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(event.get("Records", []))
-
-
-def item_change(record: DynamoDBRecord) -> Any:
-    from chalicelib.services.audit import ItemChange
-
+def item_change(record: DynamoDBRecord) -> ItemChange:
     raw = record.raw_event.get("dynamodb") or {}
     identity = record.raw_event.get("userIdentity") or {}
     created = raw.get("ApproximateCreationDateTime")
@@ -100,15 +95,17 @@ def process_trail_batch(
 ) -> PartialItemFailureResponse:
     from chalicelib.services.audit import TrailBatch, thresholds_of
 
+    entries: dict[str, AuditEntry] = {}
     by_tenant: dict[str, list[AuditEntry]] = defaultdict(list)
-    for raw_record in _raw_records(event):
+    for raw_record in event.get("Records", []):
         entry = _new_entry(raw_record)
         if entry is not None:
+            entries[raw_record["dynamodb"]["SequenceNumber"]] = entry
             by_tenant[entry.tenant_id].append(entry)
     batch = TrailBatch(dict(by_tenant), thresholds or thresholds_of)
 
     def handle(record: DynamoDBRecord) -> None:
-        entry = _new_entry(record.raw_event)
+        entry = entries.get(record.raw_event["dynamodb"]["SequenceNumber"])
         if entry is not None:
             batch.handle(entry)
 
