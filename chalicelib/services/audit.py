@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from chalicelib.dal import audit as repository
@@ -164,13 +165,13 @@ def _changed_fields(change: ItemChange) -> list[str]:
 
 
 def change_entry(
-    change: ItemChange, audited: Mapping[str, str], retention_days: Mapping[str, int]
+    change: ItemChange, audited: Mapping[str, str], retention_days: Callable[[str], int]
 ) -> AuditEntry | None:
     """The entry for one changed item, or None for items the trail does not audit and
     for modifications that touched only bookkeeping (the attribution before a delete).
 
-    `audited` maps an item's `entity` to its resource type; `retention_days` the tenant
-    to its plan's retention (read once per batch)."""
+    `audited` maps an item's `entity` to its resource type; `retention_days` answers a
+    tenant's retention (asked only for an entry that is made)."""
     image = change.old if change.event == "REMOVE" else change.new
     if not image:
         return None
@@ -202,7 +203,7 @@ def change_entry(
         action=action,
         resource_type=resource_type,
         request_id=request_id,
-        expires_at=retention_expiry(at, retention_days.get(tenant, 2_555)),
+        expires_at=retention_expiry(at, retention_days(tenant)),
         resource_ids=(resource_id,) if resource_id else (),
         customer_ids=(customer,) if customer else (),
         fields=tuple(fields),
@@ -226,25 +227,21 @@ def _entry_id_for_record(sequence: str) -> str:
     return derived_id("aud", f"data-stream:{sequence}")
 
 
+def retention_by_tenant() -> Callable[[str], int]:
+    """Each tenant's retention days, its tenant record read at most once (keep one per
+    stream batch)."""
+    return cache(lambda tenant: _retention_days(tenant_id(tenant), None))
+
+
 def record_changes(
     changes: Iterable[ItemChange],
     audited: Mapping[str, str],
-    retention: dict[str, int] | None = None,
+    retention_days: Callable[[str], int] | None = None,
 ) -> int:
-    """Put the entries of changes; how many were new. `retention` caches each tenant's
-    retention days across calls (one batch)."""
-    entries = []
-    retention = {} if retention is None else retention
-    for change in changes:
-        image = change.old if change.event == "REMOVE" else change.new
-        pk = _text(image or {}, "pk") or ""
-        if pk.count("#") >= 2 and pk.split("#")[1] not in retention:
-            tenant = pk.split("#")[1]
-            retention[tenant] = _retention_days(tenant_id(tenant), None)
-        entry = change_entry(change, audited, retention)
-        if entry is not None:
-            entries.append(entry)
-    return sum(repository.put_entry(tenant_id(e.tenant_id), e) for e in entries)
+    """Put the entries of changes; how many were new."""
+    days = retention_days or retention_by_tenant()
+    entries = [change_entry(change, audited, days) for change in changes]
+    return sum(repository.put_entry(tenant_id(e.tenant_id), e) for e in entries if e is not None)
 
 
 # --- the chain ---------------------------------------------------------------------------

@@ -52,13 +52,13 @@ def item_change(record: DynamoDBRecord) -> ItemChange:
 def record_data_changes(event: Any) -> PartialItemFailureResponse:
     """The Chalice handler (registered in app.py)."""
     from chalicelib.dal.audit import audited_entities
-    from chalicelib.services.audit import record_changes
+    from chalicelib.services.audit import record_changes, retention_by_tenant
 
     audited = audited_entities()
-    retention: dict[str, int] = {}
+    retention_days = retention_by_tenant()
 
     def handle(record: DynamoDBRecord) -> None:
-        record_changes([item_change(record)], audited, retention)
+        record_changes([item_change(record)], audited, retention_days)
 
     with writing_as(system_writer("record_data_changes", event)):
         return process_partial_response(

@@ -132,7 +132,7 @@ def test_a_change_entry_names_writer_and_changed_fields_only() -> None:
         "updated_at": {"S": written_at.strftime("%Y-%m-%dT%H:%M:%S.%f+0000")},
     }
     audited = {"customer": "customer"}
-    retention = {"ten_A": 30}
+    retention = {"ten_A": 30}.__getitem__
 
     entry = change_entry(ItemChange("MODIFY", "1", T0, image, renamed), audited, retention)
     only_bookkeeping = ItemChange("MODIFY", "2", T0, image, {**image, "version": {"N": "2"}})
