@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
 from chalicelib.dal import keys
-from chalicelib.dal.connection import bound_settings, transaction_connection
+from chalicelib.dal.connection import bound_settings
 from chalicelib.dal.cursors import page_of
 from chalicelib.dal.models import (
     AuditDigestItem,
@@ -26,9 +25,10 @@ from chalicelib.dal.models import (
     AuditWindowItem,
     DataTableModel,
 )
+from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.audit import AuditEntry, Digest, DigestedEntry, EntryKind
 from chalicelib.domain.clock import sortable_timestamp
-from chalicelib.domain.errors import AuditUnavailable
+from chalicelib.domain.errors import AuditUnavailable, ConcurrentModification
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 
@@ -230,18 +230,17 @@ def append_digest(tenant: TenantId, head: Digest | None, digest: Digest) -> bool
         if head is None
         else AuditDigestItem.sequence == head.sequence
     )
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        transaction.put("digest", item, condition=AuditDigestItem.pk.does_not_exist())
+        transaction.put("head", new_head, condition=moved)
+        return transaction
+
     try:
-        with TransactWrite(connection=transaction_connection()) as transaction:
-            transaction.save(item, condition=AuditDigestItem.pk.does_not_exist())
-            transaction.save(new_head, condition=moved)
-    except TransactWriteError as error:
-        reasons = error.cancellation_reasons or []
-        if any(
-            r is not None and r.code in ("ConditionalCheckFailed", "TransactionConflict")
-            for r in reasons
-        ):
-            return False
-        raise
+        commit_with_retry(build)
+    except (ConditionsFailed, ConcurrentModification):
+        return False
     return True
 
 
