@@ -16,6 +16,7 @@ from chalicelib.domain.errors import ConcurrentModification
 from chalicelib.domain.plans import limits_of
 from chalicelib.domain.tenancy import Plan, Role, Tenant, TenantId, TenantStatus, issue_key
 from chalicelib.services import auth
+from chalicelib.services.api_keys import create_key
 from chalicelib.settings import MAX_AUTH_CACHE_SECONDS, reset_settings
 from tests.support.api import Api
 
@@ -243,3 +244,35 @@ def test_a_key_created_during_a_suspension_works_only_after_reactivation(
     staff.get("/v1/customers").problem(403)
     platform.post(f"{path}/reactivate")
     assert staff.get("/v1/customers").status == 200
+
+
+def test_a_key_created_as_a_suspension_lands_is_stored_suspended(
+    platform: Api, tenant_a: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the service reads the tenant while it is active, and the suspension is written
+    # right after that read (before the key is stored)
+    path = f"/v1/admin/tenants/{tenant_a.tenant_id}"
+    read_tenant = control.get_tenant
+    reads: list[TenantStatus] = []
+
+    def read_then_suspend(tenant: TenantId) -> Tenant | None:
+        found = read_tenant(tenant)
+        assert found is not None
+        reads.append(found.status)
+        if len(reads) == 1:
+            monkeypatch.setattr(control, "get_tenant", read_tenant)  # the suspension's reads
+            platform.post(f"{path}/suspend")
+            monkeypatch.setattr(control, "get_tenant", read_then_suspend)
+        return found
+
+    monkeypatch.setattr(control, "get_tenant", read_then_suspend)
+
+    # When a key is created
+    issued = create_key(TenantId(str(tenant_a.tenant_id)), Role.STAFF, None, None)
+
+    # Then the stale read is refused and the key stored with the suspension, refused at once
+    assert reads[0] is TenantStatus.ACTIVE and reads[-1] is TenantStatus.SUSPENDED
+    monkeypatch.undo()
+    stored = control.get_api_key(issued.record.key_hash)
+    assert stored is not None and stored.tenant_status is TenantStatus.SUSPENDED
+    tenant_a.as_key(issued.secret).get("/v1/customers").problem(403)
