@@ -9,7 +9,9 @@ created a moment ago works at once, and a flood of made-up secrets cannot grow t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar, cast
 
 from aws_lambda_powertools.shared.cache_dict import LRUDict
 
@@ -23,7 +25,9 @@ from chalicelib.settings import get_settings
 _MAX_SECRET_LENGTH = 256
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-_cache: ExpiringLruCache[ApiKey] = ExpiringLruCache(max_items=DEFAULT_MAX_ITEMS)
+_cache: ExpiringLruCache[object] = ExpiringLruCache(max_items=DEFAULT_MAX_ITEMS)
+"""Found credentials by `kind:hash` (bounded LRU, each kept for AUTH_CACHE_SECONDS)."""
+T = TypeVar("T")
 
 
 def clear_cache() -> None:
@@ -31,14 +35,15 @@ def clear_cache() -> None:
     _last_recorded.clear()
 
 
-def _lookup_key(key_hash: str) -> ApiKey | None:
-    cache_key = f"key:{key_hash}"
-    key = _cache.get(cache_key)
-    if key is None:
-        key = control.get_api_key(key_hash)
-        if key is not None:
-            _cache.put(cache_key, key, get_settings().auth_cache_seconds)
-    return key
+def _cached_lookup(cache_key: str, load: Callable[[], T | None]) -> T | None:
+    """`load()`'s answer, reused for the TTL when it found something; a miss is never kept."""
+    cached = _cache.get(cache_key)
+    if cached is not None:
+        return cast(T, cached)
+    value = load()
+    if value is not None:
+        _cache.put(cache_key, value, get_settings().auth_cache_seconds)
+    return value
 
 
 def _bearer_secret(authorization: str | None) -> str:
@@ -53,9 +58,9 @@ def _bearer_secret(authorization: str | None) -> str:
 
 def authenticate(authorization: str | None) -> Principal:
     key_hash = hash_secret(_bearer_secret(authorization))
-    key = _lookup_key(key_hash)
+    key = _cached_lookup(f"key:{key_hash}", lambda: control.get_api_key(key_hash))
     now = utc_now()
-    if key is None or not key.is_usable(now):
+    if not isinstance(key, ApiKey) or not key.is_usable(now):
         raise NotAuthenticated("the API key is unknown, expired or revoked")
     _record_use(key, now)
     if key.tenant is None:
