@@ -108,7 +108,7 @@ def _settings_reset() -> None:
 
 
 @contextmanager
-def local_stack(auth_cache_seconds: int = 60) -> Iterator[LocalStack]:
+def local_stack(auth_cache_seconds: int = 5) -> Iterator[LocalStack]:  # the stage default
     with ExitStack() as cleanup:
         database = DynamoDBLocal(free_port()).start()
         cleanup.callback(database.stop)

@@ -10,6 +10,9 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 
 from chalicelib.domain.tenancy import Plan
 
+MAX_AUTH_CACHE_SECONDS = 5
+"""Issue 13: revocation and suspension take effect within 5 s in every stage."""
+
 
 class SettingsError(RuntimeError):
     """The environment does not describe a usable deployment."""
@@ -27,7 +30,9 @@ class Settings(BaseModel):
     dynamodb_endpoint: str | None = None
     cursor_secret: SecretStr = Field(min_length=32)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    auth_cache_seconds: int = Field(default=60, ge=0, le=60)
+    auth_cache_seconds: int = Field(default=5, ge=0, le=MAX_AUTH_CACHE_SECONDS)
+    """How long a process reuses an authentication answer or a tenant's loyalty
+    configuration: a revoked key or a suspended tenant is refused within this time."""
     rate_limit_in_app: bool = False
     event_bus_name: str | None = None
     audit_requests: bool = True

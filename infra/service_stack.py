@@ -26,6 +26,7 @@ from infra.chalice_app import package_chalice_app
 from infra.roles import GatewayKeys, function_role
 from infra.stages import (
     APP_NAME,
+    AUTHORIZER_CACHE_SECONDS,
     CURSOR_SECRET,
     PLATFORM_ADMIN_KEY_SECRET,
     PROJECT_ROOT,
@@ -195,6 +196,10 @@ class CustomerOpsStack(Stack):
             else self.stage.job_timeout_seconds
         )
         function.add_property_override("Timeout", timeout)
+        if logical_id == AUTHORIZER_FUNCTION:
+            function.add_property_override(
+                "Environment.Variables.AUTH_CACHE_SECONDS", str(AUTHORIZER_CACHE_SECONDS)
+            )
         skip_checkov(function, FUNCTION_CHECKS)
         function.node.add_dependency(log_group)
         return role

@@ -10,10 +10,14 @@ from pathlib import Path
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 
+from chalicelib.settings import MAX_AUTH_CACHE_SECONDS
+
 APP_NAME = "customer-ops"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CURSOR_SECRET = "cursor-secret"
 PLATFORM_ADMIN_KEY_SECRET = "platform-admin-key"
+AUTHORIZER_CACHE_SECONDS = 0
+"""The authoriser function's AUTH_CACHE_SECONDS: API Gateway caches its answers already."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,20 @@ class StageSettings:
     api_timeout_seconds: int  # below API Gateway's 29 s integration limit
     job_timeout_seconds: int  # scheduled and stream functions
     auth_cache_seconds: int
-    """How long an authentication answer is reused (at most 60 s): API Gateway's authoriser
-    result cache TTL and the function's in-process cache (AUTH_CACHE_SECONDS) alike, so a
-    revoked key or suspended tenant stops working within this time."""
+    """How long an authentication answer is reused (at most MAX_AUTH_CACHE_SECONDS, 5 s):
+    API Gateway's authoriser result cache TTL, and AUTH_CACHE_SECONDS of every function but
+    the authoriser, which caches nothing in-process (AUTHORIZER_CACHE_SECONDS) so the two
+    caches do not stack: a revoked key or suspended tenant stops working within this time."""
     throttle: ApiThrottle
     platform_throttle: ApiThrottle  # the platform-admin key's own usage plan
     alarms: AlarmThresholds
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.auth_cache_seconds <= MAX_AUTH_CACHE_SECONDS:
+            raise ValueError(
+                f"auth_cache_seconds is at most {MAX_AUTH_CACHE_SECONDS} (issue 13: revocation "
+                f"within {MAX_AUTH_CACHE_SECONDS} s), not {self.auth_cache_seconds}"
+            )
 
     @property
     def stack_name(self) -> str:
@@ -72,7 +84,7 @@ STAGES: dict[str, StageSettings] = {
         lambda_memory_mb=512,
         api_timeout_seconds=15,
         job_timeout_seconds=60,
-        auth_cache_seconds=60,
+        auth_cache_seconds=5,
         throttle=ApiThrottle(rate_limit=50, burst_limit=100),
         platform_throttle=ApiThrottle(rate_limit=10, burst_limit=20),
         alarms=AlarmThresholds(
@@ -90,7 +102,7 @@ STAGES: dict[str, StageSettings] = {
         lambda_memory_mb=1024,
         api_timeout_seconds=15,
         job_timeout_seconds=60,
-        auth_cache_seconds=60,
+        auth_cache_seconds=5,
         throttle=ApiThrottle(rate_limit=1000, burst_limit=2000),
         platform_throttle=ApiThrottle(rate_limit=10, burst_limit=20),
         alarms=AlarmThresholds(

@@ -110,7 +110,7 @@ def update_tenant(call: Call[TenantPatch, None], tenant_id: str) -> Reply:
     extra_responses=(404,),
 )
 def suspend_tenant(call: Call[None, None], tenant_id: str) -> Reply:
-    """Its keys answer 403 within the authorisation cache time (60 s at most)."""
+    """Its keys answer 403 within the authorisation cache time (5 s at most)."""
     return _tenant_reply(service.suspend_tenant(tenant_id))
 
 

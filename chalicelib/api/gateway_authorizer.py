@@ -2,7 +2,8 @@
 
 API Gateway calls `authorize_request` with the request's Authorization header (a TOKEN
 authoriser) before any non-public method, and caches the answer per header value for the stage's
-`auth_cache_seconds` (infra/stages.py). The answer:
+`auth_cache_seconds` (infra/stages.py, at most 5 s); the authoriser function itself runs with
+AUTH_CACHE_SECONDS=0, so the two caches do not add up. The answer:
 
 - an IAM policy allowing every method of the API: a cached answer is reused for whatever
   the same key calls next, so the policy cannot be per route; roles are checked by the

@@ -69,7 +69,7 @@ def rotate_key(call: Call[None, RotateQuery], key_id: str) -> Reply:
     extra_responses=(404,),
 )
 def revoke_key(call: Call[None, None], key_id: str) -> Reply:
-    """The key stops working within the authorisation cache time (60 s at most)."""
+    """The key stops working within the authorisation cache time (5 s at most)."""
     api_keys.revoke_key(call.tenant, key_id)
     return Reply(None, 204)
 

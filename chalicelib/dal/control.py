@@ -6,9 +6,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.condition import Condition
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
@@ -224,13 +226,32 @@ def insert_platform_key(key: ApiKey) -> None:
     _key_item(key).save(condition=ApiKeyItem.pk.does_not_exist())
 
 
+def _tenant_copy_is_current(key: ApiKey) -> Condition:
+    """The tenant item still has the status and plan the key item carries a copy of."""
+    if key.tenant_status is None or key.tenant_plan is None:
+        raise ValueError("a tenant key carries its tenant's status and plan")
+    return (TenantItem.status == key.tenant_status.value) & (
+        TenantItem.plan == key.tenant_plan.value
+    )
+
+
+def _tenant_changed(key: ApiKey) -> bool:
+    tenant = get_tenant(key.tenant) if key.tenant else None
+    return tenant is None or tenant.status != key.tenant_status or tenant.plan != key.tenant_plan
+
+
 def insert_api_key(key: ApiKey, max_keys: int | None = None) -> None:
-    """Store a new key of an existing tenant and count it, refusing past `max_keys`."""
+    """Store a new key of an existing tenant and count it, refusing past `max_keys`.
+
+    The key's copy of the tenant's status and plan must still be the tenant's, checked in
+    the same transaction: a key made while a suspension (or plan change) is being copied
+    to the tenant's keys cannot keep a copy that the suspension missed. Raises
+    ConcurrentModification when the tenant changed since `key` was made from it."""
     if key.tenant is None:
         raise ValueError("a tenant key needs its tenant")
     bound_settings()
     tenant = TenantItem(pk=keys.tenant_pk(key.tenant), sk=keys.TENANT_SK)
-    room = TenantItem.pk.exists()
+    room = TenantItem.pk.exists() & _tenant_copy_is_current(key)
     if max_keys is not None:
         room &= TenantItem.key_count < max_keys
 
@@ -243,6 +264,8 @@ def insert_api_key(key: ApiKey, max_keys: int | None = None) -> None:
     try:
         commit_with_retry(build)
     except ConditionsFailed as exc:
+        if _tenant_changed(key):
+            raise ConcurrentModification(f"tenant {key.tenant} changed; retry") from exc
         raise QuotaExceeded("max_api_keys", f"the plan allows at most {max_keys} API keys") from exc
 
 
@@ -261,44 +284,63 @@ def find_api_key(tenant: TenantId, key_id: str) -> ApiKey | None:
     return _to_key(item) if item is not None else None
 
 
+REVOKE_ATTEMPTS = 3
+
+
 def revoke_api_key(key: ApiKey, now: datetime) -> None:
-    """Mark the key revoked and stop counting it (once: a second revoke changes nothing)."""
+    """Mark the key revoked; a key that still counts towards the tenant's keys leaves the
+    count in the same transaction. Each key leaves the count once: a rotated key's place in
+    the count passed to its successor at rotation, and a second revoke changes nothing."""
     if key.tenant is None:
         raise ValueError("platform keys are not revoked through the API")
     bound_settings()
     item = ApiKeyItem(pk=keys.api_key_pk(key.key_hash), sk=keys.API_KEY_SK)
     tenant = TenantItem(pk=keys.tenant_pk(key.tenant), sk=keys.TENANT_SK)
 
-    def build() -> LabelledTransaction:
+    def build(counted: bool) -> LabelledTransaction:
         transaction = LabelledTransaction()
-        transaction.update(
-            "key",
-            item,
-            [ApiKeyItem.revoked_at.set(now)],
-            condition=ApiKeyItem.revoked_at.does_not_exist(),
-        )
-        transaction.update("tenant", tenant, [TenantItem.key_count.add(-1)])
+        unrevoked = ApiKeyItem.pk.exists() & ApiKeyItem.revoked_at.does_not_exist()
+        if counted:
+            unrevoked &= ApiKeyItem.rotated_to.does_not_exist()
+            transaction.update("tenant", tenant, [TenantItem.key_count.add(-1)])
+        else:
+            unrevoked &= ApiKeyItem.rotated_to.exists()
+        transaction.update("key", item, [ApiKeyItem.revoked_at.set(now)], condition=unrevoked)
         return transaction
 
-    try:
-        commit_with_retry(build)
-    except ConditionsFailed:
-        return
+    current: ApiKey | None = key
+    for _ in range(REVOKE_ATTEMPTS):
+        if current is None or current.revoked_at is not None:
+            return
+        try:
+            commit_with_retry(partial(build, current.rotated_to is None))
+            return
+        except ConditionsFailed:
+            current = get_api_key(key.key_hash)
+    raise ConcurrentModification(f"key {key.key_id} keeps changing; retry")
 
 
 def rotate_api_key(old: ApiKey, new: ApiKey, old_expires_at: datetime) -> None:
-    """Store `new` and let `old` work until `old_expires_at`; the count does not change."""
+    """Store `new` and let `old` work until `old_expires_at`; the count does not change
+    (`old`'s place in it passes to `new`). `new`'s copy of the tenant's status and plan is
+    checked against the tenant item in the same transaction, as for a new key."""
+    if new.tenant is None or new.tenant != old.tenant:
+        raise ValueError("a rotated key stays with its tenant")
     bound_settings()
     old_item = ApiKeyItem(pk=keys.api_key_pk(old.key_hash), sk=keys.API_KEY_SK)
+    owner_pk = keys.tenant_pk(new.tenant)
 
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
+        current = TenantItem.pk.exists() & _tenant_copy_is_current(new)
+        transaction.check("tenant", TenantItem, owner_pk, keys.TENANT_SK, condition=current)
         transaction.put("new", _key_item(new), condition=ApiKeyItem.pk.does_not_exist())
         transaction.update(
             "old",
             old_item,
             [ApiKeyItem.expires_at.set(old_expires_at), ApiKeyItem.rotated_to.set(new.key_id)],
-            condition=ApiKeyItem.revoked_at.does_not_exist()
+            condition=ApiKeyItem.pk.exists()
+            & ApiKeyItem.revoked_at.does_not_exist()
             & ApiKeyItem.rotated_to.does_not_exist(),
         )
         return transaction
@@ -306,6 +348,8 @@ def rotate_api_key(old: ApiKey, new: ApiKey, old_expires_at: datetime) -> None:
     try:
         commit_with_retry(build)
     except ConditionsFailed as exc:
+        if any(failure.label == "tenant" for failure in exc.failures):
+            raise ConcurrentModification(f"tenant {new.tenant} changed; retry") from exc
         raise ConcurrentModification(f"key {old.key_id} was revoked or rotated already") from exc
 
 

@@ -31,11 +31,24 @@ class Failure:
 
 @dataclass
 class LabelledTransaction:
-    """Collects writes in the order PynamoDB sends them (deletes, puts, then updates)."""
+    """Collects writes in the order PynamoDB sends them (condition checks, deletes, puts,
+    then updates)."""
 
+    _checks: list[tuple[str, type[Model], str, str | None, Condition]] = field(default_factory=list)
     _deletes: list[tuple[str, Model, Condition | None]] = field(default_factory=list)
     _puts: list[tuple[str, Model, Condition | None, str | None]] = field(default_factory=list)
     _updates: list[tuple[str, Model, list[Action], Condition | None]] = field(default_factory=list)
+
+    def check(
+        self,
+        label: str,
+        model: type[Model],
+        hash_key: str,
+        range_key: str | None,
+        condition: Condition,
+    ) -> None:
+        """A condition on an item the transaction does not write."""
+        self._checks.append((label, model, hash_key, range_key, condition))
 
     def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
         self._deletes.append((label, item, condition))
@@ -58,7 +71,12 @@ class LabelledTransaction:
 
     @property
     def labels(self) -> list[str]:
-        entries: list[tuple[Any, ...]] = [*self._deletes, *self._puts, *self._updates]
+        entries: list[tuple[Any, ...]] = [
+            *self._checks,
+            *self._deletes,
+            *self._puts,
+            *self._updates,
+        ]
         return [entry[0] for entry in entries]
 
     def commit(self) -> None:
@@ -66,6 +84,8 @@ class LabelledTransaction:
             if isinstance(item, DataTableModel):
                 item.attribute_delete()
         with TransactWrite(connection=transaction_connection()) as transaction:
+            for _, model, hash_key, range_key, check in self._checks:
+                transaction.condition_check(model, hash_key, range_key, condition=check)
             for _, item, condition in self._deletes:
                 transaction.delete(item, condition=condition)
             for _, item, condition, return_values in self._puts:

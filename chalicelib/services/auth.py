@@ -2,15 +2,20 @@
 
 A request costs one control-plane read on a cold cache (the key item, which carries a copy
 of its tenant's status and plan) and none on a warm one. Revoking a key or suspending a
-tenant takes effect within the TTL.
+tenant takes effect within the TTL (`AUTH_CACHE_SECONDS`, at most 5 s). Only keys that
+exist are cached, in a bounded LRU: an unknown secret is read again every time (a key
+created a moment ago works at once, and a flood of made-up secrets cannot grow the cache).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TypeVar, cast
 
+from aws_lambda_powertools.shared.cache_dict import LRUDict
+
+from chalicelib.caching import DEFAULT_MAX_ITEMS, ExpiringLruCache
 from chalicelib.dal import control
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import Forbidden, NotAuthenticated
@@ -20,14 +25,9 @@ from chalicelib.settings import get_settings
 _MAX_SECRET_LENGTH = 256
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-
-@dataclass(frozen=True)
-class _Cached:
-    value: object
-    expires: float
-
-
-_cache: dict[str, _Cached] = {}
+_cache: ExpiringLruCache[object] = ExpiringLruCache(max_items=DEFAULT_MAX_ITEMS)
+"""Found credentials by `kind:hash` (bounded LRU, each kept for AUTH_CACHE_SECONDS)."""
+T = TypeVar("T")
 
 
 def clear_cache() -> None:
@@ -35,15 +35,14 @@ def clear_cache() -> None:
     _last_recorded.clear()
 
 
-def _cached_lookup(cache_key: str, load: object) -> object:
-    now = time.monotonic()
-    entry = _cache.get(cache_key)
-    if entry is not None and entry.expires > now:
-        return entry.value
-    value = load() if callable(load) else None
-    ttl = get_settings().auth_cache_seconds
-    if ttl > 0:
-        _cache[cache_key] = _Cached(value, now + ttl)
+def _cached_lookup(cache_key: str, load: Callable[[], T | None]) -> T | None:
+    """`load()`'s answer, reused for the TTL when it found something; a miss is never kept."""
+    cached = _cache.get(cache_key)
+    if cached is not None:
+        return cast(T, cached)
+    value = load()
+    if value is not None:
+        _cache.put(cache_key, value, get_settings().auth_cache_seconds)
     return value
 
 
@@ -73,14 +72,15 @@ def authenticate(authorization: str | None) -> Principal:
     return Principal(key_id=key.key_id, role=key.role, tenant=key.tenant, plan=key.tenant_plan)
 
 
-_last_recorded: dict[str, datetime] = {}
+_last_recorded: LRUDict = LRUDict(max_items=DEFAULT_MAX_ITEMS)
+"""key hash → when this process last recorded the key's use (bounded like `_cache`)."""
 
 
 def _record_use(key: ApiKey, now: datetime) -> None:
     """Write `last_used_at` at most once a minute per key: skipped in-process when this
     process recorded it recently, and conditioned in DynamoDB against other processes."""
     recent = now - LAST_USED_RESOLUTION
-    if _last_recorded.get(key.key_hash, datetime.min.replace(tzinfo=UTC)) > recent:
+    if key.key_hash in _last_recorded and _last_recorded[key.key_hash] > recent:
         return
     _last_recorded[key.key_hash] = now
     control.touch_api_key(key, now, not_before=recent)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from chalicelib.caching import ExpiringLruCache
 from chalicelib.dal import customers as customer_repository
 from chalicelib.dal import loyalty as repository
 from chalicelib.dal.loyalty import LoyaltyWrite, OrderAlreadyRecorded
@@ -67,18 +68,16 @@ from chalicelib.services.tenant_config import get_tenant_config
 from chalicelib.settings import get_settings
 
 WRITE_ATTEMPTS = 30
-_configs: dict[TenantId, tuple[float, LoyaltyConfig]] = {}
+_configs: ExpiringLruCache[LoyaltyConfig] = ExpiringLruCache()
 
 
 def loyalty_config(tenant: TenantId) -> LoyaltyConfig:
-    """The tenant's loyalty configuration, kept for the auth cache's time (≤ 60 s) so a
+    """The tenant's loyalty configuration, kept for the auth cache's time (≤ 5 s) so a
     redemption is two round trips; a changed configuration applies within that time."""
-    ttl = get_settings().auth_cache_seconds
-    cached = _configs.get(tenant)
-    if cached is not None and time.monotonic() - cached[0] < ttl:
-        return cached[1]
-    config = get_tenant_config(tenant).loyalty
-    _configs[tenant] = (time.monotonic(), config)
+    config = _configs.get(tenant)
+    if config is None:
+        config = get_tenant_config(tenant).loyalty
+        _configs.put(tenant, config, get_settings().auth_cache_seconds)
     return config
 
 

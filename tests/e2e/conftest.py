@@ -52,15 +52,19 @@ def _wait_for_port(
     raise RuntimeError("the local stack did not start in time")
 
 
-def start_stack(local_dir: Path) -> LocalStack:
+def start_stack(local_dir: Path, auth_cache_seconds: int | None = 0) -> LocalStack:
+    """`auth_cache_seconds=None` leaves AUTH_CACHE_SECONDS unset: the stage default, as
+    `make run` has it."""
     port, dynamodb_port = free_port(), free_port()
     environment = {
         **os.environ,
         "LOCAL_DIR": str(local_dir),
         "RATE_LIMIT_IN_APP": "false",
-        "AUTH_CACHE_SECONDS": "0",
         "LOCAL_SCHEDULE_SECONDS": "1",
     }
+    environment.pop("AUTH_CACHE_SECONDS", None)
+    if auth_cache_seconds is not None:
+        environment["AUTH_CACHE_SECONDS"] = str(auth_cache_seconds)
     log = local_dir / "stack.log"
     # A file, not a pipe: nobody reads the stack's output while the tests run, and a full
     # pipe would block every process that logs (the API, the schedule, the stream runner).

@@ -11,6 +11,7 @@ import pytest
 from chalicelib.api.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from chalicelib.dal.schema import ALL_TABLES
 from chalicelib.domain.plans import PLAN_LIMITS
+from chalicelib.settings import MAX_AUTH_CACHE_SECONDS
 from infra.stages import STAGES
 from tests.infra.template_queries import Template, get_att_target, properties, resources_of_type
 
@@ -108,7 +109,7 @@ def test_the_function_gets_its_tables_secret_and_key(
     assert get_att_target(reference[1]) in resources_of_type(
         template, "AWS::SecretsManager::Secret"
     )
-    assert int(environment["AUTH_CACHE_SECONDS"]) <= 60
+    assert int(environment["AUTH_CACHE_SECONDS"]) <= MAX_AUTH_CACHE_SECONDS
     assert environment["STAGE"] == stage
     assert get_att_target(function["KmsKeyArn"]) in resources_of_type(template, "AWS::KMS::Key")
     assert function["Tracing"] == "Active"

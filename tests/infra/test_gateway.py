@@ -13,6 +13,7 @@ import pytest
 from chalicelib.api.access import access_for
 from chalicelib.domain.gateway import STAGE_TAG, gateway_key_name
 from chalicelib.domain.plans import PLAN_LIMITS
+from chalicelib.settings import MAX_AUTH_CACHE_SECONDS
 from infra.stages import STAGES
 from tests.infra.template_queries import (
     Statement,
@@ -103,9 +104,12 @@ def test_the_authoriser_is_the_apps_function_cached_for_the_stages_ttl(
     assert authorizer["name"] == "Authorization" and authorizer["in"] == "header"
     settings = authorizer["x-amazon-apigateway-authorizer"]
     assert settings["type"] == "token"
-    # One TTL: API Gateway's cache and the function's in-process cache
+    # One cache in front of the key check: API Gateway's (≤ 5 s); the authoriser function
+    # caches nothing in-process, so the worst case is the TTL, not the sum of two
     ttl = STAGES[stage].auth_cache_seconds
-    assert settings["authorizerResultTtlInSeconds"] == ttl <= 60
+    assert settings["authorizerResultTtlInSeconds"] == ttl <= MAX_AUTH_CACHE_SECONDS == 5
+    authoriser_environment = properties(template, "GatewayAuthorizer")["Environment"]["Variables"]
+    assert int(authoriser_environment["AUTH_CACHE_SECONDS"]) == 0
     environment = properties(template, "APIHandler")["Environment"]["Variables"]
     assert int(environment["AUTH_CACHE_SECONDS"]) == ttl
     assert "${GatewayAuthorizer.Arn}" in settings["authorizerUri"]["Fn::Sub"]
