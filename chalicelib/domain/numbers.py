@@ -14,7 +14,7 @@ from chalicelib.domain.errors import FieldIssue
 MAX_SIGNIFICANT_DIGITS = 38
 SMALLEST_MAGNITUDE = Decimal("1E-130")
 LARGEST_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999E+125")
-NOT_FINITE = "must be a finite number (NaN and Infinity are not numbers)"
+NOT_FINITE = "must be a finite number"
 TOO_PRECISE = f"may have at most {MAX_SIGNIFICANT_DIGITS} significant digits"
 OUT_OF_RANGE = "must be 0 or between 1E-130 and 9.99E+125 in magnitude"
 
