@@ -8,7 +8,8 @@ transaction writes none of its items.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -81,3 +82,15 @@ def invalid_value(images: Iterable[Mapping[str, Any]]) -> InvalidValue:
         None,
     )
     return InvalidValue(field)
+
+
+@contextmanager
+def refused_values_as_invalid(images: Callable[[], Iterable[Mapping[str, Any]]]) -> Iterator[None]:
+    """Around a write: DynamoDB's ValidationException becomes InvalidValue, derived from
+    `images()` (what the write sends); every other failure passes unchanged."""
+    try:
+        yield
+    except PynamoDBException as error:
+        if refused_as_invalid(error):
+            raise invalid_value(images()) from error
+        raise

@@ -15,7 +15,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -29,7 +29,7 @@ from chalicelib.dal.attribution import (
     current_writer,
     writer_values,
 )
-from chalicelib.dal.invalid_values import invalid_value, refused_as_invalid, update_images
+from chalicelib.dal.invalid_values import refused_values_as_invalid, update_images
 from chalicelib.dal.keys import tenant_shard_of
 
 UNBOUND = "unbound"  # replaced by chalicelib.dal.connection before first use
@@ -93,23 +93,15 @@ class DataTableModel(Model):
         ]
 
     def save(self, condition: Condition | None = None, **kwargs: Any) -> dict[str, Any]:
-        try:
+        with refused_values_as_invalid(lambda: [self.serialize(null_check=False)]):
             return super().save(condition, **kwargs)
-        except PutError as error:
-            if refused_as_invalid(error):
-                raise invalid_value([self.serialize(null_check=False)]) from error
-            raise
 
     def update(
         self, actions: list[Action], condition: Condition | None = None, **kwargs: Any
     ) -> Any:
         actions = actions + self.tenant_index_actions()
-        try:
+        with refused_values_as_invalid(lambda: [update_images(actions)]):
             return super().update(actions, condition, **kwargs)
-        except UpdateError as error:
-            if refused_as_invalid(error):
-                raise invalid_value([update_images(actions)]) from error
-            raise
 
     def delete(
         self, condition: Condition | None = None, *, add_version_condition: bool = True
@@ -142,6 +134,16 @@ class ControlTableModel(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
+
+    def save(self, condition: Condition | None = None, **kwargs: Any) -> dict[str, Any]:
+        with refused_values_as_invalid(lambda: [self.serialize(null_check=False)]):
+            return super().save(condition, **kwargs)
+
+    def update(
+        self, actions: list[Action], condition: Condition | None = None, **kwargs: Any
+    ) -> Any:
+        with refused_values_as_invalid(lambda: [update_images(actions)]):
+            return super().update(actions, condition, **kwargs)
 
 
 class AuditTableModel(Model):

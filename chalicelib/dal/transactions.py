@@ -14,7 +14,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.dal.connection import transaction_connection
-from chalicelib.dal.invalid_values import invalid_value, refused_as_invalid, update_images
+from chalicelib.dal.invalid_values import refused_values_as_invalid, update_images
 from chalicelib.dal.models import DataTableModel
 from chalicelib.domain.errors import ConcurrentModification
 
@@ -66,20 +66,16 @@ class LabelledTransaction:
         for _, item, _ in self._deletes:
             if isinstance(item, DataTableModel):
                 item.attribute_delete()
-        try:
-            with TransactWrite(connection=transaction_connection()) as transaction:
-                for _, item, condition in self._deletes:
-                    transaction.delete(item, condition=condition)
-                for _, item, condition, return_values in self._puts:
-                    transaction.save(item, condition=condition, return_values=return_values)
-                for _, item, actions, condition in self._updates:
-                    transaction.update(
-                        item, actions, condition=condition, add_version_condition=False
-                    )
-        except TransactWriteError as exc:
-            if refused_as_invalid(exc):
-                raise invalid_value(self._images()) from exc
-            raise
+        with (
+            refused_values_as_invalid(self._images),
+            TransactWrite(connection=transaction_connection()) as transaction,
+        ):
+            for _, item, condition in self._deletes:
+                transaction.delete(item, condition=condition)
+            for _, item, condition, return_values in self._puts:
+                transaction.save(item, condition=condition, return_values=return_values)
+            for _, item, actions, condition in self._updates:
+                transaction.update(item, actions, condition=condition, add_version_condition=False)
 
     def _images(self) -> list[dict[str, Any]]:
         puts = [item.serialize(null_check=False) for _, item, _, _ in self._puts]
