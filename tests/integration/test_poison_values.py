@@ -126,16 +126,19 @@ def test_every_route_with_a_body_refuses_non_finite_numbers_before_anything_else
 # The data stream: a broken rule, a broken customer, healthy neighbours.
 
 
-def _poison_rule(environment: dict[str, str], tenant: TenantId, segment_id: str) -> None:
-    """Store a rule holding NaN directly, as one could be stored before the fix."""
+NAN_RULE = '{"field":"metrics.total_spend","op":"gt","value":NaN}'
+
+
+def _poison_rule(
+    environment: dict[str, str], tenant: TenantId, segment_id: str, text: str = NAN_RULE
+) -> None:
+    """Store a rule directly: by default one holding NaN, as could be stored before the fix."""
     boto3.client("dynamodb", region_name=environment["AWS_DEFAULT_REGION"]).update_item(
         TableName=environment["DATA_TABLE"],
         Key={"pk": {"S": keys.segment_definitions_pk(tenant)}, "sk": {"S": segment_id}},
         UpdateExpression="SET #rule = :rule",
         ExpressionAttributeNames={"#rule": "rule"},
-        ExpressionAttributeValues={
-            ":rule": {"S": '{"field":"metrics.total_spend","op":"gt","value":NaN}'}
-        },
+        ExpressionAttributeValues={":rule": {"S": text}},
     )
 
 
@@ -163,17 +166,18 @@ def _segment(tenant: Api, name: str, rule: dict[str, Any]) -> str:
     return str(answer.json["id"])
 
 
+@pytest.mark.parametrize("stored_rule", [NAN_RULE, "{not json", "[1, 2]"])
 def test_a_broken_rule_and_a_broken_customer_fail_no_one_else_in_the_batch(
-    tenant_a: Api, tenant_b: Api, environment: dict[str, str]
+    tenant_a: Api, tenant_b: Api, environment: dict[str, str], stored_rule: str
 ) -> None:
-    # Given tenant A with a healthy rule, a rule stored with NaN and a score rule,
+    # Given tenant A with a healthy rule, a score rule and one stored broken (NaN, not JSON),
     a, b = _owner(tenant_a), _owner(tenant_b)
     healthy = _segment(tenant_a, "Anns", HEALTHY_RULE)
     broken = _segment(
         tenant_a, "Spenders", {"field": "metrics.total_spend", "op": "gt", "value": 1}
     )
     scored = _segment(tenant_a, "Scored", SCORE_RULE)
-    _poison_rule(environment, a, broken)
+    _poison_rule(environment, a, broken, stored_rule)
     # and customers Ann (healthy) and Sick (a NaN score stored), and tenant B's Bob
     ann = tenant_a.create_customer(name="Ann", attributes={"score": 9})["id"]
     sick = tenant_a.create_customer(name="Sick", attributes={"score": 1})["id"]
