@@ -234,22 +234,36 @@ def test_a_broken_rule_keeps_its_members_and_other_segments_can_still_be_written
 # The backstop: DynamoDB's own ValidationException.
 
 
+REFUSALS: dict[str, dict[str, Any]] = {
+    "validation-exception": {
+        "service_error_code": "ValidationException",
+        "service_message": "Number overflow. Attempting to store a number with magnitude "
+        "larger than supported range",
+    },
+    "cancelled-for-validation": {
+        "service_error_code": "TransactionCanceledException",
+        "service_message": "Transaction cancelled, please refer cancellation reasons",
+        "modeled_fields": {
+            "CancellationReasons": [
+                {"Code": "None"},
+                {"Code": "ValidationError", "Message": "Item size has exceeded the maximum"},
+            ]
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("refusal", list(REFUSALS))
 def test_a_value_dynamodb_refuses_is_a_422_naming_the_attribute_not_a_503(
-    client: Client, tenant_a: Api
+    client: Client, tenant_a: Api, refusal: str
 ) -> None:
-    # Given DynamoDB refusing the next write of a profile as invalid
+    # Given DynamoDB refusing the next transaction as invalid (either way it can say so)
     customer = tenant_a.create_customer(name="Ann", attributes={"score": 3})
     with Stubber(transaction_connection().client) as stubber:
-        stubber.add_client_error(
-            "transact_write_items",
-            service_error_code="ValidationException",
-            service_message="Number overflow. Attempting to store a number with magnitude "
-            "larger than supported range",
-            http_status_code=400,
-        )
-        # When a write reaches it with a number it cannot keep (the body check set aside)
+        stubber.add_client_error("transact_write_items", http_status_code=400, **REFUSALS[refusal])
+        # When a change of the profile reaches it
         answer = tenant_a.patch(f"/v1/customers/{customer['id']}", {"attributes": {"score": 4}})
-    # Then the answer is 422 invalid-value, without the value, and the profile is unchanged
+    # Then the answer is 422 invalid-value, not 503, and the profile is unchanged
     problem = answer.problem(422)
     assert problem["type"].endswith(":invalid-value")
     assert tenant_a.get(f"/v1/customers/{customer['id']}").json["attributes"] == {"score": 3}
