@@ -24,7 +24,6 @@ from chalicelib.streams.data_table import _service_refresh, process_batch
 from tests.support.api import Answer, Api
 from tests.support.streams import StreamEventBuilder
 
-NAN = float("nan")
 FORTY_DIGITS = 1234567890123456789012345678901234567890
 HEALTHY_RULE = {"field": "name", "op": "eq", "value": "Ann"}
 SCORE_RULE = {"field": "attributes.score", "op": "gt", "value": 5}
@@ -77,12 +76,13 @@ def test_a_customer_attribute_with_an_unstorable_number_is_refused_and_nothing_w
 
 
 def test_an_unstorable_number_in_a_batch_item_names_the_item(tenant_a: Api) -> None:
+    # Given a batch whose one item holds Infinity in its attributes
     customer = tenant_a.create_customer(name="Ann")["id"]
     item = '{"customer_id": "' + customer + '", "type": "visit", "attributes": {"n": Infinity}}'
     body = '{"items": [' + item + "]}"
-
+    # When it is posted
     answer = _send(tenant_a, "POST", "/v1/interactions:batch", body)
-
+    # Then the item's attribute is named and nothing was recorded
     problem = answer.problem(422)
     assert [e["field"] for e in problem["errors"]] == ["items.0.attributes.n"]
     timeline = tenant_a.get(f"/v1/customers/{customer}/interactions").json

@@ -123,8 +123,10 @@ def test_every_request_model_refuses_non_finite_numbers() -> None:
     assert lenient == []
 
 
-def test_a_float_attribute_refuses_nan_even_from_python() -> None:
+def test_a_float_attribute_refuses_nan_through_the_shared_config() -> None:
     from chalicelib.schemas.customers import CustomerCreate
 
+    # Given a body validated from Python (no JSON text to scan), When it holds NaN,
+    # Then the model itself refuses it
     with pytest.raises(ValueError, match="finite"):
         CustomerCreate.model_validate({"name": "Ann", "attributes": {"score": float("nan")}})
