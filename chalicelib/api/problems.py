@@ -40,6 +40,7 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
         415, "unsupported-media-type", "Unsupported media type"
     ),
     errors.InvalidInput: ProblemKind(422, "validation-error", "Validation failed"),
+    errors.InvalidValue: ProblemKind(422, "invalid-value", "Value cannot be stored"),
     errors.InsufficientPoints: ProblemKind(409, "insufficient-points", "Insufficient points"),
     errors.IdempotencyKeyReused: ProblemKind(
         422, "idempotency-key-reused", "Idempotency key reused"
@@ -98,6 +99,9 @@ def _extensions(error: errors.DomainError) -> dict[str, Any]:
                 for issue in error.issues
             ]
         }
+    if isinstance(error, errors.InvalidValue) and error.field is not None:
+        message = "a value the data store cannot keep"
+        return {"errors": [{"field": error.field, "message": message, "code": "invalid_value"}]}
     if isinstance(error, errors.UniqueConflict):
         return {"field": error.field_name, "existing_id": error.existing_id}
     if isinstance(error, errors.QuotaExceeded):

@@ -8,9 +8,11 @@ route table in `chalicelib.api.routes`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from chalice import Response
@@ -32,6 +34,7 @@ from chalicelib.domain.errors import (
     UnsupportedMediaType,
 )
 from chalicelib.domain.ids import TENANT_ID_PATTERN
+from chalicelib.domain.numbers import number_issues
 from chalicelib.domain.tenancy import Plan, Principal, TenantId
 from chalicelib.observability import logger
 from chalicelib.services.idempotency import register_invocation
@@ -167,6 +170,20 @@ def _parse_query(request: Request, model: type[BaseModel] | None) -> BaseModel |
         raise InvalidInput(_issues_from(exc, "query")) from exc
 
 
+def _refuse_unstorable_numbers(raw: str | bytes) -> None:
+    """Every number of the body, wherever it sits (free-form `attributes` and rule values
+    included), must be one DynamoDB can store. Python's JSON reader (and pydantic's) accept
+    the non-standard literals NaN, Infinity and -Infinity; read here as Decimal, they are
+    refused with the others, by path, before any model sees the body."""
+    try:
+        document = json.loads(raw, parse_float=Decimal, parse_int=Decimal, parse_constant=Decimal)
+        issues = number_issues(document)
+    except (ValueError, RecursionError):
+        return  # not JSON, or nested too deeply: the model's parser names the problem
+    if issues:
+        raise InvalidInput(issues)
+
+
 def _parse_body(request: Request, model: type[BaseModel] | None) -> BaseModel | None:
     if model is None:
         return None
@@ -180,6 +197,7 @@ def _parse_body(request: Request, model: type[BaseModel] | None) -> BaseModel | 
         raise PayloadTooLarge(f"the body may be at most {get_settings().max_body_bytes} bytes")
     if not raw.strip():
         raise MalformedRequest("the request needs a JSON body")
+    _refuse_unstorable_numbers(raw)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

@@ -29,6 +29,7 @@ from chalicelib.dal.attribution import (
     current_writer,
     writer_values,
 )
+from chalicelib.dal.invalid_values import refused_values_as_invalid, update_images
 from chalicelib.dal.keys import tenant_shard_of
 
 UNBOUND = "unbound"  # replaced by chalicelib.dal.connection before first use
@@ -91,10 +92,16 @@ class DataTableModel(Model):
             cls.written_action.set(writer.action),
         ]
 
+    def save(self, condition: Condition | None = None, **kwargs: Any) -> dict[str, Any]:
+        with refused_values_as_invalid(lambda: [self.serialize(null_check=False)]):
+            return super().save(condition, **kwargs)
+
     def update(
         self, actions: list[Action], condition: Condition | None = None, **kwargs: Any
     ) -> Any:
-        return super().update(actions + self.tenant_index_actions(), condition, **kwargs)
+        actions = actions + self.tenant_index_actions()
+        with refused_values_as_invalid(lambda: [update_images(actions)]):
+            return super().update(actions, condition, **kwargs)
 
     def delete(
         self, condition: Condition | None = None, *, add_version_condition: bool = True
@@ -127,6 +134,16 @@ class ControlTableModel(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
+
+    def save(self, condition: Condition | None = None, **kwargs: Any) -> dict[str, Any]:
+        with refused_values_as_invalid(lambda: [self.serialize(null_check=False)]):
+            return super().save(condition, **kwargs)
+
+    def update(
+        self, actions: list[Action], condition: Condition | None = None, **kwargs: Any
+    ) -> Any:
+        with refused_values_as_invalid(lambda: [update_images(actions)]):
+            return super().update(actions, condition, **kwargs)
 
 
 class AuditTableModel(Model):

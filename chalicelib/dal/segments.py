@@ -463,13 +463,23 @@ def _to_backfill(text: str) -> tuple[Backfill, bool]:
     return backfill, bool(raw.get("deleting"))
 
 
+def _rule_document(stored: str) -> dict[str, Any]:
+    """The stored rule; `{}` (which does not parse as a rule) when the text is not a JSON
+    object, so the stream consumer sets that one rule aside instead of failing the tenant."""
+    try:
+        document = json.loads(stored)
+    except ValueError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
 def _to_definition(item: SegmentDefinitionItem) -> SegmentDefinition:
     backfill, deleting = _to_backfill(item.backfill)
     return SegmentDefinition(
         id=item.segment_id,
         name=item.name,
         description=item.description,
-        rule_document=json.loads(item.rule),
+        rule_document=_rule_document(item.rule),
         created_at=item.created_at,
         updated_at=item.updated_at,
         version=int(item.version or 0),

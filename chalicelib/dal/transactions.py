@@ -14,6 +14,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.dal.connection import transaction_connection
+from chalicelib.dal.invalid_values import refused_values_as_invalid, update_images
 from chalicelib.dal.models import DataTableModel
 from chalicelib.domain.errors import ConcurrentModification
 
@@ -83,7 +84,10 @@ class LabelledTransaction:
         for _, item, _ in self._deletes:
             if isinstance(item, DataTableModel):
                 item.attribute_delete()
-        with TransactWrite(connection=transaction_connection()) as transaction:
+        with (
+            refused_values_as_invalid(self._images),
+            TransactWrite(connection=transaction_connection()) as transaction,
+        ):
             for _, model, hash_key, range_key, check in self._checks:
                 transaction.condition_check(model, hash_key, range_key, condition=check)
             for _, item, condition in self._deletes:
@@ -92,6 +96,10 @@ class LabelledTransaction:
                 transaction.save(item, condition=condition, return_values=return_values)
             for _, item, actions, condition in self._updates:
                 transaction.update(item, actions, condition=condition, add_version_condition=False)
+
+    def _images(self) -> list[dict[str, Any]]:
+        puts = [item.serialize(null_check=False) for _, item, _, _ in self._puts]
+        return puts + [update_images(actions) for _, _, actions, _ in self._updates]
 
 
 class ConditionsFailed(Exception):

@@ -134,3 +134,13 @@ class AlreadyRated(DomainError):
 
 class AuditUnavailable(DomainError):
     """The audit entry of a request could not be written: the request must not answer."""
+
+
+class InvalidValue(DomainError):
+    """The data store refused a value (a number out of its range, say). `field` names the
+    attribute when it could be told; the value itself is never repeated."""
+
+    def __init__(self, field: str | None) -> None:
+        where = f"{field} holds" if field else "the request holds"
+        super().__init__(f"{where} a value the data store cannot keep; nothing was written")
+        self.field = field

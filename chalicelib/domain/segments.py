@@ -20,6 +20,7 @@ from chalicelib.domain.metrics import (
     CustomerFacts,
     CustomerMetrics,
 )
+from chalicelib.domain.numbers import number_problem
 from chalicelib.domain.tenant_config import LifecycleConfig, RfmConfig, TenantConfig
 
 LIFECYCLE_SEGMENTS = (
@@ -361,6 +362,10 @@ class _Parser:
         if kind is FieldKind.ANY and not isinstance(value, str | int | float | bool):
             self.fail(path, "expected a string, number or boolean")
             return False
+        unstorable = number_problem(value) if isinstance(value, int | float) else None
+        if unstorable is not None:
+            self.fail(path, unstorable, "invalid_number")
+            return False
         return True
 
 
@@ -516,11 +521,13 @@ def memberships(
     config: TenantConfig,
     custom: Mapping[str, RuleNode],
     today: date,
+    kept: frozenset[str] = frozenset(),
 ) -> Membership:
     """Every segment the customer belongs to on `today`, and the next day on which that may
-    change by time alone (the customer is due for the daily job then)."""
+    change by time alone (the customer is due for the daily job then). `kept` are custom
+    segments whose rules cannot be evaluated and that the customer stays in as it was."""
     due: list[date | None] = [metrics_change]
-    found: set[str] = set()
+    found: set[str] = set(kept)
     stage, stage_change = lifecycle_stage(metrics, config.lifecycle, today)
     found.add(stage)
     due.append(stage_change)

@@ -8,17 +8,25 @@ from chalicelib.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
 class RequestBody(BaseModel):
-    """Base of request bodies: strict JSON types, unknown fields rejected."""
+    """Base of request bodies: strict JSON types, unknown fields rejected, and no number
+    field (free-form `attributes` values included) takes NaN or Infinity."""
 
     model_config = ConfigDict(
-        extra="forbid", strict=True, str_strip_whitespace=True, defer_build=True
+        extra="forbid",
+        strict=True,
+        str_strip_whitespace=True,
+        allow_inf_nan=False,
+        defer_build=True,
     )
 
 
 class QueryParameters(BaseModel):
-    """Base of query strings: values arrive as text, unknown parameters are rejected."""
+    """Base of query strings: values arrive as text, unknown parameters are rejected, and a
+    number parameter refuses `nan` and `inf`."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, allow_inf_nan=False, defer_build=True
+    )
 
 
 class PageQuery(QueryParameters):

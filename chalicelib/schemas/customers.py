@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
@@ -35,13 +34,6 @@ def _birthday(value: date) -> date:
 Birthday = Annotated[date, AfterValidator(_birthday)]
 
 
-def _finite_numbers(values: dict[str, Any]) -> dict[str, Any]:
-    for key, value in values.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"attribute {key} must be a finite number")
-    return values
-
-
 class AddressBody(RequestBody):
     line1: Line | None = None
     line2: Line | None = None
@@ -67,12 +59,10 @@ Tags = Annotated[list[Tag], Field(max_length=domain.MAX_TAGS)]
 Attributes = Annotated[
     dict[AttributeKey, AttributeValue],
     Field(max_length=domain.MAX_ATTRIBUTES),
-    AfterValidator(_finite_numbers),
 ]
 AttributesPatch = Annotated[
     dict[AttributeKey, AttributeValue | None],
     Field(max_length=domain.MAX_ATTRIBUTES),
-    AfterValidator(_finite_numbers),
 ]
 
 

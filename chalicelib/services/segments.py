@@ -59,27 +59,63 @@ class TenantRules:
     config: TenantConfig
     custom: Mapping[str, RuleNode]
     live: bool = True
+    broken: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ParsedRules:
+    usable: dict[str, RuleNode]
+    broken: frozenset[str]
+
+
+def parse_definitions(tenant: TenantId, definitions: list[SegmentDefinition]) -> ParsedRules:
+    """The live definitions' rules, each parsed on its own. A stored rule that no longer
+    parses (a NaN value stored before numbers were checked, say) is reported in the log
+    and set aside as broken instead of failing the tenant's other segments."""
+    usable: dict[str, RuleNode] = {}
+    broken: set[str] = set()
+    for definition in definitions:
+        if definition.deleting:
+            continue
+        try:
+            usable[definition.id] = definition.rule
+        except InvalidInput as error:
+            broken.add(definition.id)
+            logger.error(
+                "stored segment rule cannot be evaluated; its memberships are kept as they are",
+                tenant=tenant,
+                segment_id=definition.id,
+                rule_fields=[issue.field for issue in error.issues],
+            )
+    return ParsedRules(usable, frozenset(broken))
 
 
 def tenant_rules(tenant: TenantId) -> TenantRules:
     """The tenant's configuration and custom rules; `live` is False for a deleted tenant,
-    whose purge must not race with writes recreating its segment items."""
+    whose purge must not race with writes recreating its segment items. Segments whose
+    stored rule cannot be evaluated are `broken`: evaluation keeps each customer in or
+    out of them as it was (no entries, no exits) until the rule is replaced."""
     record = control.get_tenant(tenant)
     if record is None or record.status is TenantStatus.DELETED:
         return TenantRules(TenantConfig(), {}, live=False)
-    custom = {
-        definition.id: definition.rule
-        for definition in repository.list_definitions(tenant)
-        if not definition.deleting
-    }
-    return TenantRules(get_tenant_config(tenant), custom)
+    parsed = parse_definitions(tenant, repository.list_definitions(tenant))
+    return TenantRules(get_tenant_config(tenant), parsed.usable, broken=parsed.broken)
 
 
-def evaluate(facts: CustomerFacts, rules: TenantRules, today: date) -> SegmentState:
+def evaluate(
+    facts: CustomerFacts,
+    rules: TenantRules,
+    today: date,
+    before: SegmentState | None = None,
+) -> SegmentState:
     """Metrics and memberships from scratch: what the stream keeps incrementally must
-    always equal this (the acceptance test compares the two)."""
+    always equal this (the acceptance test compares the two). Memberships of broken
+    segments are taken from `before`."""
     metrics, metrics_change = fold_metrics(facts, today)
-    membership = memberships(facts, metrics, metrics_change, rules.config, rules.custom, today)
+    kept = rules.broken & before.segments if before is not None else frozenset()
+    membership = memberships(
+        facts, metrics, metrics_change, rules.config, rules.custom, today, kept
+    )
     return SegmentState(metrics, membership.segments, membership.rfm, membership.next_change)
 
 
@@ -117,7 +153,7 @@ def refresh_customer(
         return None
     for _ in range(MAX_REFRESH_ATTEMPTS):
         facts, before, stored = repository.load_customer_for_refresh(tenant, customer_id)
-        after = evaluate(facts, rules, today) if facts is not None else None
+        after = evaluate(facts, rules, today, before) if facts is not None else None
         contribution = analytics.contribution_of(
             facts,
             after.metrics if after else None,
@@ -282,12 +318,11 @@ def customer_with_metrics(
 
 def _checked_rule(tenant: TenantId, segment_id: str, document: dict[str, object]) -> RuleNode:
     rule = parse_rule(document)
-    others = {
-        definition.id: definition.rule
-        for definition in repository.list_definitions(tenant)
-        if definition.id != segment_id and not definition.deleting
-    }
-    check_references(segment_id, rule, others)
+    others = [d for d in repository.list_definitions(tenant) if d.id != segment_id]
+    parsed = parse_definitions(tenant, others)
+    # A broken segment exists (it may be referred to) but its own references are unknown.
+    existing = {**dict.fromkeys(parsed.broken, RuleNode("any")), **parsed.usable}
+    check_references(segment_id, rule, existing)
     return rule
 
 
@@ -343,12 +378,11 @@ def delete_segment(tenant: TenantId, segment_id: str) -> None:
     """Hides the segment at once; the back-fill then takes every member out of it and
     removes the definition."""
     current = _live_definition(tenant, segment_id)
+    others = [d for d in repository.list_definitions(tenant) if d.id != segment_id]
     dependents = [
-        definition.id
-        for definition in repository.list_definitions(tenant)
-        if definition.id != segment_id
-        and not definition.deleting
-        and segment_id in definition.rule.segment_references()
+        other_id
+        for other_id, rule in parse_definitions(tenant, others).usable.items()
+        if segment_id in rule.segment_references()
     ]
     if dependents:
         raise InvalidInput(
