@@ -7,7 +7,8 @@ authoriser) before any non-public method, and caches the answer per header value
 - an IAM policy allowing every method of the API: a cached answer is reused for whatever
   the same key calls next, so the policy cannot be per route; roles are checked by the
   application (chalicelib/api/access.py) on every request;
-- a context with the principal (tenant id, key id, role, plan), which API Gateway passes to
+- a context with the principal (tenant id, key id, role, plan, and a customer token's
+  customer id), which API Gateway passes to
   the API function as `requestContext.authorizer`;
 - `usageIdentifierKey`: the value of the tenant's API Gateway key (the API's key source is
   AUTHORIZER), so API Gateway counts the request against the tenant's own throttle in its
@@ -61,6 +62,7 @@ def principal_context(principal: Principal) -> dict[str, str]:
         "role": principal.role.value,
         "tenant_id": principal.tenant or "",
         "plan": principal.plan.value if principal.plan else "",
+        "customer_id": principal.customer_id or "",
     }
 
 
@@ -102,7 +104,10 @@ def principal_from_context(context: Mapping[str, Any]) -> Principal | None:
     except ValueError:
         return None
     tenant = TenantId(str(answer["tenant_id"])) if answer.get("tenant_id") else None
-    return Principal(key_id=str(answer["key_id"]), role=role, tenant=tenant, plan=plan)
+    customer_id = str(answer["customer_id"]) if answer.get("customer_id") else None
+    return Principal(
+        key_id=str(answer["key_id"]), role=role, tenant=tenant, plan=plan, customer_id=customer_id
+    )
 
 
 def principal_of(context: Mapping[str, Any], authorization: str | None) -> Principal:
