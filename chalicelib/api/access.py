@@ -24,6 +24,8 @@ CUSTOMER_WRITERS = TENANT_WRITERS | {Role.CUSTOMER}
 TICKET_USERS = CUSTOMER_WRITERS
 TICKET_READERS = CUSTOMER_READERS
 SCOPED_PARAMETER = "customer_id"
+# Purchases recorded with these credentials are capped (tenant config `app_purchases`).
+APP_CREDENTIALS = frozenset({Role.APP, Role.CUSTOMER})
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/analytics/timeseries"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/cohorts"): RouteAccess(TENANT_READERS),
 }
+
+
+def holds_app_credentials(principal: Principal | None) -> bool:
+    return principal is not None and principal.role in APP_CREDENTIALS
 
 
 def access_for(method: str, route: str) -> RouteAccess | None:
