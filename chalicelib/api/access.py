@@ -148,11 +148,17 @@ def authorise(
     if allowed_query is not None and (not query or set(query) - allowed_query):
         names = ", ".join(sorted(allowed_query))
         raise Forbidden(f"a key with role '{principal.role}' may only look up by {names}")
-    if principal.customer_id is not None:
-        _hold_to_customer(principal.customer_id, query, path or {})
+    _hold_to_customer(principal, query, path or {})
 
 
-def _hold_to_customer(customer_id: str, query: Mapping[str, str], path: Mapping[str, str]) -> None:
+def _hold_to_customer(
+    principal: Principal, query: Mapping[str, str], path: Mapping[str, str]
+) -> None:
+    """A customer token reaches its own customer only: any other reads as missing."""
+    if principal.role is Role.CUSTOMER and principal.customer_id is None:
+        raise Forbidden("the customer role is a customer token's, and names its customer")
+    if principal.customer_id is None:
+        return
     for named in (path.get(SCOPED_PARAMETER), query.get(SCOPED_PARAMETER)):
-        if named is not None and named != customer_id:
+        if named is not None and named != principal.customer_id:
             raise NotFound(f"customer {named} does not exist")

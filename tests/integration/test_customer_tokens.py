@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
+from chalicelib.dal import control
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customer_tokens import (
     CUSTOMER_TOKEN_PREFIX,
     CustomerTokenClaims,
     encode_token,
 )
-from chalicelib.domain.tenancy import TenantId, hash_secret
+from chalicelib.domain.tenancy import Role, TenantId, hash_secret, issue_key
 from chalicelib.services.customer_tokens import signing_key
 from tests.support.api import Api
 
@@ -199,6 +200,18 @@ def test_a_token_of_another_tenant_s_key_reaches_nothing_here(
 
     # Then tenant A's customer is not found through it
     as_cid.get(f"/v1/customers/{ann['id']}").problem(404)
+
+
+def test_no_api_key_has_the_customer_role(tenant_a: Api, ann: dict[str, Any]) -> None:
+    # Given a key record stored with the customer role but no customer (none can be issued)
+    tenant_a.post("/v1/api-keys", {"role": "customer"}).problem(422)
+    assert tenant_a.tenant_id is not None
+    owner = control.get_tenant(TenantId(tenant_a.tenant_id))
+    issued = issue_key(Role.CUSTOMER, TenantId(tenant_a.tenant_id), utc_now(), owner=owner)
+    control.insert_api_key(issued.record)
+
+    # Then it is not scoped to anyone, so it may call nothing
+    tenant_a.as_key(issued.secret).get(f"/v1/customers/{ann['id']}").problem(403)
 
 
 # Scope
