@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from chalicelib.dal import control
+from chalicelib.dal import loyalty as loyalty_repository
+from chalicelib.dal.loyalty import DailyPurchaseTally, LoyaltyWrite
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customer_tokens import (
     CUSTOMER_TOKEN_PREFIX,
     CustomerTokenClaims,
     encode_token,
 )
+from chalicelib.domain.errors import PurchaseCapExceeded
 from chalicelib.domain.tenancy import Role, TenantId, hash_secret, issue_key
 from chalicelib.services.customer_tokens import signing_key
 from tests.support.api import Api
@@ -439,3 +443,36 @@ def test_the_caps_come_from_the_tenant_configuration(
     assert as_ann.post(base, _purchase("50", "o-2")).status == 201
     daily = as_ann.post(base, _purchase("31", "o-3")).problem(422)
     assert daily["cap"] == "max_daily_purchase_amount"
+
+
+def test_the_daily_tally_is_a_conditioned_add_that_never_passes_the_cap(
+    tenant_a: Api, ann: dict[str, Any]
+) -> None:
+    """The cap holds under concurrency because nothing is read before the write: each
+    transaction's condition is evaluated by DynamoDB against the committed total. Writes
+    staged together (as by parallel requests) therefore still stop at the cap."""
+    # Given three purchases of 2,000 staged for the same day against a cap of 5,000
+    assert tenant_a.tenant_id is not None
+    tenant = TenantId(tenant_a.tenant_id)
+    day = utc_now().date()
+    staged = [
+        LoyaltyWrite(
+            customer_id=ann["id"],
+            purchase_tally=DailyPurchaseTally(day, Decimal("2000.5"), Decimal(5000)),
+        )
+        for _ in range(3)
+    ]
+
+    # When they are committed
+    outcomes = []
+    for write in staged:
+        try:
+            loyalty_repository.commit(tenant, write)
+            outcomes.append("committed")
+        except PurchaseCapExceeded as refused:
+            outcomes.append(refused.cap)
+
+    # Then two fit and the third is refused, and the stored total is exact
+    assert outcomes == ["committed", "committed", "max_daily_purchase_amount"]
+    assert loyalty_repository.purchase_tally(tenant, ann["id"], day) == Decimal("4001")
+    assert loyalty_repository.purchase_tally(tenant, ann["id"], day - timedelta(days=1)) == 0

@@ -54,6 +54,7 @@ def test_a_tenant_key_is_allowed_on_the_whole_api_with_its_tenant_and_usage_key(
         "role": "admin",
         "tenant_id": tenant,
         "plan": "free",
+        "customer_id": "",
     }
     assert answer["usageIdentifierKey"] == gateway_key_name("local", tenant)
     assert all(isinstance(value, str) for value in answer["context"].values())
@@ -106,6 +107,26 @@ def test_the_api_function_takes_the_authorisers_principal_as_is(tenant_a: Api) -
     # Then the principal is taken from it without authenticating the header again (which
     # would fail: neither the header's key nor the context's key id is stored)
     assert principal_of(context, "Bearer crm_not_stored_" + "w" * 40) == principal
+
+
+def test_a_customer_token_passes_its_customer_through_the_authoriser(tenant_a: Api) -> None:
+    # Given a customer token minted by an app key
+    customer = tenant_a.create_customer(name="Ann")
+    app, key_id = tenant_a.create_key("app")
+    token = app.post("/v1/customer-tokens", {"customer_id": customer["id"]}).json["token"]
+
+    # When API Gateway asks about it
+    answer = _authorize(f"Bearer {token}")
+
+    # Then the context names the minting key, the customer role and the customer, and the
+    # API function reads the same principal back from it
+    assert _statement(answer)["Effect"] == "Allow"
+    assert answer["context"]["key_id"] == key_id
+    assert answer["context"]["role"] == "customer"
+    assert answer["context"]["customer_id"] == customer["id"]
+    principal = principal_from_context({"authorizer": answer["context"]})
+    assert principal is not None and principal.customer_id == customer["id"]
+    assert principal.role is Role.CUSTOMER and principal.tenant == tenant_a.tenant_id
 
 
 def test_without_an_authoriser_the_api_function_authenticates(tenant_a: Api) -> None:
