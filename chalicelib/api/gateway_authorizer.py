@@ -23,10 +23,12 @@ tenant's status and plan).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice.app import AuthRequest
 
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import Forbidden, NotAuthenticated
 from chalicelib.domain.gateway import gateway_key_name
 from chalicelib.domain.tenancy import Plan, Principal, Role, TenantId
@@ -63,6 +65,7 @@ def principal_context(principal: Principal) -> dict[str, str]:
         "tenant_id": principal.tenant or "",
         "plan": principal.plan.value if principal.plan else "",
         "customer_id": principal.customer_id or "",
+        "expires_at": str(int(principal.expires_at.timestamp())) if principal.expires_at else "",
     }
 
 
@@ -93,7 +96,9 @@ def principal_from_context(context: Mapping[str, Any]) -> Principal | None:
 
     Only API Gateway writes `requestContext` (the API function may be invoked by API
     Gateway alone), so the application takes it as is instead of authenticating again;
-    locally there is no authoriser and this answers None.
+    locally there is no authoriser and this answers None. So does the cached answer for a
+    customer token that has expired since: the header is then authenticated again, and
+    refused.
     """
     answer = context.get("authorizer")
     if not isinstance(answer, Mapping) or not answer.get("key_id") or not answer.get("role"):
@@ -101,12 +106,24 @@ def principal_from_context(context: Mapping[str, Any]) -> Principal | None:
     try:
         role = Role(str(answer["role"]))
         plan = Plan(str(answer["plan"])) if answer.get("plan") else None
+        expires_at = (
+            datetime.fromtimestamp(int(answer["expires_at"]), tz=UTC)
+            if answer.get("expires_at")
+            else None
+        )
     except ValueError:
+        return None
+    if expires_at is not None and expires_at <= utc_now():
         return None
     tenant = TenantId(str(answer["tenant_id"])) if answer.get("tenant_id") else None
     customer_id = str(answer["customer_id"]) if answer.get("customer_id") else None
     return Principal(
-        key_id=str(answer["key_id"]), role=role, tenant=tenant, plan=plan, customer_id=customer_id
+        key_id=str(answer["key_id"]),
+        role=role,
+        tenant=tenant,
+        plan=plan,
+        customer_id=customer_id,
+        expires_at=expires_at,
     )
 
 

@@ -85,4 +85,5 @@ def authenticate_customer_token(token: str) -> Principal:
         tenant=minter.tenant,
         plan=minter.plan,
         customer_id=claims.customer_id,
+        expires_at=claims.expires_at,
     )
