@@ -100,6 +100,13 @@ class CustomerChanges:
 REPLACEABLE_FIELDS: Final = frozenset(
     {"external_id", "name", "email", "phone", "birthday", "gender", "address", "tags"}
 )
+MERCHANT_FIELDS: Final = frozenset({"tags", "attributes"})
+"""Fields app credentials may not set: tags and attributes feed segments and offers."""
+
+
+def merchant_fields_in(changes: CustomerChanges) -> list[str]:
+    sent = set(changes.fields) | ({"attributes"} if changes.attributes else set())
+    return sorted(sent & MERCHANT_FIELDS)
 
 
 def apply_changes(customer: Customer, changes: CustomerChanges, now: datetime) -> Customer:

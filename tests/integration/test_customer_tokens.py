@@ -352,6 +352,27 @@ def test_a_bare_app_key_signs_customers_up_and_mints_but_reads_no_customer(
     app.get(f"/v1/customers/{ann['id']}/points").problem(403)
 
 
+def test_app_credentials_set_no_tags_or_attributes(
+    tenant_a: Api, app_key: tuple[Api, str], ann: dict[str, Any]
+) -> None:
+    # Given an app key and a token for Ann
+    app, _ = app_key
+    as_ann = app.as_customer(ann["id"])
+    path = f"/v1/customers/{ann['id']}"
+
+    # When they try to set the fields segments and offers are built on
+    sign_up = app.post("/v1/customers", {"name": "Eve", "tags": ["vip"]}).problem(403)
+    tagged = as_ann.patch(path, {"tags": ["vip"]}).problem(403)
+    attributed = as_ann.patch(path, {"name": "Ann L", "attributes": {"tier": "gold"}}).problem(403)
+
+    # Then each is refused, naming the field, and nothing changed
+    assert "tags" in sign_up["detail"] and "tags" in tagged["detail"]
+    assert "attributes" in attributed["detail"]
+    stored = tenant_a.get(path).json
+    assert (stored["name"], stored["tags"], stored["attributes"]) == ("Ann", [], {})
+    assert tenant_a.get("/v1/customers?tag=vip").json["items"] == []
+
+
 def test_the_audit_trail_names_the_minting_key_and_the_customer(
     tenant_a: Api, app_key: tuple[Api, str], ann: dict[str, Any]
 ) -> None:
