@@ -72,7 +72,8 @@ def ledger_sk(account_version: int, position: int) -> str:
 
 
 def purchase_tally_sk(day_iso: str) -> str:
-    return f"APPPURCHASES#{day_iso}"
+    """Sorts between `LEDGER#` and `LOT#`: outside the ranges a metrics refresh reads."""
+    return f"LIMIT#APP_PURCHASES#{day_iso}"
 
 
 def lot_sk(expires_on_iso: str) -> str:

@@ -563,7 +563,7 @@ class LotItem(DataTableModel):
 
 class PurchaseTallyItem(DataTableModel):
     """What one customer's purchases recorded with app credentials add up to on one UTC day
-    (sk `APPPURCHASES#{day}`, in the customer's partition), in ten-thousandths of the
+    (sk `LIMIT#APP_PURCHASES#{day}`, in the customer's partition), in ten-thousandths of the
     currency unit; raised in the purchase's transaction under a condition that it stays
     within the tenant's daily cap. Expires by TTL."""
 
