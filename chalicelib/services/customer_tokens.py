@@ -7,7 +7,6 @@ that key, or suspending the tenant, ends its tokens as it ends the key.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,8 +30,7 @@ from chalicelib.settings import get_settings
 def signing_key() -> bytes:
     """The tokens' HMAC key, derived from the service secret under its own label (as the
     audit digests' key is), so a token cannot pass for a cursor or a digest."""
-    secret = get_settings().cursor_secret.get_secret_value().encode()
-    return hashlib.sha256(b"customer-ops customer token key\x00" + secret).digest()
+    return get_settings().derived_key("customer token key")
 
 
 @dataclass(frozen=True)
