@@ -15,7 +15,7 @@ from chalicelib.domain.customers import (
     CustomerChanges,
     UniqueField,
     apply_changes,
-    merchant_fields_in,
+    merchant_fields_changed,
 )
 from chalicelib.domain.errors import (
     ConcurrentModification,
@@ -45,8 +45,8 @@ def _not_found(customer_id: str) -> NotFound:
     return NotFound(f"customer {customer_id} does not exist")
 
 
-def _refuse_merchant_fields(changes: CustomerChanges) -> None:
-    names = merchant_fields_in(changes)
+def _refuse_merchant_changes(before: Customer, after: Customer) -> None:
+    names = merchant_fields_changed(before, after)
     if names:
         raise Forbidden(f"app credentials may not set {', '.join(names)}")
 
@@ -56,8 +56,6 @@ def create_customer(
 ) -> Customer:
     """A new customer, within the plan's customer limit. App credentials (a sign-up) may
     not set the merchant's fields (tags, attributes)."""
-    if app_credentials:
-        _refuse_merchant_fields(changes)
     if not any(changes.fields.get(name) for name in _IDENTIFYING_FIELDS):
         raise InvalidInput(
             [
@@ -69,6 +67,8 @@ def create_customer(
     now = utc_now()
     blank = Customer(id=new_customer_id(), created_at=now, updated_at=now, version=0)
     customer = apply_changes(blank, changes, now)
+    if app_credentials:
+        _refuse_merchant_changes(blank, customer)
     return repository.insert_customer(tenant, customer, limits_of(plan).max_customers)
 
 
@@ -121,11 +121,11 @@ def update_customer(
 ) -> Customer:
     """Apply a partial update; a change that alters nothing writes nothing. App credentials
     (a customer token) may not change the merchant's fields (tags, attributes)."""
-    if app_credentials:
-        _refuse_merchant_fields(changes)
 
     def write(current: Customer) -> Customer:
         updated = apply_changes(current, changes, utc_now())
+        if app_credentials:
+            _refuse_merchant_changes(current, updated)
         if replace(updated, updated_at=current.updated_at) == current:
             return current
         return repository.replace_customer(tenant, current, updated)
