@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from functools import lru_cache
@@ -47,6 +48,12 @@ class Settings(BaseModel):
         if plans and set(plans) != {plan.value for plan in Plan}:
             raise ValueError("name a usage plan for every plan, or none")
         return plans
+
+    def derived_key(self, label: str) -> bytes:
+        """An HMAC key for one purpose, derived from the service secret (`CURSOR_SECRET`)
+        under its own label, so a signature made for one purpose is worthless for another."""
+        secret = self.cursor_secret.get_secret_value().encode()
+        return hashlib.sha256(f"customer-ops {label}\x00".encode() + secret).digest()
 
     @classmethod
     def from_environ(cls, environ: dict[str, str]) -> Settings:

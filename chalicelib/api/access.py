@@ -9,15 +9,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from chalicelib.domain.errors import Forbidden, NotAuthenticated
+from chalicelib.domain.errors import Forbidden, NotAuthenticated, NotFound
 from chalicelib.domain.tenancy import Principal, Role
 
 TENANT_READERS = frozenset({Role.ADMIN, Role.STAFF, Role.READONLY})
 TENANT_WRITERS = frozenset({Role.ADMIN, Role.STAFF})
 TENANT_ADMINS = frozenset({Role.ADMIN})
 PLATFORM = frozenset({Role.PLATFORM_ADMIN})
-TICKET_USERS = TENANT_WRITERS | {Role.APP}
-TICKET_READERS = TENANT_READERS | {Role.APP}
+# A customer token (role CUSTOMER) acts for one customer: it may call the routes that
+# concern a customer, and `authorise` holds every customer id the path or query names to
+# the token's own. A bare app key only mints customer tokens and signs customers up.
+CUSTOMER_READERS = TENANT_READERS | {Role.CUSTOMER}
+CUSTOMER_WRITERS = TENANT_WRITERS | {Role.CUSTOMER}
+TICKET_USERS = CUSTOMER_WRITERS
+TICKET_READERS = CUSTOMER_READERS
+SCOPED_PARAMETER = "customer_id"
+# Purchases recorded with these credentials are capped (tenant config `app_purchases`).
+APP_CREDENTIALS = frozenset({Role.APP, Role.CUSTOMER})
 
 
 @dataclass(frozen=True)
@@ -56,42 +64,41 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("DELETE", "/v1/api-keys/{key_id}"): RouteAccess(TENANT_ADMINS),
     ("GET", "/v1/config"): RouteAccess(TENANT_ADMINS),
     ("PUT", "/v1/config"): RouteAccess(TENANT_ADMINS),
-    ("POST", "/v1/customers"): RouteAccess(TENANT_WRITERS),
-    ("GET", "/v1/customers"): RouteAccess(
-        TENANT_READERS | {Role.APP},
-        only_with_query={Role.APP: frozenset({"external_id"})},
-    ),
-    ("GET", "/v1/customers/{customer_id}"): RouteAccess(TENANT_READERS | {Role.APP}),
-    ("PATCH", "/v1/customers/{customer_id}"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/customer-tokens"): RouteAccess(frozenset({Role.APP})),
+    ("POST", "/v1/customers"): RouteAccess(TENANT_WRITERS | {Role.APP}),
+    ("GET", "/v1/customers"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/customers/{customer_id}"): RouteAccess(CUSTOMER_READERS),
+    ("PATCH", "/v1/customers/{customer_id}"): RouteAccess(CUSTOMER_WRITERS),
     ("DELETE", "/v1/customers/{customer_id}"): RouteAccess(
         TENANT_WRITERS, query_roles={"erase": TENANT_ADMINS}
     ),
     ("GET", "/v1/customers/{customer_id}/export"): RouteAccess(TENANT_ADMINS),
-    ("POST", "/v1/customers/{customer_id}/interactions"): RouteAccess(TENANT_WRITERS | {Role.APP}),
-    ("POST", "/v1/interactions:batch"): RouteAccess(TENANT_WRITERS | {Role.APP}),
+    ("POST", "/v1/customers/{customer_id}/interactions"): RouteAccess(CUSTOMER_WRITERS),
+    ("POST", "/v1/interactions:batch"): RouteAccess(TENANT_WRITERS),
     ("GET", "/v1/segments"): RouteAccess(TENANT_READERS),
     ("POST", "/v1/segments"): RouteAccess(TENANT_ADMINS),
     ("GET", "/v1/segments/{segment_id}"): RouteAccess(TENANT_READERS),
     ("PUT", "/v1/segments/{segment_id}"): RouteAccess(TENANT_ADMINS),
     ("DELETE", "/v1/segments/{segment_id}"): RouteAccess(TENANT_ADMINS),
     ("GET", "/v1/segments/{segment_id}/members"): RouteAccess(TENANT_READERS),
-    ("GET", "/v1/customers/{customer_id}/segments"): RouteAccess(TENANT_READERS | {Role.APP}),
+    ("GET", "/v1/customers/{customer_id}/segments"): RouteAccess(CUSTOMER_READERS),
     ("GET", "/v1/events/failed"): RouteAccess(TENANT_ADMINS),
     ("POST", "/v1/events/{event_id}/replay"): RouteAccess(TENANT_ADMINS),
     ("GET", "/v1/audit"): RouteAccess(TENANT_ADMINS),
     ("GET", "/v1/audit/verify"): RouteAccess(TENANT_ADMINS),
     ("GET", "/v1/audit/alerts"): RouteAccess(TENANT_ADMINS),
-    ("GET", "/v1/customers/{customer_id}/interactions"): RouteAccess(TENANT_READERS),
-    ("GET", "/v1/customers/{customer_id}/points"): RouteAccess(TENANT_READERS | {Role.APP}),
-    ("GET", "/v1/customers/{customer_id}/points/transactions"): RouteAccess(TENANT_READERS),
-    ("POST", "/v1/customers/{customer_id}/points/redeem"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/customers/{customer_id}/interactions"): RouteAccess(CUSTOMER_READERS),
+    ("GET", "/v1/customers/{customer_id}/points"): RouteAccess(CUSTOMER_READERS),
+    ("GET", "/v1/customers/{customer_id}/points/transactions"): RouteAccess(CUSTOMER_READERS),
+    ("POST", "/v1/customers/{customer_id}/points/redeem"): RouteAccess(CUSTOMER_WRITERS),
     ("POST", "/v1/customers/{customer_id}/points/adjust"): RouteAccess(TENANT_WRITERS),
-    # Tickets. Enforced in the service on top: only admins cancel; app keys see and write
-    # public comments only, and rate for the ticket's customer only.
+    # Tickets. Enforced in the service on top: only admins cancel; customer tokens reach
+    # their customer's tickets only, see and write public comments only, and rate their
+    # own tickets only.
     ("POST", "/v1/tickets"): RouteAccess(TICKET_USERS),
     ("GET", "/v1/tickets"): RouteAccess(
         TICKET_READERS,
-        only_with_query={Role.APP: frozenset({"customer_id", "limit", "cursor"})},
+        only_with_query={Role.CUSTOMER: frozenset({"customer_id", "limit", "cursor"})},
     ),
     ("GET", "/v1/tickets/{ticket_id}"): RouteAccess(TICKET_READERS),
     ("PATCH", "/v1/tickets/{ticket_id}"): RouteAccess(TENANT_WRITERS),
@@ -101,11 +108,15 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/v1/tickets/{ticket_id}/rating"): RouteAccess(TICKET_USERS),
     ("GET", "/v1/tickets/{ticket_id}/events"): RouteAccess(TENANT_READERS),
     # Analytics: tenant-wide figures, for the merchant's people (as segment reads), not
-    # for app keys, which act for one customer.
+    # for customer tokens, which act for one customer.
     ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/timeseries"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/cohorts"): RouteAccess(TENANT_READERS),
 }
+
+
+def holds_app_credentials(principal: Principal | None) -> bool:
+    return principal is not None and principal.role in APP_CREDENTIALS
 
 
 def access_for(method: str, route: str) -> RouteAccess | None:
@@ -113,9 +124,13 @@ def access_for(method: str, route: str) -> RouteAccess | None:
 
 
 def authorise(
-    rule: RouteAccess | None, principal: Principal | None, query: Mapping[str, str]
+    rule: RouteAccess | None,
+    principal: Principal | None,
+    query: Mapping[str, str],
+    path: Mapping[str, str] | None = None,
 ) -> None:
-    """Raise unless `principal` may make this call."""
+    """Raise unless `principal` may make this call. A customer token naming another
+    customer in the path or query gets 404, as if that customer did not exist."""
     if rule is not None and rule.public:
         return
     if principal is None:
@@ -133,3 +148,17 @@ def authorise(
     if allowed_query is not None and (not query or set(query) - allowed_query):
         names = ", ".join(sorted(allowed_query))
         raise Forbidden(f"a key with role '{principal.role}' may only look up by {names}")
+    _hold_to_customer(principal, query, path or {})
+
+
+def _hold_to_customer(
+    principal: Principal, query: Mapping[str, str], path: Mapping[str, str]
+) -> None:
+    """A customer token reaches its own customer only: any other reads as missing."""
+    if principal.role is Role.CUSTOMER and principal.customer_id is None:
+        raise Forbidden("the customer role is a customer token's, and names its customer")
+    if principal.customer_id is None:
+        return
+    for named in (path.get(SCOPED_PARAMETER), query.get(SCOPED_PARAMETER)):
+        if named is not None and named != principal.customer_id:
+            raise NotFound(f"customer {named} does not exist")

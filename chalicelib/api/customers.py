@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.api.access import holds_app_credentials
 from chalicelib.api.routing import Call, Operations, Reply, etag_for
 from chalicelib.domain.audit import ERASURE_ACTION
 from chalicelib.domain.customers import Customer
@@ -36,7 +37,12 @@ def _customer_reply(customer: Customer, status: int = 200) -> Reply:
 )
 def create_customer(call: Call[CustomerCreate, None]) -> Reply:
     """Creates a profile. Email, phone and external_id are each unique within the tenant."""
-    customer = service.create_customer(call.tenant, call.plan, call.body.to_changes())
+    customer = service.create_customer(
+        call.tenant,
+        call.plan,
+        call.body.to_changes(),
+        app_credentials=holds_app_credentials(call.principal),
+    )
     reply = _customer_reply(customer, 201)
     reply.headers["Location"] = f"/v1/customers/{customer.id}"
     return reply
@@ -96,7 +102,11 @@ def update_customer(call: Call[CustomerPatch, None], customer_id: str) -> Reply:
     """Partial update (merge semantics). Send `If-Match` with the ETag to update only the
     version you read: a stale one answers 412."""
     customer = service.update_customer(
-        call.tenant, customer_id, call.body.to_changes(), call.if_match_version()
+        call.tenant,
+        customer_id,
+        call.body.to_changes(),
+        call.if_match_version(),
+        app_credentials=holds_app_credentials(call.principal),
     )
     return _customer_reply(customer)
 

@@ -8,7 +8,8 @@ AUTH_CACHE_SECONDS=0, so the two caches do not add up. The answer:
 - an IAM policy allowing every method of the API: a cached answer is reused for whatever
   the same key calls next, so the policy cannot be per route; roles are checked by the
   application (chalicelib/api/access.py) on every request;
-- a context with the principal (tenant id, key id, role, plan), which API Gateway passes to
+- a context with the principal (tenant id, key id, role, plan, and a customer token's
+  customer id), which API Gateway passes to
   the API function as `requestContext.authorizer`;
 - `usageIdentifierKey`: the value of the tenant's API Gateway key (the API's key source is
   AUTHORIZER), so API Gateway counts the request against the tenant's own throttle in its
@@ -23,10 +24,12 @@ tenant's status and plan).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice.app import AuthRequest
 
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import Forbidden, NotAuthenticated
 from chalicelib.domain.gateway import gateway_key_name
 from chalicelib.domain.tenancy import Plan, Principal, Role, TenantId
@@ -62,6 +65,8 @@ def principal_context(principal: Principal) -> dict[str, str]:
         "role": principal.role.value,
         "tenant_id": principal.tenant or "",
         "plan": principal.plan.value if principal.plan else "",
+        "customer_id": principal.customer_id or "",
+        "expires_at": str(int(principal.expires_at.timestamp())) if principal.expires_at else "",
     }
 
 
@@ -92,7 +97,9 @@ def principal_from_context(context: Mapping[str, Any]) -> Principal | None:
 
     Only API Gateway writes `requestContext` (the API function may be invoked by API
     Gateway alone), so the application takes it as is instead of authenticating again;
-    locally there is no authoriser and this answers None.
+    locally there is no authoriser and this answers None. So does the cached answer for a
+    customer token that has expired since: the header is then authenticated again, and
+    refused.
     """
     answer = context.get("authorizer")
     if not isinstance(answer, Mapping) or not answer.get("key_id") or not answer.get("role"):
@@ -100,10 +107,25 @@ def principal_from_context(context: Mapping[str, Any]) -> Principal | None:
     try:
         role = Role(str(answer["role"]))
         plan = Plan(str(answer["plan"])) if answer.get("plan") else None
+        expires_at = (
+            datetime.fromtimestamp(int(answer["expires_at"]), tz=UTC)
+            if answer.get("expires_at")
+            else None
+        )
     except ValueError:
         return None
+    if expires_at is not None and expires_at <= utc_now():
+        return None
     tenant = TenantId(str(answer["tenant_id"])) if answer.get("tenant_id") else None
-    return Principal(key_id=str(answer["key_id"]), role=role, tenant=tenant, plan=plan)
+    customer_id = str(answer["customer_id"]) if answer.get("customer_id") else None
+    return Principal(
+        key_id=str(answer["key_id"]),
+        role=role,
+        tenant=tenant,
+        plan=plan,
+        customer_id=customer_id,
+        expires_at=expires_at,
+    )
 
 
 def principal_of(context: Mapping[str, Any], authorization: str | None) -> Principal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.api.access import holds_app_credentials
 from chalicelib.api.problems import problem_summary
 from chalicelib.api.routing import Call, Operations, Reply
 from chalicelib.domain.outcomes import BatchResult, InteractionRecord
@@ -34,9 +35,16 @@ interactions_api = Operations(__name__)
 def record_interaction(call: Call[InteractionCreate, None], customer_id: str) -> Reply:
     """Records a touchpoint and the points it earns (or, for a refund, reverses) in one
     transaction. A repeat with the same `Idempotency-Key`, or a purchase whose `order_id`
-    was already recorded, answers the first result and records nothing new."""
+    was already recorded, answers the first result and records nothing new. A purchase
+    recorded with a customer token is held to the tenant's `app_purchases` caps (422
+    `purchase-cap-exceeded` naming the cap)."""
     record = service.record_interaction(
-        call.tenant, customer_id, call.body.to_draft(), call.actor, call.idempotency_key()
+        call.tenant,
+        customer_id,
+        call.body.to_draft(),
+        call.actor,
+        call.idempotency_key(),
+        app_credentials=holds_app_credentials(call.principal),
     )
     return Reply(record, 201)
 

@@ -75,7 +75,7 @@ def _dispatch(
     principal = (
         principal_of(request.context, authorization) if authorization and not is_public else None
     )
-    authorise(rule, principal, request.query_params or {})
+    authorise(rule, principal, request.query_params or {}, request.uri_params or {})
     set_principal(request, principal)
     if principal is not None:
         logger.append_keys(tenant_id=principal.tenant, key_id=principal.key_id)

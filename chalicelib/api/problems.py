@@ -47,6 +47,9 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
     ),
     errors.RequestInProgress: ProblemKind(409, "request-in-progress", "Request in progress"),
     errors.QuotaExceeded: ProblemKind(403, "quota-exceeded", "Plan quota exceeded"),
+    errors.PurchaseCapExceeded: ProblemKind(
+        422, "purchase-cap-exceeded", "Purchase over the app credentials' cap"
+    ),
     errors.RateLimited: ProblemKind(429, "rate-limited", "Too many requests"),
     errors.GatewayUnavailable: ProblemKind(503, "gateway-unavailable", "Service unavailable"),
     errors.AuditUnavailable: ProblemKind(503, "audit-unavailable", "Audit trail unavailable"),
@@ -106,6 +109,8 @@ def _extensions(error: errors.DomainError) -> dict[str, Any]:
         return {"field": error.field_name, "existing_id": error.existing_id}
     if isinstance(error, errors.QuotaExceeded):
         return {"quota": error.quota}
+    if isinstance(error, errors.PurchaseCapExceeded):
+        return {"cap": error.cap, "limit": str(error.limit)}
     if isinstance(error, errors.IllegalTransition):
         return {"status_now": error.from_status, "allowed_transitions": error.allowed}
     return {}

@@ -26,8 +26,10 @@ _EVENTS = "chalicelib.api.events"
 _AUDIT = "chalicelib.api.audit"
 _PRIVACY = "chalicelib.api.privacy"
 _ANALYTICS = "chalicelib.api.analytics"
+_CUSTOMER_TOKENS = "chalicelib.api.customer_tokens"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
     ("POST", "/v1/customers"): (_CUSTOMERS, "create_customer"),
     ("GET", "/v1/customers"): (_CUSTOMERS, "list_customers"),
     ("GET", "/v1/customers/{customer_id}"): (_CUSTOMERS, "get_customer"),

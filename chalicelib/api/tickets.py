@@ -32,7 +32,8 @@ tickets_api = Operations(__name__)
 def _actor(call: Call[Any, Any]) -> Actor:
     if call.principal is None:
         raise Forbidden("this route needs a tenant's API key")
-    return Actor(key_id=call.principal.key_id, role=call.principal.role)
+    principal = call.principal
+    return Actor(key_id=principal.key_id, role=principal.role, customer_id=principal.customer_id)
 
 
 def _ticket_reply(ticket: Ticket, status: int = 200) -> Reply:
@@ -96,7 +97,7 @@ def get_ticket(call: Call[None, None], ticket_id: str) -> Reply:
     """The ticket with its SLA state as of this read, and its ETag; `If-None-Match` with
     the current ETag answers 304 (the SLA fields may still have moved: a pending ticket's
     due times follow the clock)."""
-    ticket = service.get_ticket(call.tenant, ticket_id)
+    ticket = service.get_ticket(call.tenant, ticket_id, _actor(call).customer_id)
     etag = etag_for(ticket.version)
     if call.headers.get("if-none-match") == etag:
         return Reply(None, 304, {"ETag": etag})
@@ -157,7 +158,7 @@ def transition_ticket(call: Call[TransitionRequest, None], ticket_id: str) -> Re
 )
 def create_comment(call: Call[CommentCreate, None], ticket_id: str) -> Reply:
     """The merchant's first public comment is the ticket's first response. App keys write
-    public comments only."""
+    public comments only (customer tokens: on their customer's tickets)."""
     comment = service.add_comment(
         call.tenant, ticket_id, call.body.body, call.body.internal, _actor(call)
     )
@@ -174,7 +175,7 @@ def create_comment(call: Call[CommentCreate, None], ticket_id: str) -> Reply:
     extra_responses=(404,),
 )
 def list_comments(call: Call[None, PageQuery], ticket_id: str) -> Reply:
-    """Oldest first. App keys never see internal notes."""
+    """Oldest first. Customer tokens never see internal notes."""
     page = service.list_comments(
         call.tenant, ticket_id, _actor(call), PageRequest(call.query.limit, call.query.cursor)
     )

@@ -71,6 +71,11 @@ def ledger_sk(account_version: int, position: int) -> str:
     return f"LEDGER#{account_version:012d}#{position:02d}"
 
 
+def purchase_tally_sk(day_iso: str) -> str:
+    """Sorts between `LEDGER#` and `LOT#`: outside the ranges a metrics refresh reads."""
+    return f"LIMIT#APP_PURCHASES#{day_iso}"
+
+
 def lot_sk(expires_on_iso: str) -> str:
     return f"LOT#{expires_on_iso}"
 

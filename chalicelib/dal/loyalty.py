@@ -9,13 +9,22 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
 from chalicelib.dal.cursors import page_of
-from chalicelib.dal.models import InteractionItem, LedgerItem, LotItem, OrderItem, PointsItem
+from chalicelib.dal.models import (
+    InteractionItem,
+    LedgerItem,
+    LotItem,
+    OrderItem,
+    PointsItem,
+    PurchaseTallyItem,
+)
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp, utc_now
-from chalicelib.domain.errors import ConcurrentModification
+from chalicelib.domain.errors import ConcurrentModification, PurchaseCapExceeded
 from chalicelib.domain.interactions import Channel, Interaction, InteractionType, Order
 from chalicelib.domain.loyalty import EntryType, LedgerEntry, PointsAccount
 from chalicelib.domain.paging import Page, PageRequest
@@ -26,6 +35,9 @@ MARKER_TTL = timedelta(days=30)
 MAX_MARKER_DELETES = 50
 _ORDER_CLAIM = "order"
 _ORDER_UPDATE = "order_update"
+_PURCHASE_TALLY = "purchase_tally"
+AMOUNT_UNITS_PER_CURRENCY_UNIT = 10_000
+TALLY_TTL = timedelta(days=3)
 
 
 class OrderAlreadyRecorded(Exception):
@@ -34,6 +46,19 @@ class OrderAlreadyRecorded(Exception):
     def __init__(self, order_id: str) -> None:
         super().__init__(order_id)
         self.order_id = order_id
+
+
+@dataclass(frozen=True)
+class DailyPurchaseTally:
+    """Adds `amount` to the customer's app-credential purchases of `day`, on condition the
+    day's total stays within `limit` (amounts have at most four decimal places)."""
+
+    day: date
+    amount: Decimal
+    limit: Decimal
+
+    def units(self, value: Decimal) -> int:
+        return int(value * AMOUNT_UNITS_PER_CURRENCY_UNIT)
 
 
 @dataclass
@@ -49,6 +74,7 @@ class LoyaltyWrite:
     lots_expired: set[date] = field(default_factory=set)
     new_order: Order | None = None
     updated_order: Order | None = None
+    purchase_tally: DailyPurchaseTally | None = None
 
 
 # Conversions between items and domain objects.
@@ -414,7 +440,46 @@ def _build(tenant: TenantId, write: LoyaltyWrite) -> LabelledTransaction:
         )
     if write.updated_order is not None:
         transaction.put(_ORDER_UPDATE, _order_item(tenant, write.updated_order))
+    if write.purchase_tally is not None:
+        _add_to_tally(transaction, tenant, customer, write.purchase_tally)
     return transaction
+
+
+def _add_to_tally(
+    transaction: LabelledTransaction, tenant: TenantId, customer_id: str, tally: DailyPurchaseTally
+) -> None:
+    """One conditioned ADD: concurrent purchases cannot pass the cap together, since each
+    transaction's condition is checked against the total the others committed."""
+    amount, limit = tally.units(tally.amount), tally.units(tally.limit)
+    if amount > limit:
+        raise ValueError("a purchase over the daily cap cannot be tallied")
+    item = PurchaseTallyItem(
+        pk=keys.customer_pk(tenant, customer_id), sk=keys.purchase_tally_sk(tally.day.isoformat())
+    )
+    forgotten = datetime.combine(tally.day + TALLY_TTL, time(0), tzinfo=UTC)
+    actions: list[Action] = [
+        PurchaseTallyItem.entity.set("purchase_tally"),
+        PurchaseTallyItem.amount_units.add(amount),
+        PurchaseTallyItem.ttl.set(int(forgotten.timestamp())),
+    ]
+    within = PurchaseTallyItem.amount_units.does_not_exist() | (
+        PurchaseTallyItem.amount_units <= limit - amount
+    )
+    transaction.update(_PURCHASE_TALLY, item, actions, condition=within)
+
+
+def purchase_tally(tenant: TenantId, customer_id: str, day: date) -> Decimal:
+    """The day's tallied amount (tests and support; the cap itself is the condition above)."""
+    bound_settings()
+    try:
+        item = PurchaseTallyItem.get(
+            keys.customer_pk(tenant, customer_id),
+            keys.purchase_tally_sk(day.isoformat()),
+            consistent_read=True,
+        )
+    except PurchaseTallyItem.DoesNotExist:
+        return Decimal(0)
+    return Decimal(int(item.amount_units)) / AMOUNT_UNITS_PER_CURRENCY_UNIT
 
 
 def _with_version(account: PointsAccount, version: int) -> PointsAccount:
@@ -436,6 +501,14 @@ def commit(tenant: TenantId, write: LoyaltyWrite) -> list[LedgerEntry]:
         labels = {failure.label for failure in error.failures}
         if _ORDER_CLAIM in labels and write.new_order is not None:
             raise OrderAlreadyRecorded(write.new_order.order_id) from error
+        if _PURCHASE_TALLY in labels and write.purchase_tally is not None:
+            limit = write.purchase_tally.limit
+            raise PurchaseCapExceeded(
+                "max_daily_purchase_amount",
+                limit,
+                f"the customer's purchases recorded with app credentials today would exceed "
+                f"{limit}",
+            ) from error
         raise ConcurrentModification("the points account changed; retry") from error
     version = (write.account_before.version if write.account_before else 0) + 1
     return [

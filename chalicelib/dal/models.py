@@ -578,6 +578,17 @@ class LotItem(DataTableModel):
     by_expiry = LotsByExpiry()
 
 
+class PurchaseTallyItem(DataTableModel):
+    """What one customer's purchases recorded with app credentials add up to on one UTC day
+    (sk `LIMIT#APP_PURCHASES#{day}`, in the customer's partition), in ten-thousandths of the
+    currency unit; raised in the purchase's transaction under a condition that it stays
+    within the tenant's daily cap. Expires by TTL."""
+
+    entity = UnicodeAttribute(default="purchase_tally")
+    amount_units = NumberAttribute(default=0)
+    ttl = NumberAttribute(null=True)
+
+
 class OrderItem(DataTableModel):
     """Claims an order id within the tenant for one purchase; refunds update it."""
 

@@ -100,6 +100,12 @@ class CustomerChanges:
 REPLACEABLE_FIELDS: Final = frozenset(
     {"external_id", "name", "email", "phone", "birthday", "gender", "address", "tags"}
 )
+MERCHANT_FIELDS: Final = ("attributes", "tags")
+"""Fields app credentials may not change: tags and attributes feed segments and offers."""
+
+
+def merchant_fields_changed(before: Customer, after: Customer) -> list[str]:
+    return [name for name in MERCHANT_FIELDS if getattr(before, name) != getattr(after, name)]
 
 
 def apply_changes(customer: Customer, changes: CustomerChanges, now: datetime) -> Customer:

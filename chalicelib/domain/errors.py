@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 
 class DomainError(Exception):
@@ -96,6 +97,15 @@ class QuotaExceeded(DomainError):
     def __init__(self, quota: str, detail: str) -> None:
         super().__init__(detail)
         self.quota = quota
+
+
+class PurchaseCapExceeded(DomainError):
+    """A purchase recorded with app credentials is over one of the tenant's caps."""
+
+    def __init__(self, cap: str, limit: Decimal, detail: str) -> None:
+        super().__init__(detail)
+        self.cap = cap
+        self.limit = limit
 
 
 class GatewayUnavailable(DomainError):

@@ -26,6 +26,8 @@ class Role(StrEnum):
     STAFF = "staff"
     APP = "app"
     READONLY = "readonly"
+    CUSTOMER = "customer"
+    """Not a key's role: a customer token's, acting for one customer."""
     PLATFORM_ADMIN = "platform_admin"
 
 
@@ -43,12 +45,16 @@ class Plan(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a tenant's key (tenant set) or the platform admin (tenant None)."""
+    """Who is calling: a tenant's key (tenant set) or the platform admin (tenant None). A
+    customer token's principal has the role CUSTOMER, the id of the app key that minted it
+    and the one customer it may act for (`customer_id`), until the token expires."""
 
     key_id: str
     role: Role
     tenant: TenantId | None
     plan: Plan | None = None
+    customer_id: str | None = None
+    expires_at: datetime | None = None
 
     @property
     def is_platform_admin(self) -> bool:

@@ -139,12 +139,23 @@ class AuditConfig(_Section):
     alert_window_minutes: Annotated[int, Field(ge=1, le=1_440)] = 60
 
 
+class AppPurchasesConfig(_Section):
+    """Caps on purchases recorded with app credentials (an app key or a customer token), so
+    a leaked mobile credential cannot mint points without bound: the amount of one purchase,
+    and the amounts one customer's purchases add up to per UTC day (of recording). Amounts
+    are compared as numbers, whatever their currency. Merchant keys are not capped."""
+
+    max_purchase_amount: Annotated[Decimal, Field(gt=0, le=10**12)] = Decimal(1000)
+    max_daily_purchase_amount: Annotated[Decimal, Field(gt=0, le=10**12)] = Decimal(5000)
+
+
 class TenantConfig(_Section):
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig)
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    app_purchases: AppPurchasesConfig = Field(default_factory=AppPurchasesConfig)
     webhook_url: HttpUrl | None = Field(None, description="Receives signed segment events.")
     webhook_secret: Annotated[str, Field(min_length=16, max_length=128)] | None = Field(
         None,

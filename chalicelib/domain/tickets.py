@@ -101,10 +101,12 @@ INTERNAL_NOTE_READERS: Final = frozenset({Role.ADMIN, Role.STAFF, Role.READONLY}
 
 @dataclass(frozen=True)
 class Actor:
-    """Who made a change: the API key and its role."""
+    """Who made a change: the API key and its role; for a customer token, also the one
+    customer whose tickets it may reach."""
 
     key_id: str
     role: Role
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True)

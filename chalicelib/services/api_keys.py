@@ -88,5 +88,5 @@ def rotate_key(
 
 
 def revoke_key(tenant: TenantId, key_id: str) -> None:
-    """Revoked keys stop working within the authorisation cache's TTL (60 s at most)."""
+    """Revoked keys stop working within the authorisation cache's TTL (5 s at most)."""
     control.revoke_api_key(_find(tenant, key_id), utc_now())

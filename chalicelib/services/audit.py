@@ -4,7 +4,6 @@ digests, verification, reading the trail, and alerts on unusual access (docs/sec
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,8 +54,7 @@ PENDING_GRACE = timedelta(seconds=AUDIT_STREAM.settings.maximum_record_age_secon
 
 def signing_key() -> bytes:
     """The digests' HMAC key, derived from the service secret (docs/security.md)."""
-    secret = get_settings().cursor_secret.get_secret_value().encode()
-    return hashlib.sha256(b"customer-ops audit digest key\x00" + secret).digest()
+    return get_settings().derived_key("audit digest key")
 
 
 @dataclass(frozen=True)

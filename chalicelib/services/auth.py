@@ -18,6 +18,7 @@ from aws_lambda_powertools.shared.cache_dict import LRUDict
 from chalicelib.caching import DEFAULT_MAX_ITEMS, ExpiringLruCache
 from chalicelib.dal import control
 from chalicelib.domain.clock import utc_now
+from chalicelib.domain.customer_tokens import CUSTOMER_TOKEN_PREFIX
 from chalicelib.domain.errors import Forbidden, NotAuthenticated
 from chalicelib.domain.tenancy import ApiKey, Principal, TenantStatus, hash_secret
 from chalicelib.settings import get_settings
@@ -57,7 +58,17 @@ def _bearer_secret(authorization: str | None) -> str:
 
 
 def authenticate(authorization: str | None) -> Principal:
-    key_hash = hash_secret(_bearer_secret(authorization))
+    secret = _bearer_secret(authorization)
+    if secret.startswith(CUSTOMER_TOKEN_PREFIX):
+        from chalicelib.services.customer_tokens import authenticate_customer_token
+
+        return authenticate_customer_token(secret)
+    return principal_for_key(hash_secret(secret))
+
+
+def principal_for_key(key_hash: str) -> Principal:
+    """The principal of the key whose secret hashes to `key_hash`, if it is usable (customer
+    tokens come through here too, for the key that minted them)."""
     key = _cached_lookup(f"key:{key_hash}", lambda: control.get_api_key(key_hash))
     now = utc_now()
     if not isinstance(key, ApiKey) or not key.is_usable(now):

@@ -10,10 +10,17 @@ from typing import TypeVar
 
 from chalicelib.dal import customers as repository
 from chalicelib.domain.clock import utc_now
-from chalicelib.domain.customers import Customer, CustomerChanges, UniqueField, apply_changes
+from chalicelib.domain.customers import (
+    Customer,
+    CustomerChanges,
+    UniqueField,
+    apply_changes,
+    merchant_fields_changed,
+)
 from chalicelib.domain.errors import (
     ConcurrentModification,
     FieldIssue,
+    Forbidden,
     InvalidInput,
     MalformedRequest,
     NotFound,
@@ -38,8 +45,17 @@ def _not_found(customer_id: str) -> NotFound:
     return NotFound(f"customer {customer_id} does not exist")
 
 
-def create_customer(tenant: TenantId, plan: Plan, changes: CustomerChanges) -> Customer:
-    """A new customer, within the plan's customer limit."""
+def _refuse_merchant_changes(before: Customer, after: Customer) -> None:
+    names = merchant_fields_changed(before, after)
+    if names:
+        raise Forbidden(f"app credentials may not set {', '.join(names)}")
+
+
+def create_customer(
+    tenant: TenantId, plan: Plan, changes: CustomerChanges, app_credentials: bool = False
+) -> Customer:
+    """A new customer, within the plan's customer limit. App credentials (a sign-up) may
+    not set the merchant's fields (tags, attributes)."""
     if not any(changes.fields.get(name) for name in _IDENTIFYING_FIELDS):
         raise InvalidInput(
             [
@@ -51,6 +67,8 @@ def create_customer(tenant: TenantId, plan: Plan, changes: CustomerChanges) -> C
     now = utc_now()
     blank = Customer(id=new_customer_id(), created_at=now, updated_at=now, version=0)
     customer = apply_changes(blank, changes, now)
+    if app_credentials:
+        _refuse_merchant_changes(blank, customer)
     return repository.insert_customer(tenant, customer, limits_of(plan).max_customers)
 
 
@@ -95,12 +113,19 @@ def _write_with_retry(
 
 
 def update_customer(
-    tenant: TenantId, customer_id: str, changes: CustomerChanges, expected_version: int | None
+    tenant: TenantId,
+    customer_id: str,
+    changes: CustomerChanges,
+    expected_version: int | None,
+    app_credentials: bool = False,
 ) -> Customer:
-    """Apply a partial update; a change that alters nothing writes nothing."""
+    """Apply a partial update; a change that alters nothing writes nothing. App credentials
+    (a customer token) may not change the merchant's fields (tags, attributes)."""
 
     def write(current: Customer) -> Customer:
         updated = apply_changes(current, changes, utc_now())
+        if app_credentials:
+            _refuse_merchant_changes(current, updated)
         if replace(updated, updated_at=current.updated_at) == current:
             return current
         return repository.replace_customer(tenant, current, updated)

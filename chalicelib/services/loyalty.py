@@ -19,7 +19,7 @@ from decimal import Decimal
 from chalicelib.caching import ExpiringLruCache
 from chalicelib.dal import customers as customer_repository
 from chalicelib.dal import loyalty as repository
-from chalicelib.dal.loyalty import LoyaltyWrite, OrderAlreadyRecorded
+from chalicelib.dal.loyalty import DailyPurchaseTally, LoyaltyWrite, OrderAlreadyRecorded
 from chalicelib.domain.clock import sortable_timestamp, utc_now
 from chalicelib.domain.errors import (
     ConcurrentModification,
@@ -27,6 +27,7 @@ from chalicelib.domain.errors import (
     FieldIssue,
     InvalidInput,
     NotFound,
+    PurchaseCapExceeded,
 )
 from chalicelib.domain.ids import is_customer_id, new_interaction_id
 from chalicelib.domain.interactions import (
@@ -62,7 +63,7 @@ from chalicelib.domain.outcomes import (
 )
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
-from chalicelib.domain.tenant_config import LoyaltyConfig
+from chalicelib.domain.tenant_config import AppPurchasesConfig, LoyaltyConfig
 from chalicelib.services.idempotency import Receipt, idempotent_request, run_once
 from chalicelib.services.tenant_config import get_tenant_config
 from chalicelib.settings import get_settings
@@ -176,11 +177,34 @@ def _new_interaction(
     )
 
 
+def _capped_tally(
+    amount: Decimal, caps: AppPurchasesConfig | None, now: datetime
+) -> DailyPurchaseTally | None:
+    """The day's tally a purchase recorded with app credentials adds to (None for merchant
+    keys); a purchase over either cap on its own is refused before anything is read."""
+    if caps is None:
+        return None
+    for cap, limit in (
+        ("max_purchase_amount", caps.max_purchase_amount),
+        ("max_daily_purchase_amount", caps.max_daily_purchase_amount),
+    ):
+        if amount > limit:
+            raise PurchaseCapExceeded(
+                cap, limit, f"purchases recorded with app credentials are capped at {limit}"
+            )
+    return DailyPurchaseTally(now.date(), amount, caps.max_daily_purchase_amount)
+
+
 def _stage_purchase(
-    customer_id: str, draft: InteractionDraft, config: LoyaltyConfig, now: datetime
+    customer_id: str,
+    draft: InteractionDraft,
+    config: LoyaltyConfig,
+    now: datetime,
+    caps: AppPurchasesConfig | None,
 ) -> Callable[[AccountChange], StagedChange]:
     interaction_id = new_interaction_id()
     amount = draft.amount or Decimal(0)
+    tally = _capped_tally(amount, caps, now)
 
     def stage(change: AccountChange) -> StagedChange:
         points = purchase_points(amount, config, change.account.tier)
@@ -190,6 +214,7 @@ def _stage_purchase(
         change.upgrade_tier()
         interaction = _new_interaction(customer_id, draft, interaction_id, now, points)
         write = account_write(customer_id, change, interaction)
+        write.purchase_tally = tally
         if draft.order_id is not None:
             write.new_order = Order(
                 order_id=draft.order_id,
@@ -263,15 +288,17 @@ def _record(
     actor: str,
     now: datetime,
     config: LoyaltyConfig,
+    caps: AppPurchasesConfig | None = None,
 ) -> tuple[InteractionRecord, bool]:
     """Record one interaction; answers it and whether it was already recorded (an order id
-    seen before answers the first purchase and writes nothing)."""
+    seen before answers the first purchase and writes nothing). With `caps` (app
+    credentials) a purchase is held to the tenant's per-purchase and daily caps."""
     occurred_at = draft.occurred_at or now
     check_occurred_at(occurred_at, now)
     draft = replace(draft, occurred_at=occurred_at)
     points = fixed_points(config, draft.type.value)
     if draft.type is InteractionType.PURCHASE:
-        stage = _stage_purchase(customer_id, draft, config, now)
+        stage = _stage_purchase(customer_id, draft, config, now, caps)
     elif draft.type is InteractionType.REFUND:
         stage = _stage_refund(tenant, customer_id, draft, now)
     elif points:
@@ -304,15 +331,19 @@ def record_interaction(
     actor: str,
     idempotency_key: str | None,
     now: datetime | None = None,
+    app_credentials: bool = False,
 ) -> InteractionRecord:
-    """Record a touchpoint and the points it moves, in one transaction."""
+    """Record a touchpoint and the points it moves, in one transaction. Purchases recorded
+    with `app_credentials` are capped by the tenant's `app_purchases` configuration."""
     moment = now or utc_now()
     request = idempotent_request(tenant, "interaction", idempotency_key, customer_id, draft)
     config = loyalty_config(tenant)
+    capped = app_credentials and draft.type is InteractionType.PURCHASE
+    caps = get_tenant_config(tenant).app_purchases if capped else None
     return run_once(
         request,
         _interaction_receipt(tenant),
-        lambda: _record(tenant, customer_id, draft, actor, moment, config)[0],
+        lambda: _record(tenant, customer_id, draft, actor, moment, config, caps)[0],
     )
 
 

@@ -21,7 +21,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.ids import is_ticket_id, new_comment_id, new_ticket_id
 from chalicelib.domain.paging import Page, PageRequest
-from chalicelib.domain.tenancy import Role, TenantId
+from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import TicketsConfig
 from chalicelib.domain.tickets import (
     Actor,
@@ -67,8 +67,11 @@ def _reopen_window(tenant: TenantId) -> timedelta:
 
 def open_ticket(tenant: TenantId, draft: NewTicket, actor: Actor) -> Ticket:
     """A new ticket for an existing customer of the tenant, with its SLA targets fixed from
-    the tenant's configuration for its priority."""
+    the tenant's configuration for its priority. A customer token opens tickets for its own
+    customer only (another customer reads as missing)."""
     try:
+        if actor.customer_id not in (None, draft.customer_id):
+            raise _not_found_customer(draft.customer_id)
         get_customer(tenant, draft.customer_id)
     except NotFound as exc:
         raise InvalidInput(
@@ -80,9 +83,15 @@ def open_ticket(tenant: TenantId, draft: NewTicket, actor: Actor) -> Ticket:
     return repository.save_ticket(tenant, change, stored_version=None)
 
 
-def get_ticket(tenant: TenantId, ticket_id: str) -> Ticket:
+def _not_found_customer(customer_id: str) -> NotFound:
+    return NotFound(f"customer {customer_id} does not exist")
+
+
+def get_ticket(tenant: TenantId, ticket_id: str, customer_scope: str | None = None) -> Ticket:
+    """The ticket; with `customer_scope` (a customer token's customer) another customer's
+    ticket reads as missing."""
     ticket = repository.get_ticket(tenant, ticket_id) if is_ticket_id(ticket_id) else None
-    if ticket is None:
+    if ticket is None or customer_scope not in (None, ticket.customer_id):
         raise _not_found(ticket_id)
     return ticket
 
@@ -92,6 +101,7 @@ def _change_with_retry(
     ticket_id: str,
     expected_version: int | None,
     change: Callable[[Ticket], TicketChange | None],
+    customer_scope: str | None = None,
 ) -> TicketChange:
     """Read the ticket, derive the change, write it guarded by the version read.
 
@@ -100,7 +110,7 @@ def _change_with_retry(
     rule that no longer holds, e.g. a transition from a status just left, fails as such).
     `change` answering None means nothing to write."""
     for attempt in range(_ATTEMPTS):
-        current = get_ticket(tenant, ticket_id)
+        current = get_ticket(tenant, ticket_id, customer_scope)
         if expected_version is not None and current.version != expected_version:
             raise PreconditionFailed(
                 f"ticket {ticket_id} is at version {current.version}, not {expected_version}"
@@ -163,7 +173,7 @@ def add_comment(
     def change(current: Ticket) -> TicketChange:
         return rules.add_comment(current, comment_id, body, internal, actor, utc_now())
 
-    written = _change_with_retry(tenant, ticket_id, None, change).comment
+    written = _change_with_retry(tenant, ticket_id, None, change, actor.customer_id).comment
     if written is None:
         raise RuntimeError("a comment change wrote no comment")
     return written
@@ -172,8 +182,8 @@ def add_comment(
 def list_comments(
     tenant: TenantId, ticket_id: str, actor: Actor, page: PageRequest
 ) -> Page[Comment]:
-    """Oldest first. App keys see public comments only."""
-    get_ticket(tenant, ticket_id)
+    """Oldest first. Customer tokens see public comments only."""
+    get_ticket(tenant, ticket_id, actor.customer_id)
     public_only = actor.role not in rules.INTERNAL_NOTE_READERS
     return repository.list_comments(tenant, ticket_id, public_only, page)
 
@@ -186,19 +196,16 @@ def rate_ticket(
     customer_id: str | None,
     actor: Actor,
 ) -> Ticket:
-    """Once, after resolution. An app key rates for the ticket's customer, named in the
-    request; a merchant key may record a rating on the customer's behalf."""
-    if actor.role is Role.APP and customer_id is None:
-        raise InvalidInput(
-            [FieldIssue("customer_id", "app keys name the customer who rates", "missing")]
-        )
+    """Once, after resolution. A customer token rates its own customer's tickets; a
+    merchant key may record a rating on the customer's behalf."""
+    customer_id = customer_id or actor.customer_id
 
     def change(current: Ticket) -> TicketChange:
         if customer_id is not None and customer_id != current.customer_id:
             raise Forbidden("only the ticket's customer may rate it")
         return rules.rate(current, score, comment, actor, utc_now())
 
-    return _change_with_retry(tenant, ticket_id, None, change).ticket
+    return _change_with_retry(tenant, ticket_id, None, change, actor.customer_id).ticket
 
 
 def list_ticket_events(tenant: TenantId, ticket_id: str, page: PageRequest) -> Page[TicketEvent]:

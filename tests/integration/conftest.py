@@ -105,9 +105,14 @@ def tenant_b(platform: Api) -> Api:
 
 @pytest.fixture
 def key_with_role(platform: Api) -> Callable[[Api, str], Api]:
-    """A client holding a new key of `role` for the tenant `owner` belongs to."""
+    """A client holding a new key of `role` for the tenant `owner` belongs to; for role
+    `customer`, a customer token (minted by a new app key) for a new customer."""
 
     def make(owner: Api, role: str) -> Api:
+        if role == "customer":
+            return owner.create_key("app")[0].as_customer(
+                owner.create_customer(name="Holder")["id"]
+            )
         assert owner.tenant_id is not None
         tenant = control.get_tenant(tenant_id(owner.tenant_id))
         assert tenant is not None
@@ -135,3 +140,14 @@ def streams(dynamodb: object, environment: dict[str, str]) -> Iterator[object]:
         ),
         environ=dict(environment),
     )
+
+
+@pytest.fixture
+def customer_token() -> Callable[[Api, str], Api]:
+    """A client holding a customer token for `customer_id`, minted by a new app key of the
+    tenant `owner` belongs to."""
+
+    def make(owner: Api, customer_id: str) -> Api:
+        return owner.create_key("app")[0].as_customer(customer_id)
+
+    return make

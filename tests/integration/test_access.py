@@ -27,7 +27,7 @@ def test_every_route_has_an_access_rule_and_every_rule_a_route(client: Client) -
         ("admin", 201, 200, 200, 200, 200, 204),
         ("staff", 201, 200, 200, 200, 200, 204),
         ("readonly", 403, 200, 200, 200, 403, 403),
-        ("app", 403, 200, 403, 200, 403, 403),
+        ("app", 201, 403, 403, 403, 403, 403),
     ],
 )
 def test_what_each_role_may_do_with_customers(
@@ -80,7 +80,9 @@ def _revoke_every_key_of(owner: Api) -> None:
         item.update(actions=[ApiKeyItem.revoked_at.set(utc_now())])
 
 
-@pytest.mark.parametrize("role", ["admin", "staff", "app", "readonly", "platform_admin"])
+@pytest.mark.parametrize(
+    "role", ["admin", "staff", "app", "customer", "readonly", "platform_admin"]
+)
 def test_every_route_answers_each_role_as_the_access_table_says(
     client: Client,
     platform: Api,
@@ -90,7 +92,12 @@ def test_every_route_answers_each_role_as_the_access_table_says(
 ) -> None:
     """Walks every (route, method) for one role: refused exactly where the table refuses."""
     customer = tenant_a.create_customer(name="Walk")
-    caller = platform if role == "platform_admin" else key_with_role(tenant_a, role)
+    if role == "platform_admin":
+        caller = platform
+    elif role == "customer":
+        caller = tenant_a.create_key("app")[0].as_customer(customer["id"])
+    else:
+        caller = key_with_role(tenant_a, role)
     values = {
         "customer_id": customer["id"],
         "tenant_id": str(tenant_a.tenant_id),

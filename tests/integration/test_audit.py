@@ -58,10 +58,13 @@ def test_every_route_leaves_exactly_its_request_entry(
     # Deletes last, so the other routes still find what they act on
     routes = sorted(ROUTES, key=lambda route: route[0] == "DELETE")
     answers: dict[tuple[str, str], Answer] = {}
-    # When every route is called once
+    app, _ = tenant_a.create_key("app")
+    # When every route is called once (by the role that may call it)
     for method, template in routes:
         path = template.format(**values)
         caller = platform if template.startswith("/v1/admin/") else tenant_a
+        if template == "/v1/customer-tokens":
+            caller = app
         answers[(method, template)] = _call(caller, method, path)
 
     # Then each call of a tenant's data left one request entry naming its operation,

@@ -236,7 +236,8 @@ def test_what_each_role_may_do_with_interactions_and_points(
     tenant_a.post(f"{base}/interactions", _purchase("r-0", "50"))
     expected = {
         "staff": (201, 200, 200, 200, 201, 201),
-        "app": (201, 403, 200, 403, 403, 403),
+        "app": (403, 403, 403, 403, 403, 403),
+        "customer": (404, 404, 404, 404, 404, 403),
         "readonly": (403, 200, 200, 200, 403, 403),
     }
     for role, statuses in expected.items():

@@ -221,11 +221,14 @@ def test_only_admins_cancel(
     assert cancelled["status"] == "cancelled"
 
 
-def test_app_keys_never_see_internal_notes(
-    tenant_a: Api, customer: dict[str, Any], key_with_role: Callable[[Api, str], Api]
+def test_customer_tokens_never_see_internal_notes(
+    tenant_a: Api,
+    customer: dict[str, Any],
+    key_with_role: Callable[[Api, str], Api],
+    customer_token: Callable[[Api, str], Api],
 ) -> None:
     # Given an app-created ticket with a public answer, an internal note and an app reply
-    app = key_with_role(tenant_a, "app")
+    app = customer_token(tenant_a, customer["id"])
     ticket = open_ticket(app, customer["id"], channel="app")
     path = f"/v1/tickets/{ticket['id']}/comments"
     assert tenant_a.post(path, {"body": "We are on it"}).status == 201
@@ -286,12 +289,12 @@ class TestRating:
         tenant_a: Api,
         customer: dict[str, Any],
         resolved: Ticket,
-        key_with_role: Callable[[Api, str], Api],
+        customer_token: Callable[[Api, str], Api],
     ) -> None:
-        app = key_with_role(tenant_a, "app")
+        app = customer_token(tenant_a, customer["id"])
         path = f"/v1/tickets/{resolved['id']}/rating"
 
-        rated = app.post(path, {"score": 5, "comment": "Fast", "customer_id": customer["id"]})
+        rated = app.post(path, {"score": 5, "comment": "Fast"})
         again = app.post(path, {"score": 1, "customer_id": customer["id"]})
 
         assert rated.status == 201, rated.text
@@ -302,15 +305,21 @@ class TestRating:
         events = tenant_a.get(f"/v1/tickets/{resolved['id']}/events").json["items"]
         assert (events[-1]["type"], events[-1]["score"]) == ("rated", 5)
 
-    def test_an_app_key_rates_only_for_the_tickets_customer(
-        self, tenant_a: Api, resolved: Ticket, key_with_role: Callable[[Api, str], Api]
+    def test_a_customer_token_rates_only_its_customer_s_tickets(
+        self,
+        tenant_a: Api,
+        customer: dict[str, Any],
+        resolved: Ticket,
+        key_with_role: Callable[[Api, str], Api],
+        customer_token: Callable[[Api, str], Api],
     ) -> None:
-        app = key_with_role(tenant_a, "app")
         other = tenant_a.create_customer(name="Other")
+        as_customer = customer_token(tenant_a, customer["id"])
+        as_other = customer_token(tenant_a, other["id"])
         path = f"/v1/tickets/{resolved['id']}/rating"
 
-        app.post(path, {"score": 5, "customer_id": other["id"]}).problem(403)
-        app.post(path, {"score": 5}).problem(422)
+        as_customer.post(path, {"score": 5, "customer_id": other["id"]}).problem(403)
+        as_other.post(path, {"score": 5}).problem(404)
         key_with_role(tenant_a, "readonly").post(path, {"score": 5}).problem(403)
 
         assert tenant_a.get(f"/v1/tickets/{resolved['id']}").json["rating"] is None
@@ -529,4 +538,4 @@ def test_the_openapi_document_describes_the_ticket_routes(anonymous: Api) -> Non
     assert {"status", "priority", "assignee", "customer_id", "at_risk", "within_minutes"} <= {
         p["name"] for p in listing["parameters"]
     }
-    assert "app" in document["paths"]["/v1/tickets"]["post"]["description"]
+    assert "customer" in document["paths"]["/v1/tickets"]["post"]["description"]

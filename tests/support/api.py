@@ -93,6 +93,20 @@ class Api:
         assert answer.status == 201, answer.text
         return dict(answer.json)
 
+    def create_key(self, role: str) -> tuple[Api, str]:
+        """As a tenant admin: a client holding a new key of `role`, and the key's id."""
+        answer = self.post("/v1/api-keys", {"role": role})
+        assert answer.status == 201, answer.text
+        return self.as_key(answer.json["key"], self.tenant_id), str(answer.json["id"])
+
+    def as_customer(self, customer_id: str | None = None, **fields: Any) -> Api:
+        """As an app key: a client holding a customer token for one customer (by
+        `customer_id`, or `external_id` among `fields`)."""
+        body = {"customer_id": customer_id, **fields} if customer_id else fields
+        answer = self.post("/v1/customer-tokens", body)
+        assert answer.status == 201, answer.text
+        return self.as_key(answer.json["token"], self.tenant_id)
+
 
 def profile(body: dict[str, Any]) -> dict[str, Any]:
     """A customer body without `metrics`: GET of one customer adds the metrics the stream
