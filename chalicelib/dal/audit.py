@@ -26,7 +26,13 @@ from chalicelib.dal.models import (
     DataTableModel,
 )
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
-from chalicelib.domain.audit import AuditEntry, Digest, DigestedEntry, EntryKind
+from chalicelib.domain.audit import (
+    AuditEntry,
+    Digest,
+    DigestedEntry,
+    EntryKind,
+    SignatureScheme,
+)
 from chalicelib.domain.clock import sortable_timestamp
 from chalicelib.domain.errors import AuditUnavailable, ConcurrentModification
 from chalicelib.domain.paging import Page, PageRequest
@@ -187,6 +193,7 @@ def _digest(tenant: TenantId, item: AuditDigestItem) -> Digest:
         previous_hash=item.previous_hash or "",
         entries=tuple(DigestedEntry(str(k), str(h), int(e)) for k, h, e in listed),
         signature=item.signature,
+        scheme=SignatureScheme(item.scheme or SignatureScheme.HMAC_SHA256),
     )
 
 
@@ -199,15 +206,18 @@ def chain_head(tenant: TenantId) -> Digest | None:
         )
     except AuditDigestItem.DoesNotExist:
         return None
-    return Digest(tenant, int(head.sequence), head.created_at, "", (), head.signature)
+    scheme = SignatureScheme(head.scheme or SignatureScheme.HMAC_SHA256)
+    return Digest(tenant, int(head.sequence), head.created_at, "", (), head.signature, scheme)
 
 
-def append_digest(tenant: TenantId, head: Digest | None, digest: Digest) -> bool:
-    """Add `digest` after `head`; False when another writer moved the head first."""
+def append_digest(
+    tenant: TenantId, head: Digest | None, digest: Digest, expires_at: int | None
+) -> bool:
+    """Add `digest` after `head`, kept until `expires_at` (None: for good); False when
+    another writer moved the head first."""
     bound_settings()
     pk = keys.audit_digests_pk(tenant)
     created = sortable_timestamp(digest.created_at)
-    latest_expiry = max((e.expires_at for e in digest.entries), default=0)
     item = AuditDigestItem(
         pk=pk,
         sk=keys.audit_digest_sk(created, digest.sequence),
@@ -216,7 +226,8 @@ def append_digest(tenant: TenantId, head: Digest | None, digest: Digest) -> bool
         signature=digest.signature,
         previous_hash=digest.previous_hash,
         entries=json.dumps([[e.sort_key, e.hash, e.expires_at] for e in digest.entries]),
-        expires_at=latest_expiry + 86_400 if latest_expiry else None,
+        expires_at=expires_at,
+        scheme=digest.scheme.value,
     )
     new_head = AuditDigestItem(
         pk=pk,
@@ -224,6 +235,7 @@ def append_digest(tenant: TenantId, head: Digest | None, digest: Digest) -> bool
         sequence=digest.sequence,
         created_at=digest.created_at,
         signature=digest.signature,
+        scheme=digest.scheme.value,
     )
     moved = (
         AuditDigestItem.pk.does_not_exist()

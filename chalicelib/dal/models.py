@@ -745,6 +745,7 @@ class AuditDigestItem(AuditTableModel):
     previous_hash = UnicodeAttribute(null=True)
     entries = UnicodeAttribute(null=True)  # JSON: [[sort key, hash, expires_at], ...]
     expires_at = NumberAttribute(null=True)
+    scheme = UnicodeAttribute(null=True)  # the signature's scheme; absent: legacy HMAC
 
 
 class AuditWindowItem(AuditTableModel):
