@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -14,9 +17,10 @@ from chalicelib.api.routes import ROUTES
 from chalicelib.dal import audit as trail
 from chalicelib.dal import keys
 from chalicelib.dal.models import AuditDigestItem, AuditEntryItem
-from chalicelib.domain.audit import AuditEntry, EntryKind, entry_sort_key
+from chalicelib.domain.audit import AuditEntry, EntryKind, Finding, entry_sort_key
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.tenancy import tenant_id
+from chalicelib.settings import reset_settings
 from tests.support.api import Answer, Api
 
 DUMMY = {
@@ -294,7 +298,10 @@ def test_verify_finds_an_edited_or_removed_digest(
 
 
 def test_entries_taken_by_ttl_are_not_tampering(
-    tenant_a: Api, chained_trail: list[AuditEntryItem], streams: Any
+    tenant_a: Api,
+    chained_trail: list[AuditEntryItem],
+    streams: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from chalicelib.services import audit as service
 
@@ -306,6 +313,9 @@ def test_entries_taken_by_ttl_are_not_tampering(
     window = (now - timedelta(hours=1), now + timedelta(minutes=1))
 
     today = service.verify(tenant, *window)
+    # (a digest period longer than the wait: this is about TTL, not the digest schedule)
+    monkeypatch.setenv("AUDIT_DIGEST_PERIOD_SECONDS", str(500 * 86_400))
+    reset_settings()
     after_retention = service.verify(tenant, *window, now=now + timedelta(days=400))
 
     assert today.first_mismatch is not None
@@ -450,3 +460,153 @@ def test_a_batch_of_several_customers_is_attributed_to_its_caller(
     assert {(e.actor, e.action, e.request_id) for e in created} == {
         (staff_key, "record_interactions_batch", answer.headers["x-request-id"])
     }
+
+
+# --- the chain's tail: the digest schedule, the chain key ---------------------------------
+
+
+def _digest_items(owner: Api) -> list[AuditDigestItem]:
+    pk = keys.audit_digests_pk(tenant_id(owner.tenant_id))
+    items = [d for d in AuditDigestItem.query(pk) if d.sk.startswith("D#")]
+    return sorted(items, key=lambda d: int(d.sequence))
+
+
+def _heartbeats_at(moments: list[datetime]) -> None:
+    from chalicelib.services.audit import append_heartbeats
+
+    for moment in moments:
+        append_heartbeats(time.monotonic() + 60, now=moment)
+
+
+def _cut_tail_after(owner: Api, kept: AuditDigestItem) -> None:
+    """The attack: the digests after `kept` and the entries they list deleted, and the
+    head rewound to `kept`."""
+    for digest in _digest_items(owner):
+        if int(digest.sequence) > int(kept.sequence):
+            for sort_key, _, _ in json.loads(digest.entries or "[]"):
+                AuditEntryItem(keys.audit_entries_pk(tenant_id(owner.tenant_id)), sort_key).delete()
+            digest.delete()
+    AuditDigestItem(
+        kept.pk,
+        keys.AUDIT_HEAD_SK,
+        sequence=kept.sequence,
+        created_at=kept.created_at,
+        signature=kept.signature,
+        scheme=kept.scheme,
+    ).save()
+
+
+def test_a_cut_tail_with_a_rewound_head_fails_verification(
+    tenant_a: Api, chained_trail: list[AuditEntryItem]
+) -> None:
+    from chalicelib.services import audit as service
+
+    # Given a chained trail that the digest schedule extended every period for half an hour
+    tenant = tenant_id(tenant_a.tenant_id)
+    began = utc_now()
+    period = service.digest_period()
+    _heartbeats_at([began + period * n for n in range(1, 7)])
+    digests = _digest_items(tenant_a)
+    kept = digests[1]
+    later = began + 32 * period / 5
+    window = (began - timedelta(hours=1), later)
+    assert service.verify(tenant, *window, now=later).ok
+
+    # When the newest digests and their entries are deleted and the head rewound
+    _cut_tail_after(tenant_a, kept)
+    cut = service.verify(tenant, *window, now=later)
+    # and the schedule extends the chain from the rewound head
+    _heartbeats_at([later])
+    regrown = service.verify(tenant, *window, now=later + period / 5)
+
+    # Then verification reports the missing tail, with the time of the last digest
+    assert cut.first_mismatch is not None
+    assert cut.first_mismatch.finding is Finding.TAIL_MISSING
+    assert cut.first_mismatch.at == kept.created_at
+    assert cut.first_mismatch.digest_sequence == int(kept.sequence)
+    # and, once the chain grew again, the hole in time
+    assert regrown.first_mismatch is not None
+    assert regrown.first_mismatch.finding is Finding.DIGEST_GAP
+    assert regrown.first_mismatch.at == kept.created_at
+
+
+def test_a_tail_forged_with_the_api_functions_hmac_key_fails_verification(
+    tenant_a: Api, chained_trail: list[AuditEntryItem]
+) -> None:
+    from chalicelib.services import audit as service
+    from chalicelib.services.audit_signing import legacy_hmac_key
+
+    # Given a chain extended by the schedule, cut after its second digest, head rewound
+    tenant = tenant_id(tenant_a.tenant_id)
+    began = utc_now()
+    period = service.digest_period()
+    _heartbeats_at([began + period * n for n in range(1, 4)])
+    kept = _digest_items(tenant_a)[1]
+    _cut_tail_after(tenant_a, kept)
+
+    # When the attacker grows the chain to now again, signing with the HMAC key it holds
+    later = began + 4 * period
+    forged = service.chain(tenant, [], now=later, signer=legacy_hmac_key())
+    report = service.verify(tenant, began - timedelta(hours=1), later, now=later)
+
+    # Then the first forged digest is reported
+    assert report.first_mismatch is not None
+    assert report.first_mismatch.finding is Finding.DIGEST_MODIFIED
+    assert report.first_mismatch.digest_sequence == forged
+
+
+def test_the_digest_schedule_extends_a_quiet_chain_with_empty_digests(
+    tenant_a: Api, streams: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import audit_heartbeats
+    from devtools.local_schedule import scheduled_event
+
+    # Given a digest period of two seconds (grace two) and a tenant whose trail is chained
+    monkeypatch.setenv("AUDIT_DIGEST_PERIOD_SECONDS", "2")
+    monkeypatch.setenv("AUDIT_DIGEST_GRACE_SECONDS", "2")
+    reset_settings()
+    tenant_a.create_customer(name="Ann")
+    streams.drain()
+    (*_, before) = _digest_items(tenant_a)
+
+    # When nothing else happens, the scheduled function runs (as the local schedule runs
+    # it) about every period for longer than the period plus grace, and once more at once
+    for _ in range(3):
+        time.sleep(1.6)
+        audit_heartbeats(scheduled_event("audit_heartbeats"), None)
+    audit_heartbeats(scheduled_event("audit_heartbeats"), None)
+    answer = _verify(tenant_a)
+
+    # Then each due run appended one digest, without entries, signed with the chain key
+    *_, heartbeat = heartbeats = _digest_items(tenant_a)[-3:]
+    assert [int(d.sequence) for d in heartbeats] == [int(before.sequence) + n for n in (1, 2, 3)]
+    assert heartbeats[0].previous_hash == before.signature
+    assert all(json.loads(d.entries or "[]") == [] for d in heartbeats)
+    assert {d.scheme for d in heartbeats} == {"ecdsa-p256-sha256"}
+    assert heartbeat.expires_at is not None and heartbeat.expires_at > time.time() + 86_400
+    # and the trail verifies, the heartbeats covering the tail
+    assert answer["ok"] is True, answer
+
+    # When the schedule stops for longer than the period plus grace
+    time.sleep(4.5)
+    stopped = _verify(tenant_a)
+
+    # Then verification names the missing tail and when the chain stopped
+    assert stopped["ok"] is False
+    assert stopped["first_mismatch"]["finding"] == "tail_missing"
+    assert stopped["first_mismatch"]["digest_sequence"] == int(heartbeat.sequence)
+    assert datetime.fromisoformat(stopped["first_mismatch"]["at"]) == heartbeat.created_at
+
+
+def test_an_entry_is_never_overwritten(tenant_a: Api) -> None:
+    # Given an entry in the trail
+    tenant = tenant_id(tenant_a.tenant_id)
+    tenant_a.create_customer(name="Ann")
+    (entry, *_) = _entries(tenant_a)
+
+    # When an entry with the same key but other content is put
+    rewritten = trail.put_entry(tenant, replace(entry, actor="key_someone_else"))
+
+    # Then the put is refused and the stored entry is unchanged
+    assert rewritten is False
+    assert trail.entries_between(tenant, entry.at, entry.at)[entry.sort_key] == entry
