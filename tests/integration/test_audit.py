@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -610,3 +611,71 @@ def test_an_entry_is_never_overwritten(tenant_a: Api) -> None:
     # Then the put is refused and the stored entry is unchanged
     assert rewritten is False
     assert trail.entries_between(tenant, entry.at, entry.at)[entry.sort_key] == entry
+
+
+def test_digests_signed_through_kms_verify_and_others_do_not(
+    tenant_a: Api, streams: Any, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.services import audit as service
+    from chalicelib.services.audit_signing import FileChainSigner, KmsChainKey
+
+    # Given a deployed-like stage: the chain key is a KMS P-256 signing key (moto's KMS)
+    kms = boto3.client("kms", region_name=environment["AWS_DEFAULT_REGION"])
+    created = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    monkeypatch.setenv("AUDIT_SIGNING_KEY_ID", created["KeyMetadata"]["Arn"])
+    reset_settings()
+    tenant = tenant_id(tenant_a.tenant_id)
+
+    # When the trail is chained through KMS, and a digest signed with another key follows
+    tenant_a.create_customer(name="Ann")
+    streams.drain()
+    signed_by_kms = _verify(tenant_a)
+    other_key = FileChainSigner(Path(environment["AUDIT_SIGNING_KEY_FILE"]))
+    forged = service.chain(tenant, [], signer=other_key)
+    after_forgery = _verify(tenant_a)
+
+    # Then the KMS-signed chain verifies and names its scheme, the forgery does not
+    assert signed_by_kms["ok"] is True, signed_by_kms
+    assert {d.scheme for d in _digest_items(tenant_a)} == {"ecdsa-p256-sha256"}
+    assert isinstance(service.chain_signer(), KmsChainKey)
+    assert after_forgery["first_mismatch"]["finding"] == "digest_modified"
+    assert after_forgery["first_mismatch"]["digest_sequence"] == forged
+
+
+def test_the_schedule_and_the_stream_function_extend_one_chain_without_forking(
+    tenant_a: Api,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.services.audit import append_heartbeats, chain
+
+    # Given batches of entries chained by stream functions while the schedule runs
+    tenant = tenant_id(tenant_a.tenant_id)
+    later = utc_now() + timedelta(hours=1)
+    batches = [
+        [
+            AuditEntry(
+                tenant_id=tenant,
+                entry_id=f"aud_{writer:02d}{'0' * 24}",
+                at=utc_now(),
+                kind=EntryKind.REQUEST,
+                actor="key_x",
+                role="admin",
+                action="get_customer",
+                resource_type="customers",
+                request_id=f"r{writer}",
+                expires_at=int(utc_now().timestamp()) + 3600,
+            )
+        ]
+        for writer in range(3)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        heartbeat = pool.submit(append_heartbeats, time.monotonic() + 60, later)
+        list(pool.map(lambda batch: chain(tenant, batch), batches))
+        heartbeat.result()
+
+    # Then every digest follows the one before it: one chain, no fork
+    digests = trail.digests_between(tenant, utc_now() - timedelta(hours=1), later)
+    assert [d.sequence for d in digests] == [1, 2, 3, 4]
+    for before, after in pairwise(digests):
+        assert after.previous_hash == before.signature
