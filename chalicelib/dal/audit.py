@@ -28,6 +28,7 @@ from chalicelib.dal.models import (
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.audit import (
     AuditEntry,
+    ChainHead,
     Digest,
     DigestedEntry,
     EntryKind,
@@ -197,8 +198,9 @@ def _digest(tenant: TenantId, item: AuditDigestItem) -> Digest:
     )
 
 
-def chain_head(tenant: TenantId) -> Digest | None:
-    """The latest digest as the head remembers it (sequence, time, signature)."""
+def chain_head(tenant: TenantId) -> ChainHead | None:
+    """The latest digest as the head remembers it (sequence, time, link; a head written
+    before links were stored links by the digest's signature)."""
     bound_settings()
     try:
         head = AuditDigestItem.get(
@@ -206,12 +208,11 @@ def chain_head(tenant: TenantId) -> Digest | None:
         )
     except AuditDigestItem.DoesNotExist:
         return None
-    scheme = SignatureScheme(head.scheme or SignatureScheme.HMAC_SHA256)
-    return Digest(tenant, int(head.sequence), head.created_at, "", (), head.signature, scheme)
+    return ChainHead(int(head.sequence), head.created_at, head.link or head.signature)
 
 
 def append_digest(
-    tenant: TenantId, head: Digest | None, digest: Digest, expires_at: int | None
+    tenant: TenantId, head: ChainHead | None, digest: Digest, expires_at: int | None
 ) -> bool:
     """Add `digest` after `head`, kept until `expires_at` (None: for good); False when
     another writer moved the head first."""
@@ -236,6 +237,7 @@ def append_digest(
         created_at=digest.created_at,
         signature=digest.signature,
         scheme=digest.scheme.value,
+        link=digest.head().link,
     )
     moved = (
         AuditDigestItem.pk.does_not_exist()

@@ -2,7 +2,7 @@
 
 Entries never hold personal values: ids, field names, actors and outcomes only. Each
 tenant's entries are chained in digests, as CloudTrail's digest files chain log files: a
-digest lists the hashes of the entries it covers and the previous digest's signature, and
+digest lists the hashes of the entries it covers and a link to the previous digest, and
 is signed with the chain's asymmetric key (ECDSA P-256), which only the chain's functions
 may use; digests from before that key are HMAC-signed (legacy). A digest is appended at
 least once per digest period, even with no entries, so a cut tail shows as missing
@@ -190,6 +190,29 @@ class Digest:
         unsigned = replace(self, scheme=signer.scheme, signature="")
         return replace(unsigned, signature=signer.sign(unsigned.message()))
 
+    def head(self) -> ChainHead:
+        return ChainHead(self.sequence, self.created_at, link_to(self))
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """What the next digest needs of the latest: its sequence, time and link."""
+
+    sequence: int
+    created_at: datetime
+    link: str
+
+
+def link_to(digest: Digest) -> str:
+    """The `previous_hash` of the digest after `digest`. A chain-key digest is linked by
+    the hash of its signed form, so the next digest commits to all of it and one verified
+    signature (the newest) vouches for the chain behind it; a legacy digest by its
+    signature (each legacy signature is checked)."""
+    if digest.scheme is SignatureScheme.HMAC_SHA256:
+        return digest.signature
+    signed_form = digest.message() + b"\x00" + digest.signature.encode()
+    return hashlib.sha256(signed_form).hexdigest()
+
 
 GENESIS_HASH = "0" * 64
 
@@ -200,7 +223,7 @@ def _canonical_json(document: Mapping[str, Any]) -> str:
 
 def next_digest(
     tenant: str,
-    head: Digest | None,
+    head: ChainHead | None,
     entries: Sequence[AuditEntry],
     now: datetime,
     signer: DigestSigner,
@@ -212,7 +235,7 @@ def next_digest(
         tenant_id=tenant,
         sequence=1 if head is None else head.sequence + 1,
         created_at=created,
-        previous_hash=GENESIS_HASH if head is None else head.signature,
+        previous_hash=GENESIS_HASH if head is None else head.link,
         entries=tuple(
             DigestedEntry(entry.sort_key, entry.digest_hash(), entry.expires_at)
             for entry in sorted(entries, key=lambda e: e.sort_key)
@@ -289,8 +312,9 @@ def verify_chain(
     previous = predecessor
     covered: set[str] = set()
     start_key, end_key = entry_sort_key(window[0], ""), entry_sort_key(window[1], "~")
-    for digest in digests:
-        mismatches += _check_digest(verifier, previous, digest)
+    for position, digest in enumerate(digests):
+        successor = digests[position + 1] if position + 1 < len(digests) else None
+        mismatches += _check_digest(verifier, previous, digest, successor)
         if coverage is not None:
             mismatches += _check_gap(previous, digest, coverage.max_gap)
         previous = digest
@@ -318,16 +342,25 @@ def verify_chain(
 
 
 def _check_digest(
-    verifier: DigestVerifier, previous: Digest | None, digest: Digest
+    verifier: DigestVerifier, previous: Digest | None, digest: Digest, successor: Digest | None
 ) -> list[Mismatch]:
-    expected_previous = _expected_previous(previous, digest)
-    if not _signed_validly(verifier, digest) or _downgraded(previous, digest):
+    """Legacy digests' signatures are each checked; a chain-key digest's only when it is
+    the newest (no `successor`), the links by hash vouching for the ones behind it."""
+    checks_signature = successor is None or digest.scheme is not ANCHORED_SCHEME
+    if checks_signature and not _signed_validly(verifier, digest):
         return [Mismatch(Finding.DIGEST_MODIFIED, digest_sequence=digest.sequence)]
-    if expected_previous is not None and digest.previous_hash != expected_previous:
-        return [Mismatch(Finding.DIGEST_MISSING, digest_sequence=digest.sequence - 1)]
+    if _downgraded(previous, digest):
+        return [Mismatch(Finding.DIGEST_MODIFIED, digest_sequence=digest.sequence)]
     if previous is not None and digest.sequence != previous.sequence + 1:
         return [Mismatch(Finding.DIGEST_MISSING, digest_sequence=previous.sequence + 1)]
-    return []
+    expected_previous = _expected_previous(previous, digest)
+    if expected_previous is None or digest.previous_hash == expected_previous:
+        return []
+    # The link is broken: the digest changed, unless what follows still vouches for it
+    # (its successor links to it as it is), in which case the one before it changed.
+    vouched_for = successor is None or successor.previous_hash == link_to(digest)
+    changed = previous if previous is not None and vouched_for else digest
+    return [Mismatch(Finding.DIGEST_MODIFIED, digest_sequence=changed.sequence)]
 
 
 def _signed_validly(verifier: DigestVerifier, digest: Digest) -> bool:
@@ -384,7 +417,7 @@ def _check_listed(
 
 def _expected_previous(previous: Digest | None, digest: Digest) -> str | None:
     if previous is not None:
-        return previous.signature
+        return link_to(previous)
     return GENESIS_HASH if digest.sequence == 1 else None
 
 

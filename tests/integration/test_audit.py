@@ -18,7 +18,14 @@ from chalicelib.api.routes import ROUTES
 from chalicelib.dal import audit as trail
 from chalicelib.dal import keys
 from chalicelib.dal.models import AuditDigestItem, AuditEntryItem
-from chalicelib.domain.audit import AuditEntry, EntryKind, Finding, entry_sort_key
+from chalicelib.domain.audit import (
+    AuditEntry,
+    Digest,
+    EntryKind,
+    Finding,
+    entry_sort_key,
+    link_to,
+)
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.tenancy import tenant_id
 from chalicelib.settings import reset_settings
@@ -407,7 +414,7 @@ def test_concurrent_writers_extend_the_chain_without_forking(tenant_a: Api) -> N
     assert sequences == [1, 2, 3, 4]
     assert [d.sequence for d in digests] == [1, 2, 3, 4]
     for before, after in pairwise(digests):
-        assert after.previous_hash == before.signature
+        assert after.previous_hash == link_to(before)
 
 
 def test_every_export_and_erasure_raises_an_alert(tenant_a: Api, streams: Any) -> None:
@@ -494,7 +501,17 @@ def _cut_tail_after(owner: Api, kept: AuditDigestItem) -> None:
         created_at=kept.created_at,
         signature=kept.signature,
         scheme=kept.scheme,
+        link=_as_digest(owner, kept).head().link,
     ).save()
+
+
+def _as_digest(owner: Api, item: AuditDigestItem) -> Digest:
+    (digest,) = [
+        d
+        for d in trail.digests_between(tenant_id(owner.tenant_id), item.created_at, item.created_at)
+        if d.sequence == int(item.sequence)
+    ]
+    return digest
 
 
 def test_a_cut_tail_with_a_rewound_head_fails_verification(
@@ -581,7 +598,7 @@ def test_the_digest_schedule_extends_a_quiet_chain_with_empty_digests(
     # Then each due run appended one digest, without entries, signed with the chain key
     *_, heartbeat = heartbeats = _digest_items(tenant_a)[-3:]
     assert [int(d.sequence) for d in heartbeats] == [int(before.sequence) + n for n in (1, 2, 3)]
-    assert heartbeats[0].previous_hash == before.signature
+    assert heartbeats[0].previous_hash == _as_digest(tenant_a, before).head().link
     assert all(json.loads(d.entries or "[]") == [] for d in heartbeats)
     assert {d.scheme for d in heartbeats} == {"ecdsa-p256-sha256"}
     assert heartbeat.expires_at is not None and heartbeat.expires_at > time.time() + 86_400
@@ -678,4 +695,4 @@ def test_the_schedule_and_the_stream_function_extend_one_chain_without_forking(
     digests = trail.digests_between(tenant, utc_now() - timedelta(hours=1), later)
     assert [d.sequence for d in digests] == [1, 2, 3, 4]
     for before, after in pairwise(digests):
-        assert after.previous_hash == before.signature
+        assert after.previous_hash == link_to(before)

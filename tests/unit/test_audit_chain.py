@@ -54,7 +54,7 @@ def _entry(n: int, minutes: int = 0) -> AuditEntry:
 def _chain(*batches: list[AuditEntry]) -> list[Digest]:
     digests: list[Digest] = []
     for i, batch in enumerate(batches):
-        head = digests[-1] if digests else None
+        head = digests[-1].head() if digests else None
         digests.append(next_digest("ten_A", head, batch, T0 + timedelta(minutes=10 * i), KEY))
     return digests
 
@@ -66,7 +66,7 @@ def _verify(entries: list[AuditEntry], digests: list[Digest], now: datetime = NO
 
 def test_digests_chain_from_genesis_and_never_go_back_in_time() -> None:
     first, second = _chain([_entry(1)], [_entry(2)])
-    late = next_digest("ten_A", second, [_entry(3)], T0 - timedelta(days=1), KEY)
+    late = next_digest("ten_A", second.head(), [_entry(3)], T0 - timedelta(days=1), KEY)
 
     assert (first.sequence, first.previous_hash) == (1, GENESIS_HASH)
     assert (second.sequence, second.previous_hash) == (2, first.signature)
@@ -143,13 +143,19 @@ def verifier(key_file: Path, chain_key: FileChainSigner) -> ChainVerifier:
     return ChainVerifier(FilePublicKey(key_file.with_name(key_file.name + ".pub")), KEY)
 
 
-def _heartbeats(signer: DigestSigner, until: datetime, after: Digest | None = None) -> list[Digest]:
-    """A digest every period from `after` (or T0) up to `until`, with no entries."""
+def _heartbeats(
+    signer: DigestSigner,
+    until: datetime,
+    after: Digest | None = None,
+    start: datetime | None = None,
+) -> list[Digest]:
+    """A digest every period after `after` (from `start`, or a period after `after`, or
+    T0) up to `until`, with no entries."""
     digests: list[Digest] = []
-    at = after.created_at + PERIOD if after is not None else T0
+    at = start or (after.created_at + PERIOD if after is not None else T0)
     head = after
     while at <= until:
-        head = next_digest("ten_A", head, [], at, signer)
+        head = next_digest("ten_A", head.head() if head else None, [], at, signer)
         digests.append(head)
         at += PERIOD
     return digests
@@ -230,9 +236,7 @@ def test_a_tail_cut_and_grown_again_is_a_gap(
     # Given a chain whose last hour was cut, and the head rewound: the chain grew on
     digests = _heartbeats(chain_key, NOW - timedelta(hours=1))
     kept = digests[:-12]
-    regrown = _heartbeats(
-        chain_key, NOW, after=replace(kept[-1], created_at=digests[-1].created_at)
-    )
+    regrown = _heartbeats(chain_key, NOW, after=kept[-1], start=digests[-1].created_at)
 
     # When it is verified
     report = _verify_tail(verifier, [*kept, *regrown], NOW)
@@ -268,7 +272,7 @@ def test_a_digest_signed_with_any_other_key_is_modified(
     # Given a chain whose newest digest was made with another P-256 key
     digests = _heartbeats(chain_key, NOW - PERIOD)
     other_key = FileChainSigner(tmp_path / "other.pem")
-    forged = next_digest("ten_A", digests[-1], [], NOW, other_key)
+    forged = next_digest("ten_A", digests[-1].head(), [], NOW, other_key)
 
     # When it is verified
     report = _verify_tail(verifier, [*digests, forged], NOW)
@@ -279,12 +283,32 @@ def test_a_digest_signed_with_any_other_key_is_modified(
     assert report.first_mismatch.digest_sequence == forged.sequence
 
 
+def test_an_edited_chain_key_digest_is_found_by_its_successors_link(
+    chain_key: FileChainSigner, verifier: ChainVerifier
+) -> None:
+    # Given a chain-key chain (only the newest digest's signature is checked) whose middle
+    # digest lost an entry it listed, its signature kept
+    entries = [_entry(1), _entry(2)]
+    first = next_digest("ten_A", None, [], T0, chain_key)
+    middle = next_digest("ten_A", first.head(), entries, T0 + PERIOD, chain_key)
+    rest = _heartbeats(chain_key, NOW, after=middle)
+    edited = replace(middle, entries=middle.entries[1:])
+
+    # When it is verified
+    report = _verify_tail(verifier, [first, edited, *rest], NOW, entries)
+
+    # Then the edited digest is named
+    assert report.first_mismatch is not None
+    assert report.first_mismatch.finding is Finding.DIGEST_MODIFIED
+    assert report.first_mismatch.digest_sequence == middle.sequence
+
+
 def test_a_legacy_chain_continues_under_the_chain_key(
     chain_key: FileChainSigner, verifier: ChainVerifier
 ) -> None:
     # Given a chain of HMAC digests (before the chain key), then one heartbeat per period
     legacy = _chain([_entry(1)], [_entry(2)])
-    anchored = [next_digest("ten_A", legacy[-1], [], NOW - PERIOD, chain_key)]
+    anchored = [next_digest("ten_A", legacy[-1].head(), [], NOW - PERIOD, chain_key)]
 
     # When it is verified, and when only the legacy digests are there
     report = _verify_tail(verifier, [*legacy, *anchored], NOW, [_entry(1), _entry(2)])
