@@ -112,12 +112,11 @@ class FilePublicKey:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec, utils
-        from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
         if scheme is not self.scheme or not self.path.exists():
             return False
-        public = load_pem_public_key(self.path.read_bytes())
-        if not isinstance(public, ec.EllipticCurvePublicKey):
+        public = _public_key(self.path, self.path.stat().st_mtime_ns)
+        if public is None:
             return False
         prehashed = ec.ECDSA(utils.Prehashed(hashes.SHA256()))
         try:
@@ -125,6 +124,20 @@ class FilePublicKey:
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+@lru_cache(maxsize=4)
+def _public_key(path: Path, modified_ns: int) -> Any:
+    """The P-256 public key in `path` (cached per version of the file), or None when the
+    file holds none."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        public = load_pem_public_key(path.read_bytes())
+    except ValueError:
+        return None
+    return public if isinstance(public, ec.EllipticCurvePublicKey) else None
 
 
 def _private_key(path: Path) -> Any:

@@ -190,6 +190,19 @@ def test_the_local_chain_key_is_a_private_file_and_its_public_key_verifies(
     )
 
 
+def test_a_damaged_or_missing_public_key_fails_verification_without_an_error(
+    tmp_path: Path, chain_key: FileChainSigner
+) -> None:
+    # Given a digest signed with the chain key, and public key files missing or damaged
+    digest = next_digest("ten_A", None, [], T0, chain_key)
+    damaged = tmp_path / "damaged.pub"
+    damaged.write_text("not a key")
+
+    # Then verification answers False rather than raising
+    for path in (tmp_path / "missing.pub", damaged):
+        assert not FilePublicKey(path).verify(digest.scheme, digest.message(), digest.signature)
+
+
 def test_a_chain_of_heartbeats_up_to_now_verifies(
     chain_key: FileChainSigner, verifier: ChainVerifier
 ) -> None:
