@@ -121,6 +121,13 @@ def put_entry(tenant: TenantId, entry: AuditEntry) -> bool:
     return True
 
 
+def put_new_entry(tenant: TenantId, entry: AuditEntry) -> None:
+    """Add a request's entry (its id is new): an item already under its key is a
+    collision, refused as AuditUnavailable, never overwritten."""
+    if not put_entry(tenant, entry):
+        raise AuditUnavailable("an audit entry with this key exists already")
+
+
 def put_mentions(tenant: TenantId, entry: AuditEntry) -> None:
     """One copy of an entry naming several customers under each of them (idempotent)."""
     bound_settings()

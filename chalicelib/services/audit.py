@@ -120,7 +120,7 @@ def record_request(record: RequestRecord, now: datetime | None = None) -> AuditE
         outcome=str(record.status),
         detail={"method": record.method},
     )
-    repository.put_entry(record.tenant, entry)
+    repository.put_new_entry(record.tenant, entry)
     return entry
 
 

@@ -27,6 +27,7 @@ from chalicelib.domain.audit import (
     link_to,
 )
 from chalicelib.domain.clock import utc_now
+from chalicelib.domain.errors import AuditUnavailable
 from chalicelib.domain.tenancy import tenant_id
 from chalicelib.settings import reset_settings
 from tests.support.api import Answer, Api
@@ -622,10 +623,14 @@ def test_an_entry_is_never_overwritten(tenant_a: Api) -> None:
     tenant_a.create_customer(name="Ann")
     (entry, *_) = _entries(tenant_a)
 
-    # When an entry with the same key but other content is put
-    rewritten = trail.put_entry(tenant, replace(entry, actor="key_someone_else"))
+    # When an entry with the same key but other content is put, by the stream functions
+    # (a redelivery is not an error) and by the request path (a collision is)
+    other = replace(entry, actor="key_someone_else")
+    rewritten = trail.put_entry(tenant, other)
+    with pytest.raises(AuditUnavailable):
+        trail.put_new_entry(tenant, other)
 
-    # Then the put is refused and the stored entry is unchanged
+    # Then both puts are refused and the stored entry is unchanged
     assert rewritten is False
     assert trail.entries_between(tenant, entry.at, entry.at)[entry.sort_key] == entry
 
