@@ -293,22 +293,31 @@ def append_heartbeats(deadline: float, now: datetime | None = None) -> int:
     """The digest schedule: append a digest, with no entries, to the chain of every tenant
     not deleted whose head is older than half a digest period (a busier chain was just
     extended by the stream function). Tenants are listed by a Query (gsi1), never a Scan.
-    Answers how many digests it appended."""
+    Answers how many digests it appended. One tenant's failure does not stop the others;
+    the run then fails (so it is retried and alarmed) once all were tried."""
     signer = chain_signer()
     at = now or utc_now()
     due_before = at - digest_period() / 2
     appended = 0
+    failed: list[str] = []
     for tenant in control.iter_tenants():
         if time.monotonic() >= deadline:
             logger.warning("audit heartbeats stopped at the deadline", appended=appended)
             break
         if tenant.status is TenantStatus.DELETED:
             continue
-        head = repository.chain_head(tenant.id)
-        if head is not None and head.created_at > due_before:
+        try:
+            head = repository.chain_head(tenant.id)
+            if head is not None and head.created_at > due_before:
+                continue
+            chain(tenant.id, [], at, signer, PLAN_LIMITS[tenant.plan].audit_retention_days)
+        except Exception:  # noqa: BLE001 - one tenant's failure must not stop the job
+            logger.exception("audit heartbeat failed", tenant_id=tenant.id)
+            failed.append(tenant.id)
             continue
-        chain(tenant.id, [], at, signer, PLAN_LIMITS[tenant.plan].audit_retention_days)
         appended += 1
+    if failed:
+        raise RuntimeError(f"audit heartbeats failed for {len(failed)} tenants: {failed[:10]}")
     return appended
 
 

@@ -701,3 +701,30 @@ def test_the_schedule_and_the_stream_function_extend_one_chain_without_forking(
     assert [d.sequence for d in digests] == [1, 2, 3, 4]
     for before, after in pairwise(digests):
         assert after.previous_hash == link_to(before)
+
+
+def test_one_tenants_failing_chain_does_not_stop_the_others_heartbeats(
+    tenant_a: Api, tenant_b: Api, environment: dict[str, str]
+) -> None:
+    from chalicelib.services.audit import append_heartbeats
+
+    # Given tenant A's chain head is unreadable (a damaged item)
+    client = boto3.client("dynamodb", region_name=environment["AWS_DEFAULT_REGION"])
+    client.put_item(
+        TableName=environment["AUDIT_TABLE"],
+        Item={
+            "pk": {"S": keys.audit_digests_pk(tenant_id(tenant_a.tenant_id))},
+            "sk": {"S": keys.AUDIT_HEAD_SK},
+            "sequence": {"N": "1"},
+            "created_at": {"S": "not a time"},
+            "signature": {"S": "x"},
+        },
+    )
+
+    # When the digest schedule runs
+    with pytest.raises(RuntimeError, match="failed for 1 tenants"):
+        append_heartbeats(time.monotonic() + 60)
+
+    # Then tenant B's chain was extended all the same, and the run reports the failure
+    (heartbeat,) = _digest_items(tenant_b)
+    assert json.loads(heartbeat.entries or "[]") == []
