@@ -6,6 +6,7 @@ from chalice import Chalice, Cron, Rate
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.routes import api_blueprint
 from chalicelib.lazy import deferred
+from chalicelib.settings import AUDIT_DIGEST_PERIOD_MINUTES
 from chalicelib.streams_config import (
     AUDIT_CHANGES,
     AUDIT_STREAM,
@@ -58,3 +59,7 @@ chain_audit_trail = app.on_dynamodb_record(
     batch_size=AUDIT_STREAM.settings.batch_size,
     name="chain_audit_trail",
 )(deferred("chalicelib.streams.audit", "chain_audit_trail"))
+
+audit_heartbeats = app.schedule(
+    Rate(AUDIT_DIGEST_PERIOD_MINUTES, unit=Rate.MINUTES), name="audit_heartbeats"
+)(deferred("chalicelib.jobs", "audit_heartbeats"))

@@ -71,6 +71,16 @@ def segment_backfills(event: CloudWatchEvent) -> None:
     run_backfills(_today(), _deadline(event))
 
 
+@_as_system
+def audit_heartbeats(event: CloudWatchEvent) -> None:
+    """Every digest period: extend every tenant's audit chain, even with no new entries,
+    so a chain cut short is found by verification (docs/security.md)."""
+    from chalicelib.services.audit import append_heartbeats
+
+    appended = append_heartbeats(_deadline(event))
+    logger.info("audit heartbeats", appended=appended)
+
+
 def _today() -> date:
     from chalicelib.domain.clock import utc_now
 

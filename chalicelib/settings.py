@@ -14,6 +14,9 @@ from chalicelib.domain.tenancy import Plan
 MAX_AUTH_CACHE_SECONDS = 5
 """Issue 13: revocation and suspension take effect within 5 s in every stage."""
 
+AUDIT_DIGEST_PERIOD_MINUTES = 5
+"""The digest schedule's rate (app.py); AUDIT_DIGEST_PERIOD_SECONDS tells verification."""
+
 
 class SettingsError(RuntimeError):
     """The environment does not describe a usable deployment."""
@@ -37,6 +40,16 @@ class Settings(BaseModel):
     rate_limit_in_app: bool = False
     event_bus_name: str | None = None
     audit_requests: bool = True
+    audit_signing_key_id: str | None = None
+    """The audit chain's KMS key (ECC_NIST_P256, SIGN_VERIFY), set by infra in deployed
+    stages: the chain's functions sign with it, the API verifies (docs/security.md)."""
+    audit_signing_key_file: str | None = None
+    """Locally, the chain key's PEM file (created on first use, mode 600); its public key
+    sits beside it as `<file>.pub`. Default `.local/audit-signing-key.pem` (stage local)."""
+    audit_digest_period_seconds: int = Field(default=AUDIT_DIGEST_PERIOD_MINUTES * 60, ge=1)
+    """How often the digest schedule appends a digest to every tenant's chain."""
+    audit_digest_grace_seconds: int = Field(default=300, ge=0)
+    """How late a digest may be before verification reports the chain's tail missing."""
     gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
     """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
     by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
@@ -75,6 +88,10 @@ class Settings(BaseModel):
             "auth_cache_seconds": read("AUTH_CACHE_SECONDS"),
             "rate_limit_in_app": read("RATE_LIMIT_IN_APP"),
             "event_bus_name": read("EVENT_BUS_NAME"),
+            "audit_signing_key_id": read("AUDIT_SIGNING_KEY_ID"),
+            "audit_signing_key_file": read("AUDIT_SIGNING_KEY_FILE"),
+            "audit_digest_period_seconds": read("AUDIT_DIGEST_PERIOD_SECONDS"),
+            "audit_digest_grace_seconds": read("AUDIT_DIGEST_GRACE_SECONDS"),
         }
         plans = read("GATEWAY_USAGE_PLANS")
         try:

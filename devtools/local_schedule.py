@@ -31,7 +31,7 @@ def _interval(config: ScheduledEventConfig) -> float:
     return _ONE_DAY
 
 
-def _scheduled_event(name: str) -> dict[str, Any]:
+def scheduled_event(name: str) -> dict[str, Any]:
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -68,7 +68,7 @@ class LocalSchedule:
     def _run(self, name: str, handler: Callable[[Any, Any], Any], interval: float) -> None:
         while not self._stop.wait(interval):
             try:
-                handler(_scheduled_event(name), None)
+                handler(scheduled_event(name), None)
             except Exception as error:  # noqa: BLE001 - a failed run is reported, the next runs
                 print(f"scheduled function {name} failed: {error!r}", flush=True)
 

@@ -113,6 +113,8 @@ def main() -> int:
         environment["CURSOR_SECRET"] = _secret_file(
             LOCAL_DIR / "cursor-secret", secrets.token_urlsafe(48)
         )
+        # The audit chain's key: made (mode 600) by the chain's first digest.
+        environment["AUDIT_SIGNING_KEY_FILE"] = str(LOCAL_DIR / "audit-signing-key.pem")
         prepare(environment)
         schedule = LocalSchedule()
         for name in schedule.start():

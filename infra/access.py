@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from chalicelib.dal.schema import (
     AUDIT_TABLE,
@@ -64,6 +65,13 @@ class TableAccess:
         return bool(set(self.actions) & WRITE_ACTIONS)
 
 
+class ChainKeyUse(StrEnum):
+    """What a function may do with the audit chain's KMS key (docs/security.md)."""
+
+    SIGN = "sign"  # kms:Sign (and Verify, GetPublicKey): the chain's functions only
+    VERIFY = "verify"  # kms:Verify and kms:GetPublicKey
+
+
 @dataclass(frozen=True)
 class FunctionAccess:
     """The data access of one function, named by its logical id in Chalice's template."""
@@ -73,15 +81,23 @@ class FunctionAccess:
     manages_gateway_keys: bool = False
     """Creates, moves and deletes tenants' API Gateway keys (infra/roles.py scopes it to
     this stage's usage plans and keys)."""
+    audit_chain_key: ChainKeyUse | None = None
 
 
 # by_tenant index partitions are "{tenant_id}#{shard}" (tenant ids are "ten_…").
 TENANT_SHARD_KEYS = "ten_*#*"
+# A tenant's audit entries partition, "T#{tenant_id}#AUDIT" (not its digests, mentions or
+# alert windows): the only audit partition the request path and the change recorder write.
+AUDIT_ENTRY_KEYS = "T#*#AUDIT"
+# A tenant's digests and chain head, "T#{tenant_id}#AUDIT#DIGESTS".
+AUDIT_DIGEST_KEYS = "T#*#AUDIT#DIGESTS"
 
 API_HANDLER = FunctionAccess(
     function="APIHandler",
     # Tenant onboarding, plan changes and offboarding move the tenant's API Gateway key.
     manages_gateway_keys=True,
+    # Verification checks digests' signatures; it cannot sign.
+    audit_chain_key=ChainKeyUse.VERIFY,
     tables=(
         # Authentication reads the API key (by key hash) and its tenant; the admin plane and
         # key self-service put, update and list tenants (gsi1 by creation, gsi2 by status),
@@ -121,18 +137,21 @@ API_HANDLER = FunctionAccess(
             },
             leading_keys=(TENANT_DATA_KEYS,),
         ),
-        # The audit trail: one entry put per request (never updated or deleted: the API
-        # cannot rewrite the trail); reading it newest first (table and its three
-        # indexes); verification reads entries, digests and the chain's head.
+        # The audit trail: reading it newest first (table and its three indexes);
+        # verification reads entries, digests and the chain's head.
         TableAccess(
             AUDIT_TABLE,
-            actions=("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"),
+            actions=("dynamodb:GetItem", "dynamodb:Query"),
             indexes={
                 index: IndexAccess(leading_keys=(TENANT_DATA_KEYS,))
                 for index in ("by_customer", "by_actor", "by_action")
             },
             leading_keys=(TENANT_DATA_KEYS,),
         ),
+        # One entry put per request, into the entries partition only (conditioned on
+        # attribute_not_exists(pk) in the code; no update, delete or batch write here,
+        # and no write to the digests and head: the API cannot rewrite the trail).
+        TableAccess(AUDIT_TABLE, actions=("dynamodb:PutItem",), leading_keys=(AUDIT_ENTRY_KEYS,)),
         # Powertools Idempotency: the in-progress record (conditional put), its completion
         # (update), the stored result of a repeat (get), and its removal when the work fails.
         TableAccess(
@@ -256,8 +275,8 @@ RECORD_DATA_CHANGES = FunctionAccess(
     tables=(
         # The tenant's plan (its audit retention).
         TableAccess(CONTROL_TABLE, actions=("dynamodb:GetItem",)),
-        # One conditional put per change of audited data.
-        TableAccess(AUDIT_TABLE, actions=("dynamodb:PutItem",), leading_keys=(TENANT_DATA_KEYS,)),
+        # One conditional put per change of audited data, into the entries partition.
+        TableAccess(AUDIT_TABLE, actions=("dynamodb:PutItem",), leading_keys=(AUDIT_ENTRY_KEYS,)),
     ),
 )
 
@@ -281,6 +300,25 @@ CHAIN_AUDIT_TRAIL = FunctionAccess(
         # An alert's event, delivered by the data stream's consumer like segment events.
         TableAccess(DATA_TABLE, actions=("dynamodb:PutItem",), leading_keys=(TENANT_DATA_KEYS,)),
     ),
+    # Signs each digest it appends.
+    audit_chain_key=ChainKeyUse.SIGN,
+)
+
+AUDIT_HEARTBEATS = FunctionAccess(
+    function="AuditHeartbeats",
+    tables=(
+        # Lists the tenants (gsi1; each names its plan, hence its retention).
+        TableAccess(CONTROL_TABLE, actions=("dynamodb:Query",), indexes={"gsi1": IndexAccess()}),
+        # Each tenant's chain head (get) and a digest with the head (transaction of puts):
+        # nothing outside the digests partition.
+        TableAccess(
+            AUDIT_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:PutItem"),
+            leading_keys=(AUDIT_DIGEST_KEYS,),
+        ),
+    ),
+    # Signs each digest it appends.
+    audit_chain_key=ChainKeyUse.SIGN,
 )
 
 FUNCTION_ACCESS: dict[str, FunctionAccess] = {
@@ -295,5 +333,6 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         DAILY_LOYALTY,
         RECORD_DATA_CHANGES,
         CHAIN_AUDIT_TRAIL,
+        AUDIT_HEARTBEATS,
     )
 }

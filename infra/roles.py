@@ -14,10 +14,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from chalicelib.domain.gateway import STAGE_TAG
-from infra.access import FunctionAccess, TableAccess
+from infra.access import ChainKeyUse, FunctionAccess, TableAccess
 
 _KMS_READ = ("kms:Decrypt", "kms:DescribeKey")
 _KMS_WRITE = ("kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
+CHAIN_KEY_ACTIONS = {
+    ChainKeyUse.SIGN: ("kms:Sign", "kms:Verify", "kms:GetPublicKey"),
+    ChainKeyUse.VERIFY: ("kms:Verify", "kms:GetPublicKey"),
+}
 
 
 def _leading_keys(patterns: tuple[str, ...]) -> dict[str, Any] | None:
@@ -101,6 +105,7 @@ def function_role(
     key: kms.IKey,
     log_group: logs.ILogGroup,
     gateway: GatewayKeys | None = None,
+    chain_key: kms.IKey | None = None,
 ) -> iam.Role:
     role = iam.Role(
         scope,
@@ -118,6 +123,11 @@ def function_role(
             raise ValueError(f"{access.function} manages gateway keys: pass the usage plans")
         for statement in _gateway_statements(scope, gateway):
             role.add_to_policy(statement)
+    if access.audit_chain_key is not None:
+        if chain_key is None:
+            raise ValueError(f"{access.function} uses the audit chain key: pass it")
+        actions = list(CHAIN_KEY_ACTIONS[access.audit_chain_key])
+        role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[chain_key.key_arn]))
     # The same key encrypts the function's environment (it holds the cursor secret).
     role.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]))
     role.add_to_policy(

@@ -19,11 +19,11 @@ from constructs import Construct
 from chalicelib.dal.schema import ALL_TABLES
 from chalicelib.domain.plans import PLAN_LIMITS
 from chalicelib.streams_config import STREAM_CONSUMERS, StreamConsumer
-from infra.access import FUNCTION_ACCESS, FunctionAccess
+from infra.access import FUNCTION_ACCESS, ChainKeyUse, FunctionAccess
 from infra.alarms import ServiceAlarms
 from infra.api import AUTHORIZER_FUNCTION, configure_rest_api, declare_usage_plans, usage_plan_name
 from infra.chalice_app import package_chalice_app
-from infra.roles import GatewayKeys, function_role
+from infra.roles import CHAIN_KEY_ACTIONS, GatewayKeys, function_role
 from infra.stages import (
     APP_NAME,
     AUTHORIZER_CACHE_SECONDS,
@@ -73,6 +73,7 @@ class CustomerOpsStack(Stack):
         self.stage = stage
         names = chalice_stage_environment(source_dir, stage.name)
         self.key = self._data_key()
+        self.audit_chain_key = self._audit_chain_key()
         self.tables = build_tables(self, names, self.key, stage)
         self.cursor_secret = self._generated_secret(
             "CursorSecret", CURSOR_SECRET, CURSOR_SECRET_LENGTH, "HMAC key of paging cursors"
@@ -106,6 +107,7 @@ class CustomerOpsStack(Stack):
             )
             for logical_id in self.app.functions
         }
+        self._allow_chain_key_use(function_access)
         self.access_logs = configure_rest_api(self, self.app, self.key, stage)
         self.stream_consumers = wire_stream_consumers(
             self, self.app, stream_consumers, self.tables, self.roles, self.key, stage
@@ -132,6 +134,62 @@ class CustomerOpsStack(Stack):
         key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
         return key
 
+    def _audit_chain_key(self) -> kms.Key:
+        """The audit chain's signing key (docs/security.md, "Audit trail"). Its policy lets
+        the account administer it and verify with it, never sign: `kms:Sign` is granted
+        by the key policy to the chain's function roles alone (_allow_chain_key_use)."""
+        administer = iam.PolicyStatement(
+            sid="AdministerWithoutSigning",
+            principals=[iam.AccountRootPrincipal()],
+            actions=[
+                "kms:Create*",
+                "kms:Describe*",
+                "kms:Enable*",
+                "kms:List*",
+                "kms:Put*",
+                "kms:Update*",
+                "kms:Revoke*",
+                "kms:Disable*",
+                "kms:Get*",
+                "kms:Delete*",
+                "kms:TagResource",
+                "kms:UntagResource",
+                "kms:ScheduleKeyDeletion",
+                "kms:CancelKeyDeletion",
+                "kms:Verify",
+            ],
+            resources=["*"],
+        )
+        return kms.Key(
+            self,
+            "AuditChainKey",
+            alias=f"alias/{self.stage.stack_name}-audit-chain",
+            description=f"{self.stage.stack_name}: signs the audit trail's digests",
+            key_spec=kms.KeySpec.ECC_NIST_P256,
+            key_usage=kms.KeyUsage.SIGN_VERIFY,
+            pending_window=Duration.days(30),
+            removal_policy=self.stage.removal_policy,
+            policy=iam.PolicyDocument(statements=[administer]),
+        )
+
+    def _allow_chain_key_use(self, function_access: Mapping[str, FunctionAccess]) -> None:
+        """The key policy's grants to the function roles: what each role's policy holds."""
+        for use in ChainKeyUse:
+            roles = [
+                self.roles[logical_id]
+                for logical_id in sorted(self.app.functions)
+                if function_access[logical_id].audit_chain_key is use
+            ]
+            if roles:
+                self.audit_chain_key.add_to_resource_policy(
+                    iam.PolicyStatement(
+                        sid=f"ChainFunctions{use.value.capitalize()}",
+                        principals=[iam.ArnPrincipal(role.role_arn) for role in roles],
+                        actions=list(CHAIN_KEY_ACTIONS[use]),
+                        resources=["*"],
+                    )
+                )
+
     def _generated_secret(
         self, construct_id: str, name: str, length: int, what: str
     ) -> secretsmanager.Secret:
@@ -157,6 +215,7 @@ class CustomerOpsStack(Stack):
         # never holds the value; the function's environment does, encrypted with the key.
         environment["CURSOR_SECRET"] = self.cursor_secret.secret_value.unsafe_unwrap()
         environment["AUTH_CACHE_SECONDS"] = str(self.stage.auth_cache_seconds)
+        environment["AUDIT_SIGNING_KEY_ID"] = self.audit_chain_key.key_arn
         # Names, not ids: a reference to the usage plans from the function would close a
         # cycle (usage plan → API stage → API → function). The function looks the ids up.
         environment["GATEWAY_USAGE_PLANS"] = json.dumps(
@@ -185,7 +244,9 @@ class CustomerOpsStack(Stack):
             encryption_key=self.key,
             removal_policy=self.stage.removal_policy,
         )
-        role = function_role(self, access, self.tables, self.key, log_group, gateway_keys)
+        role = function_role(
+            self, access, self.tables, self.key, log_group, gateway_keys, self.audit_chain_key
+        )
         function = self.app.construct.get_resource(logical_id)
         function.add_property_override("FunctionName", function_name)
         function.add_property_override("Role", role.role_arn)
@@ -216,5 +277,6 @@ class CustomerOpsStack(Stack):
         CfnOutput(self, "EventBusName", value=self.event_bus.event_bus_name)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(self, "CursorSecretArn", value=self.cursor_secret.secret_arn)
+        CfnOutput(self, "AuditChainKeyArn", value=self.audit_chain_key.key_arn)
         CfnOutput(self, "PlatformAdminKeySecretName", value=self.admin_key_secret.secret_name)
         CfnOutput(self, "AccessLogGroup", value=self.access_logs.log_group_name)

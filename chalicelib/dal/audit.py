@@ -26,7 +26,14 @@ from chalicelib.dal.models import (
     DataTableModel,
 )
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
-from chalicelib.domain.audit import AuditEntry, Digest, DigestedEntry, EntryKind
+from chalicelib.domain.audit import (
+    AuditEntry,
+    ChainHead,
+    Digest,
+    DigestedEntry,
+    EntryKind,
+    SignatureScheme,
+)
 from chalicelib.domain.clock import sortable_timestamp
 from chalicelib.domain.errors import AuditUnavailable, ConcurrentModification
 from chalicelib.domain.paging import Page, PageRequest
@@ -114,6 +121,13 @@ def put_entry(tenant: TenantId, entry: AuditEntry) -> bool:
     return True
 
 
+def put_new_entry(tenant: TenantId, entry: AuditEntry) -> None:
+    """Add a request's entry (its id is new): an item already under its key is a
+    collision, refused as AuditUnavailable, never overwritten."""
+    if not put_entry(tenant, entry):
+        raise AuditUnavailable("an audit entry with this key exists already")
+
+
 def put_mentions(tenant: TenantId, entry: AuditEntry) -> None:
     """One copy of an entry naming several customers under each of them (idempotent)."""
     bound_settings()
@@ -187,11 +201,13 @@ def _digest(tenant: TenantId, item: AuditDigestItem) -> Digest:
         previous_hash=item.previous_hash or "",
         entries=tuple(DigestedEntry(str(k), str(h), int(e)) for k, h, e in listed),
         signature=item.signature,
+        scheme=SignatureScheme(item.scheme or SignatureScheme.HMAC_SHA256),
     )
 
 
-def chain_head(tenant: TenantId) -> Digest | None:
-    """The latest digest as the head remembers it (sequence, time, signature)."""
+def chain_head(tenant: TenantId) -> ChainHead | None:
+    """The latest digest as the head remembers it (sequence, time, link; a head written
+    before links were stored links by the digest's signature)."""
     bound_settings()
     try:
         head = AuditDigestItem.get(
@@ -199,15 +215,17 @@ def chain_head(tenant: TenantId) -> Digest | None:
         )
     except AuditDigestItem.DoesNotExist:
         return None
-    return Digest(tenant, int(head.sequence), head.created_at, "", (), head.signature)
+    return ChainHead(int(head.sequence), head.created_at, head.link or head.signature)
 
 
-def append_digest(tenant: TenantId, head: Digest | None, digest: Digest) -> bool:
-    """Add `digest` after `head`; False when another writer moved the head first."""
+def append_digest(
+    tenant: TenantId, head: ChainHead | None, digest: Digest, expires_at: int | None
+) -> bool:
+    """Add `digest` after `head`, kept until `expires_at` (None: for good); False when
+    another writer moved the head first."""
     bound_settings()
     pk = keys.audit_digests_pk(tenant)
     created = sortable_timestamp(digest.created_at)
-    latest_expiry = max((e.expires_at for e in digest.entries), default=0)
     item = AuditDigestItem(
         pk=pk,
         sk=keys.audit_digest_sk(created, digest.sequence),
@@ -216,7 +234,8 @@ def append_digest(tenant: TenantId, head: Digest | None, digest: Digest) -> bool
         signature=digest.signature,
         previous_hash=digest.previous_hash,
         entries=json.dumps([[e.sort_key, e.hash, e.expires_at] for e in digest.entries]),
-        expires_at=latest_expiry + 86_400 if latest_expiry else None,
+        expires_at=expires_at,
+        scheme=digest.scheme.value,
     )
     new_head = AuditDigestItem(
         pk=pk,
@@ -224,6 +243,8 @@ def append_digest(tenant: TenantId, head: Digest | None, digest: Digest) -> bool
         sequence=digest.sequence,
         created_at=digest.created_at,
         signature=digest.signature,
+        scheme=digest.scheme.value,
+        link=digest.head().link,
     )
     moved = (
         AuditDigestItem.pk.does_not_exist()

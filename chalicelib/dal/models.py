@@ -764,7 +764,7 @@ class AuditEntryItem(AuditTableModel):
 
 class AuditDigestItem(AuditTableModel):
     """A digest (`T#{t}#AUDIT#DIGESTS`, sk `D#{time}#{sequence}`) or the chain's head
-    (same partition, sk `HEAD`: the latest digest's sequence, time and signature), which
+    (same partition, sk `HEAD`: the latest digest's sequence, time, signature and link), which
     every append changes under a condition on its sequence: two writers cannot fork."""
 
     sequence = NumberAttribute()
@@ -773,6 +773,8 @@ class AuditDigestItem(AuditTableModel):
     previous_hash = UnicodeAttribute(null=True)
     entries = UnicodeAttribute(null=True)  # JSON: [[sort key, hash, expires_at], ...]
     expires_at = NumberAttribute(null=True)
+    scheme = UnicodeAttribute(null=True)  # the signature's scheme; absent: legacy HMAC
+    link = UnicodeAttribute(null=True)  # the head only: the next digest's previous_hash
 
 
 class AuditWindowItem(AuditTableModel):

@@ -106,8 +106,11 @@ class AuditEntryPage(BaseModel):
 
 class MismatchOut(BaseModel):
     finding: str = Field(
-        description="entry_modified, entry_missing, entry_not_in_digest, digest_modified "
-        "or digest_missing"
+        description="entry_modified, entry_missing, entry_not_in_digest, digest_modified, "
+        "digest_missing, digest_gap (digests further apart than the digest period allows: "
+        "`at` is the last digest before the gap) or tail_missing (no digest signed with the "
+        "chain key within the digest period before now: `at` and `digest_sequence` name "
+        "the newest digest, if any)"
     )
     entry_id: str | None
     digest_sequence: int | None

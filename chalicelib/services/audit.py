@@ -4,6 +4,7 @@ digests, verification, reading the trail, and alerts on unusual access (docs/sec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,9 @@ from chalicelib.domain.audit import (
     EXPORT_ACTION,
     AlertRule,
     AuditEntry,
+    Coverage,
+    Digest,
+    DigestSigner,
     EntryKind,
     Verification,
     next_digest,
@@ -38,8 +42,9 @@ from chalicelib.domain.errors import FieldIssue, InvalidInput
 from chalicelib.domain.ids import derived_id, new_audit_entry_id
 from chalicelib.domain.paging import MAX_PAGE_SIZE, Page, PageRequest
 from chalicelib.domain.plans import PLAN_LIMITS, Plan
-from chalicelib.domain.tenancy import TenantId, tenant_id
+from chalicelib.domain.tenancy import TenantId, TenantStatus, tenant_id
 from chalicelib.observability import logger
+from chalicelib.services.audit_signing import chain_signer, chain_verifier
 from chalicelib.settings import get_settings
 from chalicelib.streams_config import AUDIT_STREAM
 
@@ -52,9 +57,18 @@ CLOCK_SKEW = timedelta(minutes=5)
 PENDING_GRACE = timedelta(seconds=AUDIT_STREAM.settings.maximum_record_age_seconds)
 
 
-def signing_key() -> bytes:
-    """The digests' HMAC key, derived from the service secret (docs/security.md)."""
-    return get_settings().derived_key("audit digest key")
+# A digest without entries (a heartbeat) is kept one day beyond the retention of an entry
+# made with it, as a digest with entries is kept one day beyond its last entry's.
+_DIGEST_KEPT_BEYOND_ENTRIES = timedelta(days=1)
+
+
+def digest_period() -> timedelta:
+    return timedelta(seconds=get_settings().audit_digest_period_seconds)
+
+
+def _coverage_gap() -> timedelta:
+    """How far apart digests may be: the digest period plus its grace."""
+    return digest_period() + timedelta(seconds=get_settings().audit_digest_grace_seconds)
 
 
 @dataclass(frozen=True)
@@ -106,7 +120,7 @@ def record_request(record: RequestRecord, now: datetime | None = None) -> AuditE
         outcome=str(record.status),
         detail={"method": record.method},
     )
-    repository.put_entry(record.tenant, entry)
+    repository.put_new_entry(record.tenant, entry)
     return entry
 
 
@@ -245,26 +259,75 @@ def record_changes(
 # --- the chain ---------------------------------------------------------------------------
 
 
-def chain(tenant: TenantId, entries: Sequence[AuditEntry], now: datetime | None = None) -> int:
-    """Append one digest over `entries` to the tenant's chain; its sequence number.
+def chain(
+    tenant: TenantId,
+    entries: Sequence[AuditEntry],
+    now: datetime | None = None,
+    signer: DigestSigner | None = None,
+    retention_days: int | None = None,
+) -> int:
+    """Append one digest over `entries` (none: a heartbeat) to the tenant's chain; its
+    sequence number. `retention_days` (read when needed) keeps a heartbeat.
 
-    Writers race through the head's condition: the loser reads the new head and tries
-    again, so the chain never forks.
+    Writers (the stream function and the digest schedule) race through the head's
+    condition: the loser reads the new head and tries again, so the chain never forks.
     """
-    key = signing_key()
+    signer = signer or chain_signer()
     for _ in range(APPEND_ATTEMPTS):
         head = repository.chain_head(tenant)
-        digest = next_digest(tenant, head, entries, now or utc_now(), key)
-        if repository.append_digest(tenant, head, digest):
+        digest = next_digest(tenant, head, entries, now or utc_now(), signer)
+        if repository.append_digest(tenant, head, digest, _digest_expiry(digest, retention_days)):
             return digest.sequence
     raise RuntimeError(f"could not append to the audit chain of {tenant}")
+
+
+def _digest_expiry(digest: Digest, retention_days: int | None) -> int:
+    latest = max((e.expires_at for e in digest.entries), default=None)
+    if latest is None:
+        days = retention_days or _retention_days(tenant_id(digest.tenant_id), None)
+        latest = retention_expiry(digest.created_at, days)
+    return latest + int(_DIGEST_KEPT_BEYOND_ENTRIES.total_seconds())
+
+
+def append_heartbeats(deadline: float, now: datetime | None = None) -> int:
+    """The digest schedule: append a digest, with no entries, to the chain of every tenant
+    not deleted whose head is older than half a digest period (a busier chain was just
+    extended by the stream function). Tenants are listed by a Query (gsi1), never a Scan.
+    Answers how many digests it appended. One tenant's failure does not stop the others;
+    the run then fails (so it is retried and alarmed) once all were tried."""
+    signer = chain_signer()
+    at = now or utc_now()
+    due_before = at - digest_period() / 2
+    appended = 0
+    failed: list[str] = []
+    for tenant in control.iter_tenants():
+        if time.monotonic() >= deadline:
+            logger.warning("audit heartbeats stopped at the deadline", appended=appended)
+            break
+        if tenant.status is TenantStatus.DELETED:
+            continue
+        try:
+            head = repository.chain_head(tenant.id)
+            if head is not None and head.created_at > due_before:
+                continue
+            chain(tenant.id, [], at, signer, PLAN_LIMITS[tenant.plan].audit_retention_days)
+        except Exception:  # noqa: BLE001 - one tenant's failure must not stop the job
+            logger.exception("audit heartbeat failed", tenant_id=tenant.id)
+            failed.append(tenant.id)
+            continue
+        appended += 1
+    if failed:
+        raise RuntimeError(f"audit heartbeats failed for {len(failed)} tenants: {failed[:10]}")
+    return appended
 
 
 def verify(
     tenant: TenantId, start: datetime, end: datetime, now: datetime | None = None
 ) -> Verification:
     """Verify the window `start`..`end` as of `now` (entries whose retention ended by then
-    may be gone)."""
+    may be gone), and that the chain reaches now: its newest digest signed with the chain
+    key no older than the digest period plus grace (unless the tenant is younger than
+    that)."""
     if end < start:
         raise InvalidInput([FieldIssue("to", "must not be before from", "range")])
     if end - start > timedelta(days=MAX_VERIFY_DAYS):
@@ -277,14 +340,22 @@ def verify(
     first_time = digests[0].created_at if digests else start - CLOCK_SKEW
     predecessor = repository.digest_before(tenant, first_time)
     return verify_chain(
-        signing_key(),
+        chain_verifier(),
         entries,
         digests,
         predecessor,
         (start, end),
         now,
         pending_after=now - PENDING_GRACE,
+        coverage=Coverage(_coverage_gap(), required=_tail_is_due(tenant, now)),
     )
+
+
+def _tail_is_due(tenant: TenantId, now: datetime) -> bool:
+    """Whether the tenant is old enough for its first scheduled digest to be due (one
+    digest period plus grace)."""
+    found = control.get_tenant(tenant)
+    return found is None or found.created_at <= now - _coverage_gap()
 
 
 def list_entries(tenant: TenantId, where: EntryFilter, page: PageRequest) -> Page[AuditEntry]:

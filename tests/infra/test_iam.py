@@ -13,7 +13,14 @@ from chalicelib.dal.schema import ALL_TABLES
 from chalicelib.domain.customers import UniqueField
 from chalicelib.domain.ids import new_tenant_id
 from chalicelib.domain.tenancy import tenant_id
-from infra.access import FUNCTION_ACCESS, TENANT_DATA_KEYS, TENANT_SHARD_KEYS, FunctionAccess
+from infra.access import (
+    AUDIT_DIGEST_KEYS,
+    AUDIT_ENTRY_KEYS,
+    FUNCTION_ACCESS,
+    TENANT_DATA_KEYS,
+    TENANT_SHARD_KEYS,
+    FunctionAccess,
+)
 from tests.infra.conftest import Synthesised
 from tests.infra.template_queries import (
     Statement,
@@ -221,3 +228,94 @@ def test_every_index_a_model_can_query_is_granted_to_some_function() -> None:
             granted[table.table.logical_name] |= set(table.indexes)
     for table, indexes in used.items():
         assert indexes <= granted[table], f"{table}: not granted {indexes - granted[table]}"
+
+
+# --- the audit trail: the chain key and the entries partition -----------------------------
+
+SIGNING_FUNCTIONS = {"ChainAuditTrail", "AuditHeartbeats"}
+
+
+def _chain_key(template: Template) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (logical_id, key["Properties"])
+        for logical_id, key in resources_of_type(template, "AWS::KMS::Key").items()
+        if key["Properties"].get("KeyUsage") == "SIGN_VERIFY"
+    ]
+    return found
+
+
+def _grants_signing(actions: list[str]) -> bool:
+    return any(fnmatchcase("kms:Sign", action) for action in actions)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_only_the_chain_functions_may_sign_with_the_audit_chain_key(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    # Given the stage's asymmetric key and its function roles
+    template = stage_templates[stage]
+    key_id, key = _chain_key(template)
+    roles = _function_roles(template)
+    signer_roles = {roles[function] for function in SIGNING_FUNCTIONS}
+
+    # Then it is a P-256 signing key
+    assert key["KeySpec"] == "ECC_NIST_P256"
+    # and its key policy lets the chain functions' roles sign, and no one else
+    signers_in_key_policy = {
+        get_att_target(principal)
+        for statement in key["KeyPolicy"]["Statement"]
+        if statement["Effect"] == "Allow" and _grants_signing(as_list(statement["Action"]))
+        for principal in as_list(statement["Principal"]["AWS"])
+    }
+    assert signers_in_key_policy == signer_roles
+    # and so do the identity policies: no other role is granted kms:Sign on anything
+    signing_roles = {
+        role
+        for function, role in roles.items()
+        for statement in policies_of_role(template, role)
+        if _grants_signing(statement.actions)
+    }
+    assert signing_roles == signer_roles
+    # and the API verifies with the key, but cannot sign
+    api_key_actions = {
+        action
+        for statement in policies_of_role(template, roles["APIHandler"])
+        if {get_att_target(r) for r in statement.resources} == {key_id}
+        for action in statement.actions
+    }
+    assert api_key_actions == {"kms:Verify", "kms:GetPublicKey"}
+    # and every function is told which key it is
+    for function in resources_of_type(template, "AWS::Serverless::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert get_att_target(variables["AUDIT_SIGNING_KEY_ID"]) == key_id
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_api_can_only_add_audit_entries_never_change_the_chain(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    # Given the API function's grants on the Audit table
+    template = stage_templates[stage]
+    role = _function_roles(template)["APIHandler"]
+    audit = {grant for grant in _data_grants(template, role) if grant[0] == "Audit"}
+
+    # Then it reads tenant keys, and puts only under the entries partition's keys
+    assert audit == {
+        ("Audit", ("dynamodb:GetItem", "dynamodb:Query"), (TENANT_DATA_KEYS,)),
+        ("Audit", ("dynamodb:PutItem",), (AUDIT_ENTRY_KEYS,)),
+    }
+    # (no UpdateItem, DeleteItem or BatchWriteItem: nothing the API holds rewrites an item
+    # in place; an overwriting PutItem is refused by the code's attribute_not_exists)
+
+
+def test_the_entries_pattern_matches_entries_and_nothing_else_of_the_trail() -> None:
+    tenant = tenant_id(new_tenant_id())
+
+    assert fnmatchcase(keys.audit_entries_pk(tenant), AUDIT_ENTRY_KEYS)
+    for other in (
+        keys.audit_digests_pk(tenant),
+        keys.audit_mention_pk(tenant, "cus_1"),
+        keys.audit_window_pk(tenant, "key_1"),
+    ):
+        assert not fnmatchcase(other, AUDIT_ENTRY_KEYS), other
+    assert fnmatchcase(keys.audit_digests_pk(tenant), AUDIT_DIGEST_KEYS)

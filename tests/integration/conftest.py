@@ -24,11 +24,15 @@ ADMIN_SECRET = "crm_admin_test_" + "x" * 40
 
 
 @pytest.fixture
-def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     env = stage_environment("local")
+    keys = tmp_path_factory.mktemp("audit-key")
     env.update(
         {
             "CURSOR_SECRET": "test-cursor-secret-" + "y" * 32,
+            "AUDIT_SIGNING_KEY_FILE": str(keys / "audit-signing-key.pem"),
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AUTH_CACHE_SECONDS": "0",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,9 +18,18 @@ from chalicelib.api.routes import ROUTES
 from chalicelib.dal import audit as trail
 from chalicelib.dal import keys
 from chalicelib.dal.models import AuditDigestItem, AuditEntryItem
-from chalicelib.domain.audit import AuditEntry, EntryKind, entry_sort_key
+from chalicelib.domain.audit import (
+    AuditEntry,
+    Digest,
+    EntryKind,
+    Finding,
+    entry_sort_key,
+    link_to,
+)
 from chalicelib.domain.clock import utc_now
+from chalicelib.domain.errors import AuditUnavailable
 from chalicelib.domain.tenancy import tenant_id
+from chalicelib.settings import reset_settings
 from tests.support.api import Answer, Api
 
 DUMMY = {
@@ -297,7 +310,10 @@ def test_verify_finds_an_edited_or_removed_digest(
 
 
 def test_entries_taken_by_ttl_are_not_tampering(
-    tenant_a: Api, chained_trail: list[AuditEntryItem], streams: Any
+    tenant_a: Api,
+    chained_trail: list[AuditEntryItem],
+    streams: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from chalicelib.services import audit as service
 
@@ -309,6 +325,9 @@ def test_entries_taken_by_ttl_are_not_tampering(
     window = (now - timedelta(hours=1), now + timedelta(minutes=1))
 
     today = service.verify(tenant, *window)
+    # (a digest period longer than the wait: this is about TTL, not the digest schedule)
+    monkeypatch.setenv("AUDIT_DIGEST_PERIOD_SECONDS", str(500 * 86_400))
+    reset_settings()
     after_retention = service.verify(tenant, *window, now=now + timedelta(days=400))
 
     assert today.first_mismatch is not None
@@ -399,7 +418,7 @@ def test_concurrent_writers_extend_the_chain_without_forking(tenant_a: Api) -> N
     assert sequences == [1, 2, 3, 4]
     assert [d.sequence for d in digests] == [1, 2, 3, 4]
     for before, after in pairwise(digests):
-        assert after.previous_hash == before.signature
+        assert after.previous_hash == link_to(before)
 
 
 def test_every_export_and_erasure_raises_an_alert(tenant_a: Api, streams: Any) -> None:
@@ -453,3 +472,262 @@ def test_a_batch_of_several_customers_is_attributed_to_its_caller(
     assert {(e.actor, e.action, e.request_id) for e in created} == {
         (staff_key, "record_interactions_batch", answer.headers["x-request-id"])
     }
+
+
+# --- the chain's tail: the digest schedule, the chain key ---------------------------------
+
+
+def _digest_items(owner: Api) -> list[AuditDigestItem]:
+    pk = keys.audit_digests_pk(tenant_id(owner.tenant_id))
+    items = [d for d in AuditDigestItem.query(pk) if d.sk.startswith("D#")]
+    return sorted(items, key=lambda d: int(d.sequence))
+
+
+def _heartbeats_at(moments: list[datetime]) -> None:
+    from chalicelib.services.audit import append_heartbeats
+
+    for moment in moments:
+        append_heartbeats(time.monotonic() + 60, now=moment)
+
+
+def _cut_tail_after(owner: Api, kept: AuditDigestItem) -> None:
+    """The attack: the digests after `kept` and the entries they list deleted, and the
+    head rewound to `kept`."""
+    for digest in _digest_items(owner):
+        if int(digest.sequence) > int(kept.sequence):
+            for sort_key, _, _ in json.loads(digest.entries or "[]"):
+                AuditEntryItem(keys.audit_entries_pk(tenant_id(owner.tenant_id)), sort_key).delete()
+            digest.delete()
+    AuditDigestItem(
+        kept.pk,
+        keys.AUDIT_HEAD_SK,
+        sequence=kept.sequence,
+        created_at=kept.created_at,
+        signature=kept.signature,
+        scheme=kept.scheme,
+        link=_as_digest(owner, kept).head().link,
+    ).save()
+
+
+def _as_digest(owner: Api, item: AuditDigestItem) -> Digest:
+    (digest,) = [
+        d
+        for d in trail.digests_between(tenant_id(owner.tenant_id), item.created_at, item.created_at)
+        if d.sequence == int(item.sequence)
+    ]
+    return digest
+
+
+def test_a_cut_tail_with_a_rewound_head_fails_verification(
+    tenant_a: Api, chained_trail: list[AuditEntryItem]
+) -> None:
+    from chalicelib.services import audit as service
+
+    # Given a chained trail that the digest schedule extended every period for half an hour
+    tenant = tenant_id(tenant_a.tenant_id)
+    began = utc_now()
+    period = service.digest_period()
+    _heartbeats_at([began + period * n for n in range(1, 7)])
+    digests = _digest_items(tenant_a)
+    kept = digests[1]
+    later = began + 32 * period / 5
+    window = (began - timedelta(hours=1), later)
+    assert service.verify(tenant, *window, now=later).ok
+
+    # When the newest digests and their entries are deleted and the head rewound
+    _cut_tail_after(tenant_a, kept)
+    cut = service.verify(tenant, *window, now=later)
+    # and the schedule extends the chain from the rewound head
+    _heartbeats_at([later])
+    regrown = service.verify(tenant, *window, now=later + period / 5)
+
+    # Then verification reports the missing tail, with the time of the last digest
+    assert cut.first_mismatch is not None
+    assert cut.first_mismatch.finding is Finding.TAIL_MISSING
+    assert cut.first_mismatch.at == kept.created_at
+    assert cut.first_mismatch.digest_sequence == int(kept.sequence)
+    # and, once the chain grew again, the hole in time
+    assert regrown.first_mismatch is not None
+    assert regrown.first_mismatch.finding is Finding.DIGEST_GAP
+    assert regrown.first_mismatch.at == kept.created_at
+
+
+def test_a_tail_forged_with_the_api_functions_hmac_key_fails_verification(
+    tenant_a: Api, chained_trail: list[AuditEntryItem]
+) -> None:
+    from chalicelib.services import audit as service
+    from chalicelib.services.audit_signing import legacy_hmac_key
+
+    # Given a chain extended by the schedule, cut after its second digest, head rewound
+    tenant = tenant_id(tenant_a.tenant_id)
+    began = utc_now()
+    period = service.digest_period()
+    _heartbeats_at([began + period * n for n in range(1, 4)])
+    kept = _digest_items(tenant_a)[1]
+    _cut_tail_after(tenant_a, kept)
+
+    # When the attacker grows the chain to now again, signing with the HMAC key it holds
+    later = began + 4 * period
+    forged = service.chain(tenant, [], now=later, signer=legacy_hmac_key())
+    report = service.verify(tenant, began - timedelta(hours=1), later, now=later)
+
+    # Then the first forged digest is reported
+    assert report.first_mismatch is not None
+    assert report.first_mismatch.finding is Finding.DIGEST_MODIFIED
+    assert report.first_mismatch.digest_sequence == forged
+
+
+def test_the_digest_schedule_extends_a_quiet_chain_with_empty_digests(
+    tenant_a: Api, streams: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import audit_heartbeats
+    from devtools.local_schedule import scheduled_event
+
+    # Given a digest period of two seconds (grace two) and a tenant whose trail is chained
+    monkeypatch.setenv("AUDIT_DIGEST_PERIOD_SECONDS", "2")
+    monkeypatch.setenv("AUDIT_DIGEST_GRACE_SECONDS", "2")
+    reset_settings()
+    tenant_a.create_customer(name="Ann")
+    streams.drain()
+    (*_, before) = _digest_items(tenant_a)
+
+    # When nothing else happens, the scheduled function runs (as the local schedule runs
+    # it) about every period for longer than the period plus grace, and once more at once
+    for _ in range(3):
+        time.sleep(1.6)
+        audit_heartbeats(scheduled_event("audit_heartbeats"), None)
+    audit_heartbeats(scheduled_event("audit_heartbeats"), None)
+    answer = _verify(tenant_a)
+
+    # Then each due run appended one digest, without entries, signed with the chain key
+    *_, heartbeat = heartbeats = _digest_items(tenant_a)[-3:]
+    assert [int(d.sequence) for d in heartbeats] == [int(before.sequence) + n for n in (1, 2, 3)]
+    assert heartbeats[0].previous_hash == _as_digest(tenant_a, before).head().link
+    assert all(json.loads(d.entries or "[]") == [] for d in heartbeats)
+    assert {d.scheme for d in heartbeats} == {"ecdsa-p256-sha256"}
+    assert heartbeat.expires_at is not None and heartbeat.expires_at > time.time() + 86_400
+    # and the trail verifies, the heartbeats covering the tail
+    assert answer["ok"] is True, answer
+
+    # When the schedule stops for longer than the period plus grace
+    time.sleep(4.5)
+    stopped = _verify(tenant_a)
+
+    # Then verification names the missing tail and when the chain stopped
+    assert stopped["ok"] is False
+    assert stopped["first_mismatch"]["finding"] == "tail_missing"
+    assert stopped["first_mismatch"]["digest_sequence"] == int(heartbeat.sequence)
+    assert datetime.fromisoformat(stopped["first_mismatch"]["at"]) == heartbeat.created_at
+
+
+def test_an_entry_is_never_overwritten(tenant_a: Api) -> None:
+    # Given an entry in the trail
+    tenant = tenant_id(tenant_a.tenant_id)
+    tenant_a.create_customer(name="Ann")
+    (entry, *_) = _entries(tenant_a)
+
+    # When an entry with the same key but other content is put, by the stream functions
+    # (a redelivery is not an error) and by the request path (a collision is)
+    other = replace(entry, actor="key_someone_else")
+    rewritten = trail.put_entry(tenant, other)
+    with pytest.raises(AuditUnavailable):
+        trail.put_new_entry(tenant, other)
+
+    # Then both puts are refused and the stored entry is unchanged
+    assert rewritten is False
+    assert trail.entries_between(tenant, entry.at, entry.at)[entry.sort_key] == entry
+
+
+def test_digests_signed_through_kms_verify_and_others_do_not(
+    tenant_a: Api, streams: Any, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.services import audit as service
+    from chalicelib.services.audit_signing import FileChainSigner, KmsChainKey
+
+    # Given a deployed-like stage: the chain key is a KMS P-256 signing key (moto's KMS)
+    kms = boto3.client("kms", region_name=environment["AWS_DEFAULT_REGION"])
+    created = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    monkeypatch.setenv("AUDIT_SIGNING_KEY_ID", created["KeyMetadata"]["Arn"])
+    reset_settings()
+    tenant = tenant_id(tenant_a.tenant_id)
+
+    # When the trail is chained through KMS, and a digest signed with another key follows
+    tenant_a.create_customer(name="Ann")
+    streams.drain()
+    signed_by_kms = _verify(tenant_a)
+    other_key = FileChainSigner(Path(environment["AUDIT_SIGNING_KEY_FILE"]))
+    forged = service.chain(tenant, [], signer=other_key)
+    after_forgery = _verify(tenant_a)
+
+    # Then the KMS-signed chain verifies and names its scheme, the forgery does not
+    assert signed_by_kms["ok"] is True, signed_by_kms
+    assert {d.scheme for d in _digest_items(tenant_a)} == {"ecdsa-p256-sha256"}
+    assert isinstance(service.chain_signer(), KmsChainKey)
+    assert after_forgery["first_mismatch"]["finding"] == "digest_modified"
+    assert after_forgery["first_mismatch"]["digest_sequence"] == forged
+
+
+def test_the_schedule_and_the_stream_function_extend_one_chain_without_forking(
+    tenant_a: Api,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.services.audit import append_heartbeats, chain
+
+    # Given batches of entries chained by stream functions while the schedule runs
+    tenant = tenant_id(tenant_a.tenant_id)
+    later = utc_now() + timedelta(hours=1)
+    batches = [
+        [
+            AuditEntry(
+                tenant_id=tenant,
+                entry_id=f"aud_{writer:02d}{'0' * 24}",
+                at=utc_now(),
+                kind=EntryKind.REQUEST,
+                actor="key_x",
+                role="admin",
+                action="get_customer",
+                resource_type="customers",
+                request_id=f"r{writer}",
+                expires_at=int(utc_now().timestamp()) + 3600,
+            )
+        ]
+        for writer in range(3)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        heartbeat = pool.submit(append_heartbeats, time.monotonic() + 60, later)
+        list(pool.map(lambda batch: chain(tenant, batch), batches))
+        heartbeat.result()
+
+    # Then every digest follows the one before it: one chain, no fork
+    digests = trail.digests_between(tenant, utc_now() - timedelta(hours=1), later)
+    assert [d.sequence for d in digests] == [1, 2, 3, 4]
+    for before, after in pairwise(digests):
+        assert after.previous_hash == link_to(before)
+
+
+def test_one_tenants_failing_chain_does_not_stop_the_others_heartbeats(
+    tenant_a: Api, tenant_b: Api, environment: dict[str, str]
+) -> None:
+    from chalicelib.services.audit import append_heartbeats
+
+    # Given tenant A's chain head is unreadable (a damaged item)
+    client = boto3.client("dynamodb", region_name=environment["AWS_DEFAULT_REGION"])
+    client.put_item(
+        TableName=environment["AUDIT_TABLE"],
+        Item={
+            "pk": {"S": keys.audit_digests_pk(tenant_id(tenant_a.tenant_id))},
+            "sk": {"S": keys.AUDIT_HEAD_SK},
+            "sequence": {"N": "1"},
+            "created_at": {"S": "not a time"},
+            "signature": {"S": "x"},
+        },
+    )
+
+    # When the digest schedule runs
+    with pytest.raises(RuntimeError, match="failed for 1 tenants"):
+        append_heartbeats(time.monotonic() + 60)
+
+    # Then tenant B's chain was extended all the same, and the run reports the failure
+    (heartbeat,) = _digest_items(tenant_b)
+    assert json.loads(heartbeat.entries or "[]") == []
