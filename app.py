@@ -1,11 +1,12 @@
 """The Chalice application: wiring only (routes, middleware, scheduled functions, stream
-consumers)."""
+consumers, the webhook queue consumer)."""
 
 from chalice import Chalice, Cron, Rate
 
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.routes import api_blueprint
 from chalicelib.lazy import deferred
+from chalicelib.queues_config import WEBHOOK_QUEUE, queue_placeholder
 from chalicelib.streams_config import (
     AUDIT_CHANGES,
     AUDIT_STREAM,
@@ -58,3 +59,9 @@ chain_audit_trail = app.on_dynamodb_record(
     batch_size=AUDIT_STREAM.settings.batch_size,
     name="chain_audit_trail",
 )(deferred("chalicelib.streams.audit", "chain_audit_trail"))
+
+deliver_webhooks = app.on_sqs_message(
+    queue=queue_placeholder(WEBHOOK_QUEUE.queue_name),
+    batch_size=WEBHOOK_QUEUE.batch_size,
+    name=WEBHOOK_QUEUE.handler,
+)(deferred("chalicelib.streams.webhook_queue", "deliver_webhooks"))

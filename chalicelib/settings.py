@@ -6,7 +6,14 @@ import json
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chalicelib.domain.tenancy import Plan
 
@@ -31,6 +38,14 @@ class Settings(BaseModel):
     rate_limit_in_app: bool = False
     event_bus_name: str | None = None
     audit_requests: bool = True
+    webhook_local_receivers: bool = False
+    """WEBHOOK_LOCAL_RECEIVERS: webhooks may use http and loopback addresses (the `local`
+    stage only; deployed stages accept public https receivers only)."""
+    webhook_queue_url: str | None = None
+    """WEBHOOK_QUEUE_URL: the SQS queue of webhook deliveries (set by infra; locally by
+    the runner, on moto's in-process SQS)."""
+    webhook_backoff_seconds: int = Field(default=30, ge=0, le=3_600)
+    """WEBHOOK_BACKOFF_SECONDS: the first retry's delay; each further retry doubles it."""
     gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
     """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
     by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
@@ -42,6 +57,12 @@ class Settings(BaseModel):
         if plans and set(plans) != {plan.value for plan in Plan}:
             raise ValueError("name a usage plan for every plan, or none")
         return plans
+
+    @model_validator(mode="after")
+    def _local_receivers_only_locally(self) -> Settings:
+        if self.webhook_local_receivers and self.stage != "local":
+            raise ValueError("webhook_local_receivers is for the local stage only")
+        return self
 
     @classmethod
     def from_environ(cls, environ: dict[str, str]) -> Settings:
@@ -63,6 +84,9 @@ class Settings(BaseModel):
             "auth_cache_seconds": read("AUTH_CACHE_SECONDS"),
             "rate_limit_in_app": read("RATE_LIMIT_IN_APP"),
             "event_bus_name": read("EVENT_BUS_NAME"),
+            "webhook_local_receivers": read("WEBHOOK_LOCAL_RECEIVERS"),
+            "webhook_queue_url": read("WEBHOOK_QUEUE_URL"),
+            "webhook_backoff_seconds": read("WEBHOOK_BACKOFF_SECONDS"),
         }
         plans = read("GATEWAY_USAGE_PLANS")
         try:
@@ -73,7 +97,10 @@ class Settings(BaseModel):
         try:
             return cls.model_validate({k: v for k, v in raw.items() if v is not None})
         except ValidationError as exc:
-            names = ", ".join(str(err["loc"][0]).upper() for err in exc.errors())
+            names = ", ".join(
+                str(err["loc"][0]).upper() if err["loc"] else "WEBHOOK_LOCAL_RECEIVERS"
+                for err in exc.errors()
+            )
             raise SettingsError(f"invalid or missing settings: {names}") from exc
 
 
