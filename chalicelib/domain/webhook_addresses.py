@@ -54,10 +54,11 @@ def _not_public(address: IPAddress) -> bool:
 
 
 def address_allowed(address: IPAddress, policy: ReceiverPolicy) -> bool:
-    """Whether a webhook may connect to `address` (an IPv6 address carrying an IPv4 one is
-    judged by both)."""
+    """Whether a webhook may connect to `address`. An IPv4-mapped IPv6 address is judged as
+    its IPv4 address; one that carries an IPv4 address otherwise (6to4, NAT64), by both."""
     embedded = _embedded_ipv4(address)
-    for candidate in (address, embedded):
+    mapped = isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None
+    for candidate in (embedded,) if mapped else (address, embedded):
         if candidate is None:
             continue
         if policy.local_receivers and candidate.is_loopback:
