@@ -283,6 +283,26 @@ CHAIN_AUDIT_TRAIL = FunctionAccess(
     ),
 )
 
+DELIVER_WEBHOOKS = FunctionAccess(
+    function="DeliverWebhooks",
+    tables=(
+        # The tenant's configuration (webhook URL and secret).
+        _READS_TENANT_CONFIG,
+        # The event (get) and its outcome (put). Its queue access: infra/queues.py.
+        TableAccess(
+            DATA_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:PutItem"),
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
+)
+
+# Queue name (chalicelib/queues_config.py) → the functions that may send to it; only the
+# queue's consumer receives from it (infra/queues.py).
+QUEUE_SENDERS: dict[str, tuple[str, ...]] = {
+    "webhook-deliveries": (KEEP_CUSTOMERS_CURRENT.function,),
+}
+
 FUNCTION_ACCESS: dict[str, FunctionAccess] = {
     access.function: access
     for access in (
@@ -295,5 +315,6 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         DAILY_LOYALTY,
         RECORD_DATA_CHANGES,
         CHAIN_AUDIT_TRAIL,
+        DELIVER_WEBHOOKS,
     )
 }

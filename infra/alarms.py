@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from chalicelib.streams_config import ON_FAILURE_QUEUE
+from infra.queues import WiredQueue
 from infra.stages import StageSettings
 from infra.streams import WiredConsumer
 
@@ -143,4 +144,19 @@ class ServiceAlarms(Construct):
                 ),
                 ON_FAILURE_QUEUE.alarm_threshold_messages,
                 f"{function_name}: stream batches given up on are waiting in the queue",
+            )
+
+    def for_queue_consumers(
+        self, queues: Iterable[WiredQueue], function_names: Mapping[str, str]
+    ) -> None:
+        """Messages the consumer could not handle in all its receives (dead-letter queue)."""
+        for wired in queues:
+            function_name = function_names[wired.function]
+            self._alarm(
+                f"{wired.function}DeadLetterQueueDepth",
+                wired.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum"
+                ),
+                wired.consumer.dead_letter_alarm_threshold,
+                f"{function_name}: messages it could not handle wait in the dead-letter queue",
             )
