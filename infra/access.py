@@ -278,7 +278,7 @@ CHAIN_AUDIT_TRAIL = FunctionAccess(
             ),
             leading_keys=(TENANT_DATA_KEYS,),
         ),
-        # An alert's event, delivered by the data stream's consumer like segment events.
+        # An alert's event, queued by the data stream's consumer like segment events.
         TableAccess(DATA_TABLE, actions=("dynamodb:PutItem",), leading_keys=(TENANT_DATA_KEYS,)),
     ),
 )
