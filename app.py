@@ -6,7 +6,7 @@ from chalice import Chalice, Cron, Rate
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.routes import api_blueprint
 from chalicelib.lazy import deferred
-from chalicelib.queues_config import WEBHOOK_QUEUE, queue_placeholder
+from chalicelib.queues_config import WEBHOOK_DEAD_LETTERS, WEBHOOK_QUEUE, queue_placeholder
 from chalicelib.streams_config import (
     AUDIT_CHANGES,
     AUDIT_STREAM,
@@ -65,3 +65,9 @@ deliver_webhooks = app.on_sqs_message(
     batch_size=WEBHOOK_QUEUE.batch_size,
     name=WEBHOOK_QUEUE.handler,
 )(deferred("chalicelib.streams.webhook_queue", "deliver_webhooks"))
+
+record_undelivered_webhooks = app.on_sqs_message(
+    queue=queue_placeholder(WEBHOOK_DEAD_LETTERS.queue_name),
+    batch_size=WEBHOOK_DEAD_LETTERS.batch_size,
+    name=WEBHOOK_DEAD_LETTERS.handler,
+)(deferred("chalicelib.streams.webhook_queue", "record_undelivered_webhooks"))

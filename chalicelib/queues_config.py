@@ -26,6 +26,9 @@ class QueueConsumer:
     handler: str
     queue_name: str
     queue_url_variable: str
+    dead_letters_of: str | None = None
+    """The `queue_name` of another consumer whose dead-letter queue this one reads (it then
+    has no queue of its own and no redrive)."""
     batch_size: int = MAX_SQS_BATCH_SIZE
     visibility_timeout_seconds: int = 60
     max_receive_count: int = 5
@@ -70,7 +73,19 @@ WEBHOOK_QUEUE = QueueConsumer(
     max_receive_count=5,
 )
 
-QUEUE_CONSUMERS: dict[str, QueueConsumer] = {WEBHOOK_QUEUE.handler: WEBHOOK_QUEUE}
+# What reaches the webhook queue's dead-letter queue (messages the delivery function could
+# not handle in any receive): their events are listed as failed, so they can be replayed.
+WEBHOOK_DEAD_LETTERS = QueueConsumer(
+    handler="record_undelivered_webhooks",
+    queue_name=f"{WEBHOOK_QUEUE.queue_name}-dlq",
+    queue_url_variable="WEBHOOK_DEAD_LETTER_QUEUE_URL",
+    dead_letters_of=WEBHOOK_QUEUE.queue_name,
+    batch_size=10,
+)
+
+QUEUE_CONSUMERS: dict[str, QueueConsumer] = {
+    consumer.handler: consumer for consumer in (WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTERS)
+}
 
 
 def queue_consumer_for(handler: str) -> QueueConsumer | None:

@@ -149,7 +149,8 @@ def main() -> int:
         streams = local_stream_runner(environment, sqs)
         for name in streams.start():
             print(
-                f"stream function {name} runs locally (failures: {LOCAL_DIR}/stream-failures.jsonl)"
+                f"stream or queue function {name} runs locally "
+                f"(stream failures: {LOCAL_DIR}/stream-failures.jsonl)"
             )
         base = f"http://127.0.0.1:{args.port}"
         print(

@@ -87,9 +87,13 @@ class _QueueConsumer:
 
 def local_queues(sqs: Any) -> dict[str, str]:
     """Creates each consumer's queue and dead-letter queue (redrive after the consumer's
-    `max_receive_count`) and answers the environment variables naming the queues."""
+    `max_receive_count`) and answers the environment variables naming the queues (a
+    consumer of another's dead letters is given that dead-letter queue)."""
     environment: dict[str, str] = {}
+    dead_letter_urls: dict[str, str] = {}
     for consumer in QUEUE_CONSUMERS.values():
+        if consumer.dead_letters_of is not None:
+            continue
         dead_letters = sqs.create_queue(QueueName=f"{consumer.queue_name}-dlq")["QueueUrl"]
         dead_letter_arn = sqs.get_queue_attributes(
             QueueUrl=dead_letters, AttributeNames=["QueueArn"]
@@ -106,6 +110,10 @@ def local_queues(sqs: Any) -> dict[str, str]:
             },
         )["QueueUrl"]
         environment[consumer.queue_url_variable] = queue
+        dead_letter_urls[consumer.queue_name] = dead_letters
+    for consumer in QUEUE_CONSUMERS.values():
+        if consumer.dead_letters_of is not None:
+            environment[consumer.queue_url_variable] = dead_letter_urls[consumer.dead_letters_of]
     return environment
 
 

@@ -297,6 +297,18 @@ DELIVER_WEBHOOKS = FunctionAccess(
     ),
 )
 
+RECORD_UNDELIVERED_WEBHOOKS = FunctionAccess(
+    function="RecordUndeliveredWebhooks",
+    tables=(
+        # The dead-lettered event (get) and its failure (put).
+        TableAccess(
+            DATA_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:PutItem"),
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
+)
+
 # Queue name (chalicelib/queues_config.py) → the functions that may send to it; only the
 # queue's consumer receives from it (infra/queues.py).
 QUEUE_SENDERS: dict[str, tuple[str, ...]] = {
@@ -316,5 +328,6 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         RECORD_DATA_CHANGES,
         CHAIN_AUDIT_TRAIL,
         DELIVER_WEBHOOKS,
+        RECORD_UNDELIVERED_WEBHOOKS,
     )
 }

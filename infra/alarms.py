@@ -149,14 +149,30 @@ class ServiceAlarms(Construct):
     def for_queue_consumers(
         self, queues: Iterable[WiredQueue], function_names: Mapping[str, str]
     ) -> None:
-        """Messages the consumer could not handle in all its receives (dead-letter queue)."""
+        """Per queue with a dead-letter queue: messages waiting in it (not yet recorded by
+        its consumer, or that it cannot record). Per consumer of dead letters: any message
+        at all (the delivery function could not handle a message in any receive)."""
         for wired in queues:
             function_name = function_names[wired.function]
-            self._alarm(
-                f"{wired.function}DeadLetterQueueDepth",
-                wired.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=PERIOD, statistic="Maximum"
-                ),
-                wired.consumer.dead_letter_alarm_threshold,
-                f"{function_name}: messages it could not handle wait in the dead-letter queue",
-            )
+            if wired.dead_letter_queue is not None:
+                self._alarm(
+                    f"{wired.function}DeadLetterQueueDepth",
+                    wired.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum"
+                    ),
+                    wired.consumer.dead_letter_alarm_threshold,
+                    f"{function_name}: messages nobody recorded wait in the dead-letter queue",
+                )
+            else:
+                self._alarm(
+                    f"{wired.function}DeadLettered",
+                    cloudwatch.Metric(
+                        namespace="AWS/Lambda",
+                        metric_name="Invocations",
+                        dimensions_map={"FunctionName": function_name},
+                        statistic="Sum",
+                        period=PERIOD,
+                    ),
+                    wired.consumer.dead_letter_alarm_threshold,
+                    f"{function_name}: messages were dead-lettered (their events are failed)",
+                )

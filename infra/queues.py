@@ -36,10 +36,13 @@ class QueueWiringError(ValueError):
 
 @dataclass(frozen=True)
 class WiredQueue:
+    """A consumer and the queue it reads; `dead_letter_queue` is None for a consumer of
+    another's dead letters (its queue is that dead-letter queue)."""
+
     function: str
     consumer: QueueConsumer
-    queue: sqs.Queue
-    dead_letter_queue: sqs.Queue
+    queue: sqs.IQueue
+    dead_letter_queue: sqs.IQueue | None
 
 
 def _consumer_for_function(
@@ -107,6 +110,18 @@ def _set_queue_url(app: PackagedApp, function_name: str, consumer: QueueConsumer
     )
 
 
+def _sqs_events(app: PackagedApp) -> list[tuple[str, str, str]]:
+    """(function, event name, queue as packaged) of every SQS event; a dead-letter queue's
+    consumer after the others, so the queue it reads exists by then."""
+    found = []
+    for function_name, function in app.functions.items():
+        events: dict[str, Any] = function["Properties"].get("Events", {})
+        for event_name, event in events.items():
+            if event["Type"] == "SQS":
+                found.append((function_name, event_name, str(event["Properties"]["Queue"])))
+    return found
+
+
 def wire_queue_consumers(
     scope: Construct,
     app: PackagedApp,
@@ -118,31 +133,44 @@ def wire_queue_consumers(
 ) -> list[WiredQueue]:
     """Configure every SQS event of the app from its `QueueConsumer`; answer them.
     `senders`: queue name → the functions (logical ids) that may send to it."""
+    bound = [
+        (function_name, event_name, _consumer_for_function(function_name, consumers), queue)
+        for function_name, event_name, queue in _sqs_events(app)
+    ]
+    bound.sort(key=lambda entry: entry[2].dead_letters_of is not None)
+    by_queue_name: dict[str, WiredQueue] = {}
     wired = []
-    for function_name, function in app.functions.items():
-        events: dict[str, Any] = function["Properties"].get("Events", {})
-        for event_name, event in events.items():
-            if event["Type"] != "SQS":
-                continue
-            consumer = _consumer_for_function(function_name, consumers)
-            queue_name = str(event["Properties"]["Queue"])
-            if queue_placeholder(consumer.queue_name) not in queue_name:
-                raise QueueWiringError(
-                    f"{consumer.handler} must pass queue_placeholder({consumer.queue_name!r}) "
-                    "to @app.on_sqs_message"
-                )
-            queue, dead_letters = _queues(scope, function_name, consumer, key, stage)
-            app.construct.get_resource(function_name).add_property_override(
-                f"Events.{event_name}.Properties", _mapping_properties(consumer, queue)
+    for function_name, event_name, consumer, packaged_queue in bound:
+        if queue_placeholder(consumer.queue_name) not in packaged_queue:
+            raise QueueWiringError(
+                f"{consumer.handler} must pass queue_placeholder({consumer.queue_name!r}) "
+                "to @app.on_sqs_message"
             )
-            queue.grant_consume_messages(roles[function_name])
-            _set_queue_url(app, function_name, consumer, queue.queue_url)
-            for sender in senders.get(consumer.queue_name, ()):
-                if sender not in app.functions:
-                    raise QueueWiringError(
-                        f"{sender} (a sender to {consumer.queue_name}) is not a function of the app"
-                    )
-                queue.grant_send_messages(roles[sender])
-                _set_queue_url(app, sender, consumer, queue.queue_url)
-            wired.append(WiredQueue(function_name, consumer, queue, dead_letters))
+        dead_letters: sqs.IQueue | None
+        queue: sqs.IQueue
+        if consumer.dead_letters_of is None:
+            queue, dead_letters = _queues(scope, function_name, consumer, key, stage)
+        else:
+            source = by_queue_name.get(consumer.dead_letters_of)
+            if source is None or source.dead_letter_queue is None:
+                raise QueueWiringError(
+                    f"{consumer.handler} reads the dead letters of {consumer.dead_letters_of}, "
+                    "which has no consumer in the app"
+                )
+            queue, dead_letters = source.dead_letter_queue, None
+        app.construct.get_resource(function_name).add_property_override(
+            f"Events.{event_name}.Properties", _mapping_properties(consumer, queue)
+        )
+        queue.grant_consume_messages(roles[function_name])
+        _set_queue_url(app, function_name, consumer, queue.queue_url)
+        for sender in senders.get(consumer.queue_name, ()):
+            if sender not in app.functions:
+                raise QueueWiringError(
+                    f"{sender} (a sender to {consumer.queue_name}) is not a function of the app"
+                )
+            queue.grant_send_messages(roles[sender])
+            _set_queue_url(app, sender, consumer, queue.queue_url)
+        entry = WiredQueue(function_name, consumer, queue, dead_letters)
+        by_queue_name[consumer.queue_name] = entry
+        wired.append(entry)
     return wired

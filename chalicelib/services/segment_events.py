@@ -208,6 +208,20 @@ def deliver(
     return outcome.status is not EventStatus.PENDING
 
 
+UNDELIVERABLE = "delivery gave up"
+
+
+def record_undeliverable(tenant: TenantId, event_id: str) -> None:
+    """A dead-lettered message's event, still pending (its deliveries kept crashing), is
+    listed as failed, keeping the last reason seen if there was one. Done events stay."""
+    event = repository.get_event(tenant, event_id)
+    if event is None or event.status is not EventStatus.PENDING:
+        return
+    logger.warning("segment event dead-lettered", event_id=event.id)
+    failed = replace(event, status=EventStatus.FAILED, last_error=event.last_error or UNDELIVERABLE)
+    repository.save_event(tenant, failed)
+
+
 def publish_alert(tenant: TenantId, alert: AuditEntry) -> None:
     """An audit alert as an `audit.alert` event, delivered like segment events (the event
     id follows from the alert's, so a redelivered alert writes nothing new)."""

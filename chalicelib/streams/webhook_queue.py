@@ -4,9 +4,11 @@ A message names a tenant and an event (the data stream consumer queued it). The 
 read afresh, so a redelivered message of a delivered event sends nothing. A failed attempt
 is retried later: the message's visibility is set to the backoff for its receive count
 (ApproximateReceiveCount) and the record is reported as failed, so SQS shows it again
-then; no attempt sleeps in the function. The last receive (the queue's
+then; no attempt sleeps in the function (an attempt that crashes is retried the same way).
+The last receive (the queue's
 `max_receive_count`) lists the event as failed (GET /v1/events/failed); a message that
-cannot be handled even then goes to the dead-letter queue.
+cannot be handled even then goes to the dead-letter queue, whose consumer
+(`record_undelivered_webhooks`) lists its event as failed.
 """
 
 from __future__ import annotations
@@ -50,9 +52,14 @@ class WebhookQueueBatch:
         request = DeliveryRequest.model_validate_json(record.body)
         receives = int(record.attributes.approximate_receive_count or 1)
         last_attempt = receives >= self.queue.max_receive_count
-        if self.deliver(tenant_id(request.tenant_id), request.event_id, last_attempt):
-            return
         delay = self.queue.retry_delay_seconds(receives, self.first_delay_seconds)
+        try:
+            done = self.deliver(tenant_id(request.tenant_id), request.event_id, last_attempt)
+        except Exception:
+            self.retry_later(record.receipt_handle, delay)
+            raise
+        if done:
+            return
         self.retry_later(record.receipt_handle, delay)
         raise DeliveryRetry(f"event {request.event_id}: attempt {receives} failed")
 
@@ -89,3 +96,44 @@ def deliver_webhooks(event: Any) -> PartialItemFailureResponse:
     )
     with writing_as(system_writer("deliver_webhooks", event)):
         return process_batch(event.to_dict(), getattr(event, "context", None), batch)
+
+
+RecordUndeliverable = Callable[[TenantId, str], object]
+
+
+@dataclass
+class DeadLetterBatch:
+    """The dead-letter queue's records: each one's event is listed as failed."""
+
+    record_undeliverable: RecordUndeliverable
+
+    def handle(self, record: SQSRecord) -> None:
+        from chalicelib.services.segment_events import DeliveryRequest
+
+        request = DeliveryRequest.model_validate_json(record.body)
+        self.record_undeliverable(tenant_id(request.tenant_id), request.event_id)
+
+
+def process_dead_letters(
+    event: dict[str, Any], context: LambdaContext | None, batch: DeadLetterBatch
+) -> PartialItemFailureResponse:
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(
+        event=event, record_handler=batch.handle, processor=processor, context=context
+    )
+
+
+def _service_record_undeliverable(tenant: TenantId, event_id: str) -> object:
+    from chalicelib.services import segment_events
+
+    segment_events.record_undeliverable(tenant, event_id)
+    return None
+
+
+def record_undelivered_webhooks(event: Any) -> PartialItemFailureResponse:
+    """The Chalice handler of the webhook dead-letter queue (registered in app.py)."""
+    from chalicelib.dal.attribution import system_writer, writing_as
+
+    batch = DeadLetterBatch(_service_record_undeliverable)
+    with writing_as(system_writer("record_undelivered_webhooks", event)):
+        return process_dead_letters(event.to_dict(), getattr(event, "context", None), batch)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.queues_config import WEBHOOK_QUEUE
+from chalicelib.queues_config import WEBHOOK_DEAD_LETTERS, WEBHOOK_QUEUE
 from infra.queues import VISIBILITY_PER_FUNCTION_TIMEOUT
 from infra.stages import STAGES
 from tests.infra.template_queries import (
@@ -21,12 +21,13 @@ from tests.infra.template_queries import (
 )
 
 CONSUMER = "DeliverWebhooks"
+DEAD_LETTER_CONSUMER = "RecordUndeliveredWebhooks"
 SENDER = "KeepCustomersCurrent"
 SQS_CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
 
 
-def _sqs_event(template: Template) -> dict[str, Any]:
-    events = properties(template, CONSUMER)["Events"]
+def _sqs_event(template: Template, function: str = CONSUMER) -> dict[str, Any]:
+    events = properties(template, function)["Events"]
     (event,) = [e for e in events.values() if e["Type"] == "SQS"]
     return dict(event["Properties"])
 
@@ -112,10 +113,43 @@ def test_only_the_stream_consumer_sends_and_only_the_delivery_function_consumes(
     # And the delivery function consumes it and cannot send to it
     consumed = _sqs_grants(template, CONSUMER)[queue]
     assert consumed >= SQS_CONSUME and "sqs:SendMessage" not in consumed
-    # And no other function has any access to it
+    # And no other function has any access to it (the dead-letter consumer reads only the
+    # dead-letter queue)
     others = set(resources_of_type(template, "AWS::Serverless::Function")) - {SENDER, CONSUMER}
     assert all(queue not in _sqs_grants(template, function) for function in others)
     # And both know the queue's URL
     for function in (SENDER, CONSUMER):
         variables = properties(template, function)["Environment"]["Variables"]
         assert get_att_target(variables[WEBHOOK_QUEUE.queue_url_variable]) == queue
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_the_dead_letter_queue_has_its_own_consumer_and_alarm(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    template = stage_templates[stage]
+    dead_letters = str(
+        get_att_target(
+            properties(template, _queue_id(template))["RedrivePolicy"]["deadLetterTargetArn"]
+        )
+    )
+    # Then the dead-letter consumer reads the webhook queue's dead-letter queue
+    event = _sqs_event(template, DEAD_LETTER_CONSUMER)
+    assert get_att_target(event["Queue"]) == dead_letters
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["BatchSize"] == WEBHOOK_DEAD_LETTERS.batch_size
+    # And may only consume it, and nothing else of SQS
+    grants = _sqs_grants(template, DEAD_LETTER_CONSUMER)
+    assert set(grants) == {dead_letters} and "sqs:SendMessage" not in grants[dead_letters]
+    assert grants[dead_letters] >= SQS_CONSUME
+    # And any dead-lettered message raises an alarm
+    function_name = properties(template, DEAD_LETTER_CONSUMER)["FunctionName"]
+    alarms = [
+        a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    ]
+    assert any(
+        a.get("MetricName") == "Invocations"
+        and {"Name": "FunctionName", "Value": function_name} in a["Dimensions"]
+        and a["Threshold"] == 1
+        for a in alarms
+    )

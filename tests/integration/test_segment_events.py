@@ -17,6 +17,9 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.dal.events import list_failed
+from chalicelib.domain.paging import PageRequest
+from chalicelib.domain.tenancy import tenant_id
 from chalicelib.queues_config import WEBHOOK_QUEUE
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
@@ -115,7 +118,6 @@ def test_entries_and_exits_reach_the_webhook_signed(
 def test_a_redelivered_message_of_a_delivered_event_sends_nothing(
     tenant_a: Api, streams: LocalStreamRunner, receiver: Receiver
 ) -> None:
-    from chalicelib.domain.tenancy import tenant_id
     from chalicelib.services.segment_events import enqueue_delivery
 
     # Given an event already delivered
@@ -206,3 +208,43 @@ def test_an_unreachable_receiver_is_reported_without_socket_details(
     # Then the failure says what happened in general terms only
     (failed,) = tenant_a.get("/v1/events/failed").json["items"]
     assert failed["last_error"] == "receiver refused the connection"
+
+
+def test_a_message_the_delivery_keeps_crashing_on_ends_its_event_as_failed(
+    tenant_a: Api, streams: LocalStreamRunner, receiver: Receiver, environment: dict[str, str]
+) -> None:
+    from chalicelib.dal import keys
+
+    # Given a pending event queued by the data stream consumer (run here on its own)
+    _configure(tenant_a, receiver.url)
+    tenant_a.create_customer(name="Jo")
+    region = environment["AWS_DEFAULT_REGION"]
+    LocalStreamRunner(
+        boto3.client("dynamodb", region_name=region),
+        boto3.client(
+            "dynamodbstreams",
+            region_name=region,
+            endpoint_url=f"https://streams.dynamodb.{region}.amazonaws.com",
+        ),
+        environ=dict(environment),
+    ).drain()
+    # And a tenant configuration that no longer parses, so every delivery attempt crashes
+    boto3.client("dynamodb", region_name=region).update_item(
+        TableName=environment["CONTROL_TABLE"],
+        Key={
+            "pk": {"S": keys.tenant_pk(tenant_id(tenant_a.tenant_id or ""))},
+            "sk": {"S": keys.TENANT_CONFIG_SK},
+        },
+        UpdateExpression="SET #document = :broken",
+        ExpressionAttributeNames={"#document": "document"},
+        ExpressionAttributeValues={":broken": {"S": "{not json"}},
+    )
+    # When the queue is worked through (every receive crashes; SQS's redrive policy moves
+    # the message to the dead-letter queue, whose consumer runs next)
+    streams.drain()
+    # Then the event is listed as failed (read from the table: the broken configuration
+    # would fail the API too), ready for a replay, and nothing was sent
+    (event,) = list_failed(tenant_id(tenant_a.tenant_id or ""), PageRequest()).items
+    assert (event.type, event.segment_id) == ("segment.entered", "lifecycle:prospect")
+    assert event.last_error == "delivery gave up"
+    assert receiver.received == []

@@ -90,3 +90,34 @@ def test_a_malformed_message_fails_alone() -> None:
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
     assert [a[1] for a in delivery.attempts] == ["evt_ok"]
+
+
+def test_every_dead_letter_names_its_event_and_a_malformed_one_fails() -> None:
+    from chalicelib.streams.webhook_queue import DeadLetterBatch, process_dead_letters
+
+    # Given two dead letters, one of them unreadable
+    good = sqs_record("evt_dead", 6)
+    bad = {**sqs_record("evt_x", 6), "body": "not json"}
+    recorded: list[tuple[TenantId, str]] = []
+    batch = DeadLetterBatch(lambda tenant, event_id: recorded.append((tenant, event_id)))
+    # When they are handled
+    answer = process_dead_letters({"Records": [good, bad]}, None, batch)
+    # Then the readable one's event was recorded and the other stays (reported as failed)
+    assert recorded == [(TENANT, "evt_dead")]
+    assert answer == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
+
+
+def test_a_crashing_attempt_is_retried_with_the_same_backoff() -> None:
+    # Given a delivery that crashes (DynamoDB unavailable, say) on a second receive
+    record = sqs_record("evt_crash", 2)
+    visibility = FakeVisibility()
+
+    def crash(tenant: TenantId, event_id: str, last_attempt: bool) -> bool:
+        raise RuntimeError("DynamoDB said no")
+
+    batch = WebhookQueueBatch(crash, visibility, first_delay_seconds=30)
+    # When it is handled
+    answer = process_batch({"Records": [record]}, None, batch)
+    # Then it is reported and shown again after the backoff for its receive
+    assert answer == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    assert visibility.changes == [(record["receiptHandle"], 60)]
