@@ -81,7 +81,9 @@ def deployed_receiver_policy(tenant_a: Api, monkeypatch: pytest.MonkeyPatch) -> 
         "https://100.64.1.1/crm",
         "https://user:secret@hooks.example.com/crm",
         "https://localhost:8443/crm",
-        "http://2130706433/",
+        "https://2130706433/",  # 127.0.0.1 spelt as a number
+        "https://0x7f.1/",
+        "https://localhost./crm",
     ],
 )
 def test_a_webhook_url_outside_the_receiver_policy_is_refused(
