@@ -4,11 +4,15 @@ receivers are local HTTP servers; resolvers are fakes (no DNS, no network)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,3 +130,66 @@ def test_connection_failures_have_generic_reasons() -> None:
     # Then the reason carries no socket text
     assert failed.value.reason == "receiver refused the connection"
     assert "Errno" not in str(failed.value)
+
+
+def _self_signed(directory: Path, host: str) -> tuple[Path, Path]:
+    """A certificate for `host` that no trust store knows (moto depends on cryptography)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_file, key_file = directory / "cert.pem", directory / "key.pem"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate_file, key_file
+
+
+def test_https_names_the_host_in_sni_and_verifies_its_certificate(tmp_path: Path) -> None:
+    # Given a TLS server on 127.0.0.1 with a certificate for receiver.example that no trust
+    # store knows, recording the name each client asks for
+    certificate, key = _self_signed(tmp_path, "receiver.example")
+    server_names: list[str | None] = []
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certificate, key)
+    tls.sni_callback = lambda connection, name, context: server_names.append(name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def accept_one() -> None:
+        connection, _ = listener.accept()
+        with contextlib.suppress(OSError), tls.wrap_socket(connection, server_side=True):
+            pass
+
+    thread = threading.Thread(target=accept_one, daemon=True)
+    thread.start()
+    # When a webhook is sent to https://receiver.example (resolved to 127.0.0.1)
+    with pytest.raises(DeliveryFailed) as failed:
+        post_webhook(
+            f"https://receiver.example:{port}/hooks", b"{}", {}, LOCAL, resolves_to("127.0.0.1")
+        )
+    thread.join(timeout=5)
+    listener.close()
+    # Then the handshake named the host, and the untrusted certificate stopped the send
+    assert server_names == ["receiver.example"]
+    assert failed.value.reason == "receiver TLS failed"
