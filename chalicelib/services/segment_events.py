@@ -187,7 +187,9 @@ def deliver(
 ) -> bool:
     """One attempt at a pending event (read afresh: a redelivered message of an event
     already sent does nothing). Answers True when the message is done with, False when it
-    should be retried later. A failed last attempt lists the event as failed (for replay)."""
+    should be retried later. A failed last attempt lists the event as failed (for replay).
+    The outcome is saved only if no concurrent attempt (a duplicate message) saved first;
+    one that lost leaves the event to the winner's message."""
     event = repository.get_event(tenant, event_id)
     if event is None or event.status is not EventStatus.PENDING:
         return True
@@ -204,7 +206,8 @@ def deliver(
         outcome = replace(event, status=EventStatus.FAILED, attempts=attempts, last_error=error)
     else:
         outcome = replace(event, attempts=attempts, last_error=error)
-    repository.save_event(tenant, outcome)
+    if not repository.save_attempt(tenant, outcome, event.attempts):
+        return True
     return outcome.status is not EventStatus.PENDING
 
 

@@ -248,3 +248,36 @@ def test_a_message_the_delivery_keeps_crashing_on_ends_its_event_as_failed(
     assert (event.type, event.segment_id) == ("segment.entered", "lifecycle:prospect")
     assert event.last_error == "delivery gave up"
     assert receiver.received == []
+
+
+def test_a_concurrent_attempt_does_not_undo_a_delivery(
+    tenant_a: Api, streams: LocalStreamRunner, receiver: Receiver
+) -> None:
+    from dataclasses import replace
+
+    from chalicelib.dal.events import get_event, save_event
+    from chalicelib.domain.segments import EventStatus
+    from chalicelib.services.segment_events import Delivery, deliver
+
+    # Given a pending event (queued but not yet delivered: the receiver answers 503 once)
+    _configure(tenant_a, receiver.url)
+    receiver.status = 503
+    tenant_a.create_customer(name="Kim")
+    tenant = tenant_id(tenant_a.tenant_id or "")
+    streams.drain()
+    (event,) = list_failed(tenant, PageRequest()).items
+    save_event(tenant, replace(event, status=EventStatus.PENDING, last_error=None))
+
+    # And a duplicate message's attempt that delivers the event while this one is sending
+    def failing_while_a_duplicate_delivers(url: str, body: bytes, headers: dict[str, str]) -> int:
+        current = get_event(tenant, event.id)
+        assert current is not None
+        save_event(tenant, replace(current, status=EventStatus.DELIVERED, attempts=9))
+        return 503
+
+    # When this attempt fails
+    done = deliver(tenant, event.id, False, Delivery(send=failing_while_a_duplicate_delivers))
+    # Then its message is done with and the event stays delivered
+    stored = get_event(tenant, event.id)
+    assert done and stored is not None
+    assert (stored.status, stored.attempts) == (EventStatus.DELIVERED, 9)
