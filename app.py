@@ -1,14 +1,15 @@
 """The Chalice application: wiring only (routes, middleware, scheduled functions, stream
-consumers)."""
+consumers, the webhook queue consumer)."""
 
 from chalice import Chalice, Cron, Rate
 
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.routes import api_blueprint
 from chalicelib.lazy import deferred
-from chalicelib.settings import AUDIT_DIGEST_PERIOD_MINUTES
+from chalicelib.queues_config import WEBHOOK_DEAD_LETTERS, WEBHOOK_QUEUE, queue_placeholder
 from chalicelib.streams_config import (
     AUDIT_CHANGES,
+    AUDIT_DIGEST_PERIOD_MINUTES,
     AUDIT_STREAM,
     DATA_STREAM,
     stream_arn_placeholder,
@@ -63,3 +64,15 @@ chain_audit_trail = app.on_dynamodb_record(
 audit_heartbeats = app.schedule(
     Rate(AUDIT_DIGEST_PERIOD_MINUTES, unit=Rate.MINUTES), name="audit_heartbeats"
 )(deferred("chalicelib.jobs", "audit_heartbeats"))
+
+deliver_webhooks = app.on_sqs_message(
+    queue=queue_placeholder(WEBHOOK_QUEUE.queue_name),
+    batch_size=WEBHOOK_QUEUE.batch_size,
+    name=WEBHOOK_QUEUE.handler,
+)(deferred("chalicelib.streams.webhook_queue", "deliver_webhooks"))
+
+record_undelivered_webhooks = app.on_sqs_message(
+    queue=queue_placeholder(WEBHOOK_DEAD_LETTERS.queue_name),
+    batch_size=WEBHOOK_DEAD_LETTERS.batch_size,
+    name=WEBHOOK_DEAD_LETTERS.handler,
+)(deferred("chalicelib.streams.webhook_queue", "record_undelivered_webhooks"))

@@ -7,15 +7,20 @@ import json
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chalicelib.domain.tenancy import Plan
+from chalicelib.streams_config import AUDIT_DIGEST_PERIOD_MINUTES
 
 MAX_AUTH_CACHE_SECONDS = 5
 """Issue 13: revocation and suspension take effect within 5 s in every stage."""
-
-AUDIT_DIGEST_PERIOD_MINUTES = 5
-"""The digest schedule's rate (app.py); AUDIT_DIGEST_PERIOD_SECONDS tells verification."""
 
 
 class SettingsError(RuntimeError):
@@ -50,6 +55,14 @@ class Settings(BaseModel):
     """How often the digest schedule appends a digest to every tenant's chain."""
     audit_digest_grace_seconds: int = Field(default=300, ge=0)
     """How late a digest may be before verification reports the chain's tail missing."""
+    webhook_local_receivers: bool = False
+    """WEBHOOK_LOCAL_RECEIVERS: webhooks may use http and loopback addresses (the `local`
+    stage only; deployed stages accept public https receivers only)."""
+    webhook_queue_url: str | None = None
+    """WEBHOOK_QUEUE_URL: the SQS queue of webhook deliveries (set by infra; locally by
+    the runner, on moto's in-process SQS)."""
+    webhook_backoff_seconds: int = Field(default=30, ge=0, le=3_600)
+    """WEBHOOK_BACKOFF_SECONDS: the first retry's delay; each further retry doubles it."""
     gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
     """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
     by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
@@ -67,6 +80,12 @@ class Settings(BaseModel):
         under its own label, so a signature made for one purpose is worthless for another."""
         secret = self.cursor_secret.get_secret_value().encode()
         return hashlib.sha256(f"customer-ops {label}\x00".encode() + secret).digest()
+
+    @model_validator(mode="after")
+    def _local_receivers_only_locally(self) -> Settings:
+        if self.webhook_local_receivers and self.stage != "local":
+            raise ValueError("webhook_local_receivers is for the local stage only")
+        return self
 
     @classmethod
     def from_environ(cls, environ: dict[str, str]) -> Settings:
@@ -92,6 +111,9 @@ class Settings(BaseModel):
             "audit_signing_key_file": read("AUDIT_SIGNING_KEY_FILE"),
             "audit_digest_period_seconds": read("AUDIT_DIGEST_PERIOD_SECONDS"),
             "audit_digest_grace_seconds": read("AUDIT_DIGEST_GRACE_SECONDS"),
+            "webhook_local_receivers": read("WEBHOOK_LOCAL_RECEIVERS"),
+            "webhook_queue_url": read("WEBHOOK_QUEUE_URL"),
+            "webhook_backoff_seconds": read("WEBHOOK_BACKOFF_SECONDS"),
         }
         plans = read("GATEWAY_USAGE_PLANS")
         try:
@@ -102,7 +124,10 @@ class Settings(BaseModel):
         try:
             return cls.model_validate({k: v for k, v in raw.items() if v is not None})
         except ValidationError as exc:
-            names = ", ".join(str(err["loc"][0]).upper() for err in exc.errors())
+            names = ", ".join(
+                str(err["loc"][0]).upper() if err["loc"] else "WEBHOOK_LOCAL_RECEIVERS"
+                for err in exc.errors()
+            )
             raise SettingsError(f"invalid or missing settings: {names}") from exc
 
 

@@ -27,6 +27,12 @@ MAX_PARALLELIZATION_FACTOR = 10
 MAX_BATCHING_WINDOW_SECONDS = 300
 
 
+AUDIT_DIGEST_PERIOD_MINUTES = 5
+"""The rate of the audit chain's digest schedule (`audit_heartbeats` in app.py), which
+appends a digest to every tenant's chain beside the audit stream's consumer;
+AUDIT_DIGEST_PERIOD_SECONDS tells verification what to expect."""
+
+
 class StartingPosition(StrEnum):
     TRIM_HORIZON = "TRIM_HORIZON"
     LATEST = "LATEST"

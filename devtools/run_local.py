@@ -11,13 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import boto3
 
 from devtools.dynamodb_local import ROOT, DynamoDBLocal
 from devtools.local_schedule import LocalSchedule
 from devtools.stage import stage_environment
-from devtools.stream_runner import LocalStreamRunner
+from devtools.stream_runner import LocalStreamRunner, local_queues
 from devtools.tables import ensure_tables, table_names
 
 LOCAL_DIR = Path(os.environ.get("LOCAL_DIR", ROOT / ".local"))
@@ -52,7 +53,31 @@ def prepare(environment: dict[str, str]) -> None:
     register_platform_key(admin_key)
 
 
-def local_stream_runner(environment: dict[str, str]) -> LocalStreamRunner:
+def local_sqs() -> Any:
+    """SQS for the runner's process: moto's in-process SQS (no server, no network); every
+    DynamoDB call still goes to DynamoDB Local. Only the stream and queue functions, which
+    run in this process, send to or read the queues (a replay is queued by the data stream
+    consumer, not by the API)."""
+    from moto import mock_aws
+
+    mock = mock_aws(
+        config={
+            "core": {
+                "mock_credentials": False,
+                "passthrough": {"services": ["dynamodb", "dynamodbstreams"]},
+            }
+        }
+    )
+    mock.start()
+    return boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def local_stream_runner(environment: dict[str, str], sqs: Any) -> LocalStreamRunner:
     """The stream runner for the stack's DynamoDB Local (see devtools/stream_runner.py)."""
     arguments = {
         "endpoint_url": environment["DYNAMODB_ENDPOINT"],
@@ -65,6 +90,7 @@ def local_stream_runner(environment: dict[str, str]) -> LocalStreamRunner:
         boto3.client("dynamodbstreams", **arguments),
         LOCAL_DIR,
         environ={**os.environ, **environment},
+        sqs=sqs,
     )
 
 
@@ -115,14 +141,19 @@ def main() -> int:
         )
         # The audit chain's key: made (mode 600) by the chain's first digest.
         environment["AUDIT_SIGNING_KEY_FILE"] = str(LOCAL_DIR / "audit-signing-key.pem")
+
+        environment["WEBHOOK_BACKOFF_SECONDS"] = os.environ.get("WEBHOOK_BACKOFF_SECONDS", "1")
+        sqs = local_sqs()
+        environment.update(local_queues(sqs))
         prepare(environment)
         schedule = LocalSchedule()
         for name in schedule.start():
             print(f"scheduled function {name} runs locally")
-        streams = local_stream_runner(environment)
+        streams = local_stream_runner(environment, sqs)
         for name in streams.start():
             print(
-                f"stream function {name} runs locally (failures: {LOCAL_DIR}/stream-failures.jsonl)"
+                f"stream or queue function {name} runs locally "
+                f"(stream failures: {LOCAL_DIR}/stream-failures.jsonl)"
             )
         base = f"http://127.0.0.1:{args.port}"
         print(

@@ -8,6 +8,13 @@ from the first failed record, as Lambda does) and `maximum_retry_attempts`. Reco
 exhaust their retries are appended to `stream-failures.jsonl` under LOCAL_DIR (the local
 stand-in for the on-failure queue) and the shard moves on.
 
+It also runs every `@app.on_sqs_message` handler (chalicelib/queues_config.py) when given
+an SQS client (moto's in-process SQS locally: `local_queues` creates each queue with its
+dead-letter queue and redrive policy): it receives up to the consumer's `batch_size`
+messages, invokes the handler with a Lambda-shaped SQS event and deletes the messages the
+handler did not report as failed, as Lambda's event source mapping does. A failed message
+is shown again when its visibility timeout (set by the handler's backoff) runs out.
+
 After every round it writes `streams.json` under LOCAL_DIR; `drained_since` is the start
 of the latest round that found no record anywhere, so a test that wrote at time t waits
 for `drained_since > t` (see `wait_until_drained`).
@@ -27,9 +34,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chalice.app import DynamoDBEventConfig
+from chalice.app import DynamoDBEventConfig, SQSEventConfig
 
 from chalicelib.dal.schema import ALL_TABLES
+from chalicelib.queues_config import QUEUE_CONSUMERS, QueueConsumer, queue_consumer_for
 from chalicelib.streams_config import StreamConsumerSettings, consumer_for
 
 PROGRESS_FILE = "streams.json"
@@ -69,6 +77,60 @@ class _Consumer:
     shards: dict[str, _Shard] = field(default_factory=dict)
 
 
+@dataclass
+class _QueueConsumer:
+    name: str
+    handler: Callable[[dict[str, Any], Any], Any]
+    queue_url: str
+    settings: QueueConsumer
+
+
+def local_queues(sqs: Any) -> dict[str, str]:
+    """Creates each consumer's queue and dead-letter queue (redrive after the consumer's
+    `max_receive_count`) and answers the environment variables naming the queues (a
+    consumer of another's dead letters is given that dead-letter queue)."""
+    environment: dict[str, str] = {}
+    dead_letter_urls: dict[str, str] = {}
+    for consumer in QUEUE_CONSUMERS.values():
+        if consumer.dead_letters_of is not None:
+            continue
+        dead_letters = sqs.create_queue(QueueName=f"{consumer.queue_name}-dlq")["QueueUrl"]
+        dead_letter_arn = sqs.get_queue_attributes(
+            QueueUrl=dead_letters, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        redrive = {
+            "deadLetterTargetArn": dead_letter_arn,
+            "maxReceiveCount": str(consumer.max_receive_count),
+        }
+        queue = sqs.create_queue(
+            QueueName=consumer.queue_name,
+            Attributes={
+                "VisibilityTimeout": str(consumer.visibility_timeout_seconds),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+        environment[consumer.queue_url_variable] = queue
+        dead_letter_urls[consumer.queue_name] = dead_letters
+    for consumer in QUEUE_CONSUMERS.values():
+        if consumer.dead_letters_of is not None:
+            environment[consumer.queue_url_variable] = dead_letter_urls[consumer.dead_letters_of]
+    return environment
+
+
+def _lambda_sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
 def _table_name(logical: str, environ: dict[str, str]) -> str:
     for spec in ALL_TABLES:
         if spec.logical_name == logical:
@@ -104,6 +166,7 @@ class LocalStreamRunner:
         local_dir: Path | None = None,
         app_module: str = "app",
         environ: dict[str, str] | None = None,
+        sqs: Any | None = None,
     ) -> None:
         self._dynamodb = dynamodb
         self._streams = streams
@@ -121,6 +184,27 @@ class LocalStreamRunner:
             for config in module.app.event_sources
             if isinstance(config, DynamoDBEventConfig)
         ]
+        self._sqs = sqs
+        self._queues = (
+            [
+                self._queue_consumer(module, config)
+                for config in module.app.event_sources
+                if isinstance(config, SQSEventConfig)
+            ]
+            if sqs is not None
+            else []
+        )
+
+    def _queue_consumer(self, module: Any, config: SQSEventConfig) -> _QueueConsumer:
+        settings = queue_consumer_for(config.name)
+        if settings is None:
+            raise KeyError(f"no QueueConsumer for {config.name!r} in chalicelib/queues_config.py")
+        return _QueueConsumer(
+            name=config.name,
+            handler=getattr(module, config.handler_string.rsplit(".", 1)[-1]),
+            queue_url=self._environ[settings.queue_url_variable],
+            settings=settings,
+        )
 
     def _consumer(self, module: Any, config: DynamoDBEventConfig) -> _Consumer:
         name = config.name
@@ -134,7 +218,7 @@ class LocalStreamRunner:
 
     @property
     def consumer_names(self) -> list[str]:
-        return [consumer.name for consumer in self._consumers]
+        return [consumer.name for consumer in self._consumers] + [q.name for q in self._queues]
 
     # Shards.
 
@@ -170,7 +254,43 @@ class LocalStreamRunner:
             for shard in list(consumer.shards.values()):
                 if self._ready(consumer, shard):
                     handled += self._poll_shard(consumer, shard)
+        for queue in self._queues:
+            handled += self._poll_queue(queue)
         return handled
+
+    def _poll_queue(self, queue: _QueueConsumer) -> int:
+        """One receive, one invocation; the messages not reported as failed are deleted."""
+        assert self._sqs is not None
+        messages = self._sqs.receive_message(
+            QueueUrl=queue.queue_url,
+            MaxNumberOfMessages=queue.settings.batch_size,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        queue_arn = self._sqs.get_queue_attributes(
+            QueueUrl=queue.queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        records = [_lambda_sqs_record(m, queue_arn, self._region) for m in messages]
+        context = _Context(queue.name, time.monotonic() + 300)
+        try:
+            answer = queue.handler({"Records": records}, context) or {}
+            failed = {str(f["itemIdentifier"]) for f in answer.get("batchItemFailures", [])}
+        except Exception as error:  # noqa: BLE001 - Lambda retries the whole batch
+            print(f"queue handler {queue.name} failed: {error!r}", flush=True)
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=queue.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+        self.records_processed += len(messages)
+        return len(messages)
 
     def _iterator(self, consumer: _Consumer, shard: _Shard) -> str:
         """Where to read: after the last record handled, else the starting position."""

@@ -297,7 +297,7 @@ CHAIN_AUDIT_TRAIL = FunctionAccess(
             ),
             leading_keys=(TENANT_DATA_KEYS,),
         ),
-        # An alert's event, delivered by the data stream's consumer like segment events.
+        # An alert's event, queued by the data stream's consumer like segment events.
         TableAccess(DATA_TABLE, actions=("dynamodb:PutItem",), leading_keys=(TENANT_DATA_KEYS,)),
     ),
     # Signs each digest it appends.
@@ -321,6 +321,38 @@ AUDIT_HEARTBEATS = FunctionAccess(
     audit_chain_key=ChainKeyUse.SIGN,
 )
 
+DELIVER_WEBHOOKS = FunctionAccess(
+    function="DeliverWebhooks",
+    tables=(
+        # The tenant's configuration (webhook URL and secret).
+        _READS_TENANT_CONFIG,
+        # The event (get) and its outcome (put). Its queue access: infra/queues.py.
+        TableAccess(
+            DATA_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:PutItem"),
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
+)
+
+RECORD_UNDELIVERED_WEBHOOKS = FunctionAccess(
+    function="RecordUndeliveredWebhooks",
+    tables=(
+        # The dead-lettered event (get) and its failure (put).
+        TableAccess(
+            DATA_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:PutItem"),
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
+)
+
+# Queue name (chalicelib/queues_config.py) → the functions that may send to it; only the
+# queue's consumer receives from it (infra/queues.py).
+QUEUE_SENDERS: dict[str, tuple[str, ...]] = {
+    "webhook-deliveries": (KEEP_CUSTOMERS_CURRENT.function,),
+}
+
 FUNCTION_ACCESS: dict[str, FunctionAccess] = {
     access.function: access
     for access in (
@@ -334,5 +366,7 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         RECORD_DATA_CHANGES,
         CHAIN_AUDIT_TRAIL,
         AUDIT_HEARTBEATS,
+        DELIVER_WEBHOOKS,
+        RECORD_UNDELIVERED_WEBHOOKS,
     )
 }

@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from chalicelib.streams_config import ON_FAILURE_QUEUE
+from infra.queues import WiredQueue
 from infra.stages import StageSettings
 from infra.streams import WiredConsumer
 
@@ -144,3 +145,34 @@ class ServiceAlarms(Construct):
                 ON_FAILURE_QUEUE.alarm_threshold_messages,
                 f"{function_name}: stream batches given up on are waiting in the queue",
             )
+
+    def for_queue_consumers(
+        self, queues: Iterable[WiredQueue], function_names: Mapping[str, str]
+    ) -> None:
+        """Per queue with a dead-letter queue: messages waiting in it (not yet recorded by
+        its consumer, or that it cannot record). Per consumer of dead letters: any message
+        at all (the delivery function could not handle a message in any receive)."""
+        for wired in queues:
+            function_name = function_names[wired.function]
+            if wired.dead_letter_queue is not None:
+                self._alarm(
+                    f"{wired.function}DeadLetterQueueDepth",
+                    wired.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum"
+                    ),
+                    wired.consumer.dead_letter_alarm_threshold,
+                    f"{function_name}: messages nobody recorded wait in the dead-letter queue",
+                )
+            else:
+                self._alarm(
+                    f"{wired.function}DeadLettered",
+                    cloudwatch.Metric(
+                        namespace="AWS/Lambda",
+                        metric_name="Invocations",
+                        dimensions_map={"FunctionName": function_name},
+                        statistic="Sum",
+                        period=PERIOD,
+                    ),
+                    wired.consumer.dead_letter_alarm_threshold,
+                    f"{function_name}: messages were dead-lettered (their events are failed)",
+                )

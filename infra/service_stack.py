@@ -18,11 +18,13 @@ from constructs import Construct
 
 from chalicelib.dal.schema import ALL_TABLES
 from chalicelib.domain.plans import PLAN_LIMITS
+from chalicelib.queues_config import QUEUE_CONSUMERS, QueueConsumer
 from chalicelib.streams_config import STREAM_CONSUMERS, StreamConsumer
-from infra.access import FUNCTION_ACCESS, ChainKeyUse, FunctionAccess
+from infra.access import FUNCTION_ACCESS, QUEUE_SENDERS, ChainKeyUse, FunctionAccess
 from infra.alarms import ServiceAlarms
 from infra.api import AUTHORIZER_FUNCTION, configure_rest_api, declare_usage_plans, usage_plan_name
 from infra.chalice_app import package_chalice_app
+from infra.queues import wire_queue_consumers
 from infra.roles import CHAIN_KEY_ACTIONS, GatewayKeys, function_role
 from infra.stages import (
     APP_NAME,
@@ -57,6 +59,8 @@ class CustomerOpsStack(Stack):
         source_dir: Path = PROJECT_ROOT,
         function_access: Mapping[str, FunctionAccess] = FUNCTION_ACCESS,
         stream_consumers: Mapping[str, StreamConsumer] = STREAM_CONSUMERS,
+        queue_consumers: Mapping[str, QueueConsumer] = QUEUE_CONSUMERS,
+        queue_senders: Mapping[str, tuple[str, ...]] = QUEUE_SENDERS,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -112,12 +116,16 @@ class CustomerOpsStack(Stack):
         self.stream_consumers = wire_stream_consumers(
             self, self.app, stream_consumers, self.tables, self.roles, self.key, stage
         )
+        self.queue_consumers = wire_queue_consumers(
+            self, self.app, queue_consumers, queue_senders, self.roles, self.key, stage
+        )
 
         self.alarms = ServiceAlarms(self, "Alarms", self.key, stage)
         self.alarms.for_functions(self.function_names)
         self.alarms.for_tables(self.tables)
         self.alarms.for_api(stage.stack_name, self.api_stage)
         self.alarms.for_stream_consumers(self.stream_consumers, self.function_names)
+        self.alarms.for_queue_consumers(self.queue_consumers, self.function_names)
         self._outputs()
 
     def _data_key(self) -> kms.Key:

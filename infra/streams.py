@@ -29,7 +29,8 @@ from infra.chalice_app import PackagedApp
 from infra.stages import StageSettings
 
 STREAM_EVENT_TYPES = frozenset({"DynamoDB", "Kinesis"})
-SUPPORTED_EVENT_TYPES = frozenset({"DynamoDB", "Api", "Schedule", "CloudWatchEvent"})
+SUPPORTED_EVENT_TYPES = frozenset({"DynamoDB", "Api", "Schedule", "CloudWatchEvent", "SQS"})
+"""SQS events are wired by infra/queues.py."""
 
 
 class StreamWiringError(ValueError):

@@ -89,6 +89,23 @@ def save_event(tenant: TenantId, event: SegmentEvent) -> None:
     _item(tenant, event).save()
 
 
+def save_attempt(tenant: TenantId, event: SegmentEvent, attempts_read: int) -> bool:
+    """Save an attempt's outcome unless another attempt (a duplicate message) saved first:
+    the put is conditional on the event being still pending with the attempts that were
+    read. False when it lost."""
+    bound_settings()
+    condition = (SegmentEventItem.status == EventStatus.PENDING.value) & (
+        SegmentEventItem.attempts == attempts_read
+    )
+    try:
+        _item(tenant, event).save(condition=condition)
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def list_failed(tenant: TenantId, page: PageRequest) -> Page[SegmentEvent]:
     """Oldest first: one Query on gsi5 per page."""
     bound_settings()

@@ -4,13 +4,15 @@ without configuring anything. Stored whole and versioned; read through
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -156,13 +158,42 @@ class TenantConfig(_Section):
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     app_purchases: AppPurchasesConfig = Field(default_factory=AppPurchasesConfig)
-    webhook_url: HttpUrl | None = Field(None, description="Receives signed segment events.")
+    webhook_url: HttpUrl | None = Field(
+        None,
+        description="Receives signed segment events. Deployed: https to a public host only "
+        "(no user name or password, no private, loopback, link-local or reserved address).",
+    )
     webhook_secret: Annotated[str, Field(min_length=16, max_length=128)] | None = Field(
         None,
-        description="Signs each webhook POST: `Webhook-Signature: t={unix time},v1={hex "
-        "HMAC-SHA256 of '{t}.{body}'}`. Without it, events are kept as failed (never sent "
-        "unsigned).",
+        description="Signs each webhook POST (Standard Webhooks: `webhook-id`, "
+        "`webhook-timestamp`, `webhook-signature: v1,{base64 HMAC-SHA256 of "
+        "'{id}.{timestamp}.{body}'}`). `whsec_{base64}`: the key is the decoded bytes (as "
+        "the Standard Webhooks libraries expect); any other text: its UTF-8 bytes. Without "
+        "it, events are kept as failed (never sent unsigned).",
     )
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _whsec_secret_is_base64(cls, secret: str | None) -> str | None:
+        if secret is not None and secret.startswith(WHSEC_PREFIX):
+            try:
+                webhook_signing_key(secret)
+            except (ValueError, binascii.Error):
+                raise ValueError("a whsec_ secret must be base64 after the prefix") from None
+        return secret
+
+
+WHSEC_PREFIX = "whsec_"
+
+
+def webhook_signing_key(secret: str) -> bytes:
+    """The HMAC key a `webhook_secret` stands for (Standard Webhooks: `whsec_{base64}`)."""
+    if secret.startswith(WHSEC_PREFIX):
+        key = base64.b64decode(secret.removeprefix(WHSEC_PREFIX), validate=True)
+        if not key:
+            raise ValueError("empty key")
+        return key
+    return secret.encode()
 
 
 @dataclass(frozen=True)

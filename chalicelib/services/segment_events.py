@@ -1,40 +1,40 @@
-"""Segment events: written with each membership change (outbox), delivered by the data
-stream consumer to the tenant's webhook (signed, retried with backoff) and, when deployed
-with EVENT_BUS_NAME, to EventBridge; events that keep failing wait for a replay."""
+"""Segment events: written with each membership change (outbox), queued by the data stream
+consumer (one SQS message per pending event), delivered by the webhook queue's consumer to
+the tenant's webhook (Standard Webhooks signatures; one attempt per receive, backoff through
+the message's visibility) and, when deployed with EVENT_BUS_NAME, to EventBridge; events
+that exhaust their attempts are listed as failed and wait for a replay."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from chalicelib.dal import events as repository
 from chalicelib.dal.transactions import LabelledTransaction
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.ids import new_event_id
+from chalicelib.domain.ids import TENANT_ID_PATTERN, new_event_id
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.segments import EventStatus, SegmentEvent
 from chalicelib.domain.tenancy import TenantId
-from chalicelib.domain.tenant_config import TenantConfig
+from chalicelib.domain.tenant_config import TenantConfig, webhook_signing_key
 from chalicelib.observability import logger
 from chalicelib.services.segments import EventWriter, SegmentChange
-from chalicelib.services.tenant_config import get_tenant_config
+from chalicelib.services.tenant_config import get_tenant_config, webhook_receiver_policy
+from chalicelib.services.webhook_transport import DeliveryFailed, post_webhook
 from chalicelib.settings import get_settings
-
-SIGNATURE_HEADER = "Webhook-Signature"
-DELIVERY_ATTEMPTS = 3
-BACKOFF_SECONDS = 0.2
-TIMEOUT_SECONDS = 5.0
 
 
 def publishes_events(config: TenantConfig) -> bool:
@@ -68,23 +68,27 @@ def event_writer(config: TenantConfig) -> EventWriter | None:
     return write
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """`t={timestamp},v1={hex HMAC-SHA256 over "{timestamp}.{body}"}`: a receiver recomputes
-    it, rejects timestamps older than a few minutes and remembers event ids (replay-safe)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
+def signature(key: bytes, event_id: str, timestamp: int, body: bytes) -> str:
+    """Standard Webhooks: `v1,{base64 HMAC-SHA256 over "{id}.{timestamp}.{body}"}`. A
+    receiver recomputes it (its libraries do), rejects old timestamps and remembers ids."""
+    signed = f"{event_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def webhook_headers(key: bytes, event_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(key, event_id, timestamp, body),
+    }
 
 
 Sender = Callable[[str, bytes, dict[str, str]], int]
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+    return post_webhook(url, body, headers, webhook_receiver_policy())
 
 
 @cache
@@ -94,40 +98,41 @@ def _event_bridge() -> Any:
     return boto3.client("events", region_name=get_settings().aws_region)
 
 
+@cache
+def _sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs", region_name=get_settings().aws_region)
+
+
 @dataclass
 class Delivery:
-    """How events are sent; tests shorten the backoff and may replace the sender."""
+    """How events are sent (one attempt each); tests may replace the sender and clock."""
 
     send: Sender = _post
-    attempts: int = DELIVERY_ATTEMPTS
-    backoff_seconds: float = BACKOFF_SECONDS
-    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
 
     def webhook(self, tenant: TenantId, event: SegmentEvent, config: TenantConfig) -> str | None:
-        """None when delivered, else why not."""
+        """None when delivered, else why not (a generic reason, safe to show the tenant)."""
         if config.webhook_url is None:
             return None
         if config.webhook_secret is None:
             return "webhook_secret is not configured"
+        try:
+            key = webhook_signing_key(config.webhook_secret)
+        except (ValueError, binascii.Error):
+            return "webhook_secret is not usable"
         body = json.dumps(event.payload(tenant), separators=(",", ":")).encode()
-        error = "not attempted"
-        for attempt in range(self.attempts):
-            if attempt:
-                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-            headers = {
-                "Content-Type": "application/json",
-                "Webhook-Id": event.id,
-                SIGNATURE_HEADER: signature(config.webhook_secret, int(time.time()), body),
-            }
-            try:
-                status = self.send(str(config.webhook_url), body, headers)
-            except OSError as failure:
-                error = f"{type(failure).__name__}: {failure}"
-                continue
-            if 200 <= status < 300:
-                return None
-            error = f"HTTP {status}"
-        return error
+        headers = webhook_headers(key, event.id, int(self.clock()), body)
+        try:
+            status = self.send(str(config.webhook_url), body, headers)
+        except DeliveryFailed as failure:
+            return failure.reason
+        except OSError:
+            return "receiver unreachable"
+        if 200 <= status < 300:
+            return None
+        return f"receiver answered HTTP {status}"
 
     def event_bus(self, tenant: TenantId, event: SegmentEvent) -> str | None:
         bus = get_settings().event_bus_name
@@ -146,12 +151,48 @@ class Delivery:
         return "EventBridge refused the event" if answer.get("FailedEntryCount") else None
 
 
-def deliver(tenant: TenantId, event_id: str, delivery: Delivery | None = None) -> None:
-    """Send a pending event (read afresh: a redelivered stream record of an event already
-    sent does nothing) and record the outcome; a failure lists it for replay."""
+def enqueue_delivery(tenant: TenantId, event_id: str) -> None:
+    """One message per pending event on the webhook queue; its MessageGroupId is the tenant,
+    so SQS fair queues keep one tenant's backlog from delaying the others' deliveries."""
+    queue_url = get_settings().webhook_queue_url
+    if queue_url is None:
+        raise RuntimeError("WEBHOOK_QUEUE_URL is not set: segment events cannot be delivered")
+    _sqs().send_message(
+        QueueUrl=queue_url,
+        MessageBody=DeliveryRequest(tenant_id=tenant, event_id=event_id).model_dump_json(),
+        MessageGroupId=tenant,
+    )
+
+
+def retry_delivery_later(receipt_handle: str, seconds: int) -> None:
+    """The webhook queue's message is shown again after `seconds` (the backoff)."""
+    _sqs().change_message_visibility(
+        QueueUrl=get_settings().webhook_queue_url,
+        ReceiptHandle=receipt_handle,
+        VisibilityTimeout=seconds,
+    )
+
+
+class DeliveryRequest(BaseModel):
+    """A webhook queue message's body."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant_id: str = Field(pattern=TENANT_ID_PATTERN.pattern)
+    event_id: str = Field(pattern=r"^evt_[A-Za-z0-9_]+$")
+
+
+def deliver(
+    tenant: TenantId, event_id: str, last_attempt: bool, delivery: Delivery | None = None
+) -> bool:
+    """One attempt at a pending event (read afresh: a redelivered message of an event
+    already sent does nothing). Answers True when the message is done with, False when it
+    should be retried later. A failed last attempt lists the event as failed (for replay).
+    The outcome is saved only if no concurrent attempt (a duplicate message) saved first;
+    one that lost leaves the event to the winner's message."""
     event = repository.get_event(tenant, event_id)
     if event is None or event.status is not EventStatus.PENDING:
-        return
+        return True
     sender = delivery or Delivery()
     config = get_tenant_config(tenant)
     error = sender.webhook(tenant, event, config) or sender.event_bus(tenant, event)
@@ -160,10 +201,28 @@ def deliver(tenant: TenantId, event_id: str, delivery: Delivery | None = None) -
         outcome = replace(
             event, status=EventStatus.DELIVERED, attempts=attempts, delivered_at=utc_now()
         )
-    else:
+    elif last_attempt:
         logger.warning("segment event not delivered", event_id=event.id, reason=error)
         outcome = replace(event, status=EventStatus.FAILED, attempts=attempts, last_error=error)
-    repository.save_event(tenant, outcome)
+    else:
+        outcome = replace(event, attempts=attempts, last_error=error)
+    if not repository.save_attempt(tenant, outcome, event.attempts):
+        return True
+    return outcome.status is not EventStatus.PENDING
+
+
+UNDELIVERABLE = "delivery gave up"
+
+
+def record_undeliverable(tenant: TenantId, event_id: str) -> None:
+    """A dead-lettered message's event, still pending (its deliveries kept crashing), is
+    listed as failed, keeping the last reason seen if there was one. Done events stay."""
+    event = repository.get_event(tenant, event_id)
+    if event is None or event.status is not EventStatus.PENDING:
+        return
+    logger.warning("segment event dead-lettered", event_id=event.id)
+    failed = replace(event, status=EventStatus.FAILED, last_error=event.last_error or UNDELIVERABLE)
+    repository.save_event(tenant, failed)
 
 
 def publish_alert(tenant: TenantId, alert: AuditEntry) -> None:
@@ -188,7 +247,7 @@ def list_failed(tenant: TenantId, page: PageRequest) -> Page[SegmentEvent]:
 
 
 def replay(tenant: TenantId, event_id: str) -> SegmentEvent:
-    """Back to pending: the stream consumer delivers it again within seconds."""
+    """Back to pending: the data stream consumer sees the change and queues it again."""
     event = repository.get_event(tenant, event_id)
     if event is None:
         raise NotFound(f"event {event_id} does not exist")

@@ -1,6 +1,7 @@
 """The data table's stream consumer: keeps each changed customer's metrics and segment
-memberships current (and delivers segment events). It is the one reader of the data
-stream besides the audit trail's (docs/streams.md).
+memberships current and queues pending segment events for the webhook queue's consumer
+(it never calls a receiver itself). It is the one reader of the data stream besides the
+audit trail's (docs/streams.md).
 
 Per batch, each affected customer is refreshed once, from its partition as it is now
 (consistent Query), never from the record itself: redelivery, reordering and the records
@@ -32,7 +33,21 @@ from chalicelib.streams.records import SegmentEventImage, customer_change, parse
 
 CustomerKey = tuple[str, str]
 Refresh = Callable[[TenantId, str], object]
-EventDelivery = Callable[[TenantId, str], object]
+EventEnqueue = Callable[[TenantId, str], object]
+"""Queues a pending event for the webhook queue's consumer: this consumer never makes an
+HTTP call, so its time per batch does not depend on any receiver."""
+
+
+def _newly_pending(record: DynamoDBRecord, image: SegmentEventImage, removed: bool) -> bool:
+    """A new pending event, or one put back to pending (a replay): queued once each. An
+    attempt that leaves it pending (retries) changes nothing here."""
+    if removed or image.status != "pending":
+        return False
+    old = record.dynamodb.old_image if record.dynamodb is not None else None
+    if record.event_name is DynamoDBRecordEventName.INSERT or not old:
+        return True
+    before = parse_image(old)
+    return not (isinstance(before, SegmentEventImage) and before.status == "pending")
 
 
 @dataclass
@@ -41,7 +56,7 @@ class DataStreamBatch:
     fails every record of a customer whose refresh failed (so all are retried)."""
 
     refresh: Refresh
-    deliver: EventDelivery | None = None
+    enqueue: EventEnqueue | None = None
     done: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
 
     def handle(self, record: DynamoDBRecord) -> None:
@@ -52,8 +67,8 @@ class DataStreamBatch:
         raw = stream.old_image if removed else stream.new_image
         image = parse_image(raw or stream.keys)
         if isinstance(image, SegmentEventImage):
-            if not removed and image.status == "pending" and self.deliver is not None:
-                self.deliver(tenant_id(image.tenant_id), image.event_id)
+            if self.enqueue is not None and _newly_pending(record, image, removed):
+                self.enqueue(tenant_id(image.tenant_id), image.event_id)
             return
         change = customer_change(image)
         if change is None:
@@ -76,12 +91,12 @@ def process_batch(
     event: dict[str, Any],
     context: LambdaContext | None,
     refresh: Refresh,
-    deliver: EventDelivery | None = None,
+    enqueue: EventEnqueue | None = None,
 ) -> PartialItemFailureResponse:
     """Powertools' partial-batch processing: failed records are reported by sequence
     number, the rest count as done."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    batch = DataStreamBatch(refresh, deliver)
+    batch = DataStreamBatch(refresh, enqueue)
     return process_partial_response(
         event=event,
         record_handler=batch.handle,
@@ -105,10 +120,10 @@ def _service_refresh(today: date) -> Refresh:
     return refresh
 
 
-def _service_delivery(tenant: TenantId, event_id: str) -> object:
+def _service_enqueue(tenant: TenantId, event_id: str) -> object:
     from chalicelib.services import segment_events
 
-    segment_events.deliver(tenant, event_id)
+    segment_events.enqueue_delivery(tenant, event_id)
     return None
 
 
@@ -121,4 +136,4 @@ def keep_customers_current(event: Any) -> PartialItemFailureResponse:
     context = getattr(event, "context", None)
     refresh = _service_refresh(utc_now().date())
     with writing_as(system_writer("keep_customers_current", event)):
-        return process_batch(raw, context, refresh, _service_delivery)
+        return process_batch(raw, context, refresh, _service_enqueue)

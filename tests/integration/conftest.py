@@ -37,6 +37,7 @@ def environment(
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AUTH_CACHE_SECONDS": "0",
             "RATE_LIMIT_IN_APP": "false",
+            "WEBHOOK_BACKOFF_SECONDS": "0",  # a failed delivery is received again at once
         }
     )
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
@@ -128,12 +129,20 @@ def key_with_role(platform: Api) -> Callable[[Api, str], Api]:
 
 
 @pytest.fixture
-def streams(dynamodb: object, environment: dict[str, str]) -> Iterator[object]:
-    """The local stream runner over moto's streams: `streams.drain()` runs the app's stream
-    handlers over everything written so far."""
-    from devtools.stream_runner import LocalStreamRunner
+def streams(
+    dynamodb: object, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[object]:
+    """The local stream runner over moto's streams and SQS: `streams.drain()` runs the app's
+    stream handlers over everything written so far, and the webhook queue's consumer over
+    every message they queued."""
+    from devtools.stream_runner import LocalStreamRunner, local_queues
 
     region = environment["AWS_DEFAULT_REGION"]
+    sqs = boto3.client("sqs", region_name=region)
+    for name, value in local_queues(sqs).items():
+        monkeypatch.setenv(name, value)
+        environment[name] = value
+    reset_settings()
     yield LocalStreamRunner(
         boto3.client("dynamodb", region_name=region),
         boto3.client(
@@ -143,6 +152,7 @@ def streams(dynamodb: object, environment: dict[str, str]) -> Iterator[object]:
             endpoint_url=f"https://streams.dynamodb.{region}.amazonaws.com",
         ),
         environ=dict(environment),
+        sqs=sqs,
     )
 
 

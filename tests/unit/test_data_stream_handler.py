@@ -101,3 +101,40 @@ def test_a_removed_item_refreshes_its_customer_from_the_old_image() -> None:
     process_batch(builder.build(), None, refresh)
 
     assert refresh.calls == [(TENANT, ANN)]
+
+
+def _event_item(status: str, attempts: int = 0) -> dict[str, object]:
+    return {
+        "pk": f"T#{TENANT}#EVENT#evt_1",
+        "sk": "EVENT",
+        "entity": "segment_event",
+        "tenant_id": TENANT,
+        "event_id": "evt_1",
+        "status": status,
+        "attempts": attempts,
+    }
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.messages: list[tuple[TenantId, str]] = []
+
+    def __call__(self, tenant: TenantId, event_id: str) -> None:
+        self.messages.append((tenant, event_id))
+
+
+def test_a_new_or_replayed_event_is_queued_once_and_attempts_queue_nothing() -> None:
+    # Given a new pending event, an attempt's bookkeeping (pending to pending), its failure,
+    # a replay (failed to pending) and a delivery
+    builder = StreamEventBuilder()
+    builder.insert(_event_item("pending"))
+    builder.modify(_event_item("pending"), _event_item("pending", attempts=1))
+    builder.modify(_event_item("pending", attempts=1), _event_item("failed", attempts=2))
+    builder.modify(_event_item("failed", attempts=2), _event_item("pending", attempts=2))
+    builder.modify(_event_item("pending", attempts=2), _event_item("delivered", attempts=3))
+    queue = FakeQueue()
+    # When the batch is handled (no receiver exists here: the handler has no sender at all)
+    answer = process_batch(builder.build(), None, FakeRefresh(), queue)
+    # Then the event was queued twice: when it appeared and when it was replayed
+    assert answer == {"batchItemFailures": []}
+    assert queue.messages == [(TENANT, "evt_1"), (TENANT, "evt_1")]
