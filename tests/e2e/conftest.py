@@ -52,7 +52,11 @@ def _wait_for_port(
     raise RuntimeError("the local stack did not start in time")
 
 
-def start_stack(local_dir: Path) -> LocalStack:
+def start_stack(
+    local_dir: Path, *, autoreload: bool = False, environ: dict[str, str] | None = None
+) -> LocalStack:
+    """The stack as the tests use it (`--no-autoreload`), or with `autoreload` as `make run`
+    starts it (its code watcher on, WATCH_PATHS from `environ` if given)."""
     port, dynamodb_port = free_port(), free_port()
     environment = {
         **os.environ,
@@ -60,6 +64,7 @@ def start_stack(local_dir: Path) -> LocalStack:
         "RATE_LIMIT_IN_APP": "false",
         "AUTH_CACHE_SECONDS": "0",
         "LOCAL_SCHEDULE_SECONDS": "1",
+        **(environ or {}),
     }
     log = local_dir / "stack.log"
     # A file, not a pipe: nobody reads the stack's output while the tests run, and a full
@@ -73,7 +78,7 @@ def start_stack(local_dir: Path) -> LocalStack:
             str(port),
             "--dynamodb-port",
             str(dynamodb_port),
-            "--no-autoreload",
+            *([] if autoreload else ["--no-autoreload"]),
         ],
         cwd=ROOT,
         env=environment,
