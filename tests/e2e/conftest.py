@@ -96,6 +96,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     running.stop()
 
 
+@pytest.fixture(scope="module")
+def isolated_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A stack for one module alone: a fuzzer's load and tenants stay off the shared one."""
+    running = start_stack(tmp_path_factory.mktemp("isolated"))
+    yield running
+    running.stop()
+
+
 def http_transport(base_url: str):  # type: ignore[no-untyped-def]
     session = requests.Session()
 
@@ -113,6 +121,11 @@ def http_transport(base_url: str):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def platform(stack: LocalStack) -> Api:
     return Api(http_transport(stack.base_url), stack.admin_key)
+
+
+@pytest.fixture(scope="module")
+def isolated_platform(isolated_stack: LocalStack) -> Api:
+    return Api(http_transport(isolated_stack.base_url), isolated_stack.admin_key)
 
 
 @pytest.fixture

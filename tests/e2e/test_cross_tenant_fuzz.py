@@ -106,25 +106,25 @@ def _identity(body: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def two_tenants(platform: Api) -> tuple[Api, Api, dict[str, str]]:
-    a = platform.create_tenant("Isolated A")
-    b = platform.create_tenant("Prying B")
+def two_tenants(isolated_platform: Api) -> tuple[Api, Api, dict[str, str]]:
+    a = isolated_platform.create_tenant("Isolated A")
+    b = isolated_platform.create_tenant("Prying B")
     b.create_customer(name="B's own", email="b@example.com")
     return a, b, _seed_tenant_a(a)
 
 
 @pytest.fixture(scope="module")
-def served_schema(stack: LocalStack) -> Any:
+def served_schema(isolated_stack: LocalStack) -> Any:
     import schemathesis
 
-    return schemathesis.openapi.from_url(f"{stack.base_url}/v1/openapi.json")
+    return schemathesis.openapi.from_url(f"{isolated_stack.base_url}/v1/openapi.json")
 
 
 @pytest.mark.parametrize(("method", "path"), _tenant_routes_with_path_ids())
 def test_another_tenants_ids_are_not_found(
     method: str,
     path: str,
-    stack: LocalStack,
+    isolated_stack: LocalStack,
     served_schema: Any,
     two_tenants: tuple[Api, Api, dict[str, str]],
 ) -> None:
@@ -153,7 +153,9 @@ def test_another_tenants_ids_are_not_found(
 
         # When B's admin key sends it
         response = case.call(
-            base_url=stack.base_url, headers={"Authorization": f"Bearer {b.key}"}, timeout=30
+            base_url=isolated_stack.base_url,
+            headers={"Authorization": f"Bearer {b.key}"},
+            timeout=30,
         )
 
         # Then nothing of A's is found, changed or checked: 404 problem+json (or 422 for

@@ -91,15 +91,15 @@ def _seed(platform: Api) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(stack: LocalStack, platform: Api) -> FuzzTarget:
-    seeded = _seed(platform)
+def fuzz_target(isolated_stack: LocalStack, isolated_platform: Api) -> FuzzTarget:
+    seeded = _seed(isolated_platform)
     tenant_key = seeded.pop("tenant_key")
-    return FuzzTarget(stack.base_url, tenant_key, stack.admin_key, seeded)
+    return FuzzTarget(isolated_stack.base_url, tenant_key, isolated_stack.admin_key, seeded)
 
 
 @pytest.fixture(scope="module")
-def served_schema(stack: LocalStack) -> Any:
-    return schemathesis.openapi.from_url(f"{stack.base_url}/v1/openapi.json")
+def served_schema(isolated_stack: LocalStack) -> Any:
+    return schemathesis.openapi.from_url(f"{isolated_stack.base_url}/v1/openapi.json")
 
 
 def _documented_operations() -> list[tuple[str, str]]:
