@@ -1,5 +1,10 @@
 """`make run`: DynamoDB Local (data under .local/), the tables, the admin key, and
-`chalice local` on 127.0.0.1. Ctrl-C stops everything it started."""
+`chalice local` on 127.0.0.1. Ctrl-C stops everything it started.
+
+`chalice local` always runs with `--no-autoreload`: its reloader watches the whole project,
+data under `.local/` included. Instead a `CodeWatcher` (devtools/code_watcher.py) polls the
+code alone (`WATCH_PATHS`, default app.py, chalicelib/ and .chalice/config.json) and
+restarts the API process when it changes; `--no-autoreload` turns that off too."""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import boto3
 
+from devtools.code_watcher import CodeWatcher, watched_paths_from
 from devtools.dynamodb_local import ROOT, DynamoDBLocal
 from devtools.local_schedule import LocalSchedule
 from devtools.stage import stage_environment
@@ -22,6 +29,7 @@ from devtools.stream_runner import LocalStreamRunner, local_queues
 from devtools.tables import ensure_tables, table_names
 
 LOCAL_DIR = Path(os.environ.get("LOCAL_DIR", ROOT / ".local"))
+WATCH_INTERVAL_SECONDS = 1.0
 
 
 def _secret_file(path: Path, make: str) -> str:
@@ -95,7 +103,7 @@ def local_stream_runner(environment: dict[str, str], sqs: Any) -> LocalStreamRun
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """Stop `chalice local` and its auto-reload worker (they share a process group)."""
+    """Stop `chalice local` and anything it started (they share a process group)."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
@@ -103,6 +111,74 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
         return
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+class ApiServer:
+    """`chalice local --no-autoreload` as a subprocess, restarted by `serve` when the
+    watcher sees the code change. Each start and restart is one line of the stack's log."""
+
+    def __init__(self, port: int, environment: dict[str, str]) -> None:
+        self.port = port
+        self.environment = environment
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        chalice = Path(sys.executable).with_name("chalice")
+        self.process = subprocess.Popen(
+            [
+                str(chalice),
+                "local",
+                "--stage",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-autoreload",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **self.environment},
+            start_new_session=True,
+        )
+        print(f"API process {self.process.pid} started (restarts: {self.restarts})", flush=True)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop_group(self.process)
+
+    def restart(self, changed: list[Path]) -> None:
+        self.restarts += 1
+        shown = ", ".join(str(path) for path in changed[:3])
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        print(f"code changed ({shown}{more}): restarting the API", flush=True)
+        self.stop()
+        self.start()
+
+    def serve(self, watcher: CodeWatcher | None) -> int:
+        """Run until the API exits (without a watcher) or until stopped (with one: an API
+        that exits, say on a syntax error, starts again at the next code change)."""
+        self.start()
+        while True:
+            assert self.process is not None
+            if watcher is None:
+                return self.process.wait()
+            try:
+                code = self.process.wait(timeout=WATCH_INTERVAL_SECONDS)
+            except subprocess.TimeoutExpired:
+                changed = watcher.changed()
+            else:
+                print(f"API process exited ({code}); waiting for a code change", flush=True)
+                changed = _next_change(watcher)
+            if changed:
+                self.restart(changed)
+
+
+def _next_change(watcher: CodeWatcher) -> list[Path]:
+    while not (changed := watcher.changed()):
+        time.sleep(WATCH_INTERVAL_SECONDS)
+    return changed
 
 
 def main() -> int:
@@ -114,14 +190,14 @@ def main() -> int:
     parser.add_argument(
         "--no-autoreload",
         action="store_true",
-        help="do not restart the API when files change (the end-to-end tests use this)",
+        help="do not restart the API when the code changes (see WATCH_PATHS)",
     )
     args = parser.parse_args()
 
     LOCAL_DIR.mkdir(parents=True, exist_ok=True)
     database = DynamoDBLocal(args.dynamodb_port, LOCAL_DIR / "dynamodb").start()
     print(f"DynamoDB Local on {database.endpoint} (data in {LOCAL_DIR / 'dynamodb'})")
-    api: subprocess.Popen[bytes] | None = None
+    api: ApiServer | None = None
     schedule: LocalSchedule | None = None
     streams: LocalStreamRunner | None = None
 
@@ -165,29 +241,20 @@ def main() -> int:
             """    -d '{"name": "Acme", "plan": "free"}'\n""",
             flush=True,
         )
-        chalice = Path(sys.executable).with_name("chalice")
-        api = subprocess.Popen(
-            [
-                str(chalice),
-                "local",
-                "--stage",
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(args.port),
-                *(["--no-autoreload"] if args.no_autoreload else []),
-            ],
-            cwd=ROOT,
-            env={**os.environ, **environment},
-            start_new_session=True,
+        watcher = (
+            None
+            if args.no_autoreload
+            else CodeWatcher(watched_paths_from(os.environ.get("WATCH_PATHS")))
         )
-        return api.wait()
+        if watcher is not None:
+            print("restarts the API when these change: " + ", ".join(map(str, watcher.roots)))
+        api = ApiServer(args.port, environment)
+        return api.serve(watcher)
     except KeyboardInterrupt:
         return 0
     finally:
         if api is not None:
-            _stop_group(api)
+            api.stop()
         if schedule is not None:
             schedule.stop()
         if streams is not None:

@@ -16,7 +16,15 @@ from chalicelib.schemas.common import Problem
 
 _REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}]+)}")
-_ERRORS_ON_EVERY_CALL = (400, 401, 403, 422)
+# Problems any call can answer: a malformed request or query (400, 422).
+_ERRORS_ON_EVERY_CALL = frozenset({400, 422})
+# With a key: none or a bad one (401), a role or plan that does not allow it (403), the
+# tenant's rate (429), the data store or the audit trail not answering (503).
+_ERRORS_WITH_A_KEY = frozenset({401, 403, 429, 503})
+# With a body: too large (413), not JSON (415).
+_ERRORS_WITH_A_BODY = frozenset({413, 415})
+# With ids in the path: nothing of the caller's tenant has them (404).
+_ERRORS_WITH_PATH_IDS = frozenset({404})
 TAGS = {
     "customers": "Customer profiles and look-ups.",
     "interactions": "Every touchpoint: purchases, visits, inquiries, feedback, ...",
@@ -38,6 +46,21 @@ def _problem_response(status: int) -> dict[str, Any]:
         "description": HTTPStatus(status).phrase,
         "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},
     }
+
+
+def problem_statuses(op: Operation) -> frozenset[int]:
+    """Every problem status `op` can answer: derived from its access rule (keyed or
+    public), its shape (a body, path ids) and the errors its view declares."""
+    rule = ACCESS.get((op.method, op.path))
+    statuses = set(_ERRORS_ON_EVERY_CALL)
+    if rule is None or not rule.public:
+        statuses |= _ERRORS_WITH_A_KEY
+    if op.body is not None:
+        statuses |= _ERRORS_WITH_A_BODY
+    if _PATH_PARAM.search(op.path):
+        statuses |= _ERRORS_WITH_PATH_IDS
+    statuses |= {status for status in op.extra_responses if status >= 400}
+    return frozenset(statuses)
 
 
 def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
@@ -72,11 +95,10 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
             op.media_type: {"schema": {"$ref": _REF.format(model=op.response.__name__)}}
         }
     responses: dict[str, Any] = {str(op.status): success}
-    for status in sorted({*_ERRORS_ON_EVERY_CALL, *op.extra_responses}):
-        if status == 304:
-            responses["304"] = {"description": "Not modified"}
-        elif not (rule is not None and rule.public and status in (401, 403)):
-            responses[str(status)] = _problem_response(status)
+    for status in sorted(problem_statuses(op)):
+        responses[str(status)] = _problem_response(status)
+    if 304 in op.extra_responses:
+        responses["304"] = {"description": "Not modified"}
     document: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,

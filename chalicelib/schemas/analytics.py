@@ -8,15 +8,15 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from chalicelib.domain import analytics
-from chalicelib.schemas.common import QueryParameters
+from chalicelib.schemas.common import Day, QueryParameters
 
 _FROM = "First UTC day included (default: 29 days before `to`)."
 _TO = "Last UTC day included (default: today)."
 
 
 class PeriodQuery(QueryParameters):
-    from_: date | None = Field(None, alias="from", description=_FROM)
-    to: date | None = Field(None, description=_TO)
+    from_: Day | None = Field(None, alias="from", description=_FROM)
+    to: Day | None = Field(None, description=_TO)
 
 
 class TimeseriesQuery(QueryParameters):
@@ -24,20 +24,20 @@ class TimeseriesQuery(QueryParameters):
         max_length=64,
         description="An additive daily figure: " + ", ".join(analytics.DAILY_METRICS),
     )
-    from_: date | None = Field(None, alias="from", description=_FROM)
-    to: date | None = Field(None, description=_TO)
+    from_: Day | None = Field(None, alias="from", description=_FROM)
+    to: Day | None = Field(None, description=_TO)
     granularity: analytics.Granularity = Field(
         analytics.Granularity.DAY, description="day, week (ISO, from Monday) or month."
     )
 
 
 class CohortQuery(QueryParameters):
-    from_: date | None = Field(
+    from_: Day | None = Field(
         None,
         alias="from",
         description="A day in the first cohort month (default: a year before `to`).",
     )
-    to: date | None = Field(None, description="A day in the last cohort month (default: now).")
+    to: Day | None = Field(None, description="A day in the last cohort month (default: now).")
 
 
 class PeriodOut(BaseModel):

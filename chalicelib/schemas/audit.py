@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.domain.audit import AuditEntry, Verification
-from chalicelib.schemas.common import PageQuery, QueryParameters
+from chalicelib.schemas.common import Instant, PageQuery, QueryParameters
 
 DEFAULT_TRAIL_DAYS = 30
 
@@ -18,17 +18,18 @@ def _default_end() -> datetime:
 
 
 class TimeRange(QueryParameters):
-    from_: AwareDatetime | None = Field(
+    from_: Instant | None = Field(
         None,
         alias="from",
         description=f"Start (ISO-8601 with offset); default {DEFAULT_TRAIL_DAYS} days ago.",
     )
-    to: AwareDatetime | None = Field(None, description="End (ISO-8601 with offset); default now.")
+    to: Instant | None = Field(None, description="End (ISO-8601 with offset); default now.")
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
-        if self.from_ is not None and self.to is not None and self.to < self.from_:
-            raise ValueError("`to` must not be before `from`")
+        start, end = self.window()
+        if end < start:
+            raise ValueError("`to` (default: now) must not be before `from`")
         return self
 
     def window(self) -> tuple[datetime, datetime]:

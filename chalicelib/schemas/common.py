@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import date, datetime
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from chalicelib.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
@@ -34,6 +37,25 @@ class PageQuery(QueryParameters):
     cursor: str | None = Field(
         None, max_length=2048, description="Opaque cursor from a previous page's next_cursor."
     )
+
+
+SUPPORTED_YEARS = range(1900, 3000)
+DayOrInstant = TypeVar("DayOrInstant", date, datetime)
+
+
+def _in_supported_years(value: DayOrInstant) -> DayOrInstant:
+    """Days and instants far from now cannot be converted to UTC, shifted by a window or
+    stored as a sortable (four-digit year) key; they are refused as input instead."""
+    if value.year not in SUPPORTED_YEARS:
+        first, last = SUPPORTED_YEARS[0], SUPPORTED_YEARS[-1]
+        raise ValueError(f"the year must be between {first} and {last}")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_supported_years)]
+"""Every date-time an API input takes: with an offset, within SUPPORTED_YEARS."""
+Day = Annotated[date, AfterValidator(_in_supported_years)]
+"""Every calendar day an API input takes (a range's ends), within SUPPORTED_YEARS."""
 
 
 class FieldProblem(BaseModel):

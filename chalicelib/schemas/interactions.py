@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     Field,
     JsonValue,
@@ -23,7 +22,7 @@ from chalicelib.domain.interactions import BatchItem, Channel, InteractionDraft
 from chalicelib.domain.interactions import InteractionType as Kind
 from chalicelib.domain.outcomes import InteractionRecord
 from chalicelib.domain.plans import PLAN_LIMITS
-from chalicelib.schemas.common import PageQuery, RequestBody
+from chalicelib.schemas.common import Instant, PageQuery, RequestBody
 from chalicelib.schemas.customers import Attributes, ExternalId
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -42,7 +41,7 @@ class LineItem(RequestBody):
 
 class _Common(RequestBody):
     channel: Channel | None = None
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: Instant | None = Field(
         None, description="ISO-8601 with offset, at most 5 minutes ahead; default: now."
     )
     location_id: Id | None = None
@@ -173,8 +172,14 @@ def _parse_item(index: int, raw: dict[str, JsonValue]) -> BatchItem | InvalidInp
 
 class InteractionListQuery(PageQuery):
     type: Kind | None = None
-    since: AwareDatetime | None = Field(None, alias="from", description="Inclusive.")
-    until: AwareDatetime | None = Field(None, alias="to", description="Exclusive.")
+    since: Instant | None = Field(None, alias="from", description="Inclusive.")
+    until: Instant | None = Field(None, alias="to", description="Exclusive.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> InteractionListQuery:
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise ValueError("`to` must not be before `from`")
+        return self
 
 
 class InteractionPage(BaseModel):

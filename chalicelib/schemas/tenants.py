@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from chalicelib.domain.tenancy import (
     ApiKey,
@@ -19,7 +19,7 @@ from chalicelib.domain.tenancy import (
     TenantStatus,
 )
 from chalicelib.domain.tenant_config import StoredConfig, TenantConfig
-from chalicelib.schemas.common import PageQuery, QueryParameters, RequestBody
+from chalicelib.schemas.common import Day, Instant, PageQuery, QueryParameters, RequestBody
 from chalicelib.schemas.customers import Email
 
 TenantName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -122,7 +122,7 @@ class TenantCreated(TenantOut):
 class ApiKeyCreate(RequestBody):
     role: Role
     label: Label | None = None
-    expires_at: AwareDatetime | None = Field(None, description="ISO-8601 with a time zone.")
+    expires_at: Instant | None = Field(None, description="ISO-8601 with a time zone.")
 
 
 class ApiKeyOut(BaseModel):
@@ -168,8 +168,8 @@ class ConfigOut(BaseModel):
 
 
 class UsageQuery(QueryParameters):
-    from_: date = Field(alias="from")
-    to: date
+    from_: Day = Field(alias="from")
+    to: Day
 
 
 class DailyUsageOut(BaseModel):

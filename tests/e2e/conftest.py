@@ -52,8 +52,16 @@ def _wait_for_port(
     raise RuntimeError("the local stack did not start in time")
 
 
-def start_stack(local_dir: Path, auth_cache_seconds: int | None = 0) -> LocalStack:
-    """`auth_cache_seconds=None` leaves AUTH_CACHE_SECONDS unset: the stage default, as
+def start_stack(
+    local_dir: Path,
+    auth_cache_seconds: int | None = 0,
+    *,
+    autoreload: bool = False,
+    environ: dict[str, str] | None = None,
+) -> LocalStack:
+    """The stack as the tests use it (`--no-autoreload`), or with `autoreload` as `make run`
+    starts it (its code watcher on, WATCH_PATHS from `environ` if given).
+    `auth_cache_seconds=None` leaves AUTH_CACHE_SECONDS unset: the stage default, as
     `make run` has it."""
     port, dynamodb_port = free_port(), free_port()
     environment = {
@@ -65,6 +73,7 @@ def start_stack(local_dir: Path, auth_cache_seconds: int | None = 0) -> LocalSta
     environment.pop("AUTH_CACHE_SECONDS", None)
     if auth_cache_seconds is not None:
         environment["AUTH_CACHE_SECONDS"] = str(auth_cache_seconds)
+    environment.update(environ or {})
     log = local_dir / "stack.log"
     # A file, not a pipe: nobody reads the stack's output while the tests run, and a full
     # pipe would block every process that logs (the API, the schedule, the stream runner).
@@ -77,7 +86,7 @@ def start_stack(local_dir: Path, auth_cache_seconds: int | None = 0) -> LocalSta
             str(port),
             "--dynamodb-port",
             str(dynamodb_port),
-            "--no-autoreload",
+            *([] if autoreload else ["--no-autoreload"]),
         ],
         cwd=ROOT,
         env=environment,
@@ -91,6 +100,14 @@ def start_stack(local_dir: Path, auth_cache_seconds: int | None = 0) -> LocalSta
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     running = start_stack(tmp_path_factory.mktemp("local"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def isolated_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A stack for one module alone: a fuzzer's load and tenants stay off the shared one."""
+    running = start_stack(tmp_path_factory.mktemp("isolated"))
     yield running
     running.stop()
 
@@ -112,6 +129,11 @@ def http_transport(base_url: str):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def platform(stack: LocalStack) -> Api:
     return Api(http_transport(stack.base_url), stack.admin_key)
+
+
+@pytest.fixture(scope="module")
+def isolated_platform(isolated_stack: LocalStack) -> Api:
+    return Api(http_transport(isolated_stack.base_url), isolated_stack.admin_key)
 
 
 @pytest.fixture

@@ -54,3 +54,29 @@ def test_the_docs_page_loads_its_assets_from_the_service(anonymous: Api) -> None
         assert asset.status == 200, source
         assert len(asset.text) > 100
     anonymous.get("/docs/nope.js").problem(404)
+
+
+def test_every_operation_documents_the_problems_it_can_answer(anonymous: Api) -> None:
+    from chalicelib.api.access import ACCESS
+
+    # Given the served document
+    document = anonymous.get("/v1/openapi.json").json
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            documented = set(operation["responses"])
+            where = (method, path)
+            # Then a keyed call may be refused, limited or find the store unavailable
+            if ACCESS[(method.upper(), path)].public:
+                assert not documented & {"401", "403", "429"}, where
+            else:
+                assert documented >= {"401", "403", "429", "503"}, where
+            # and a body may be too large or not JSON, an id in the path not found
+            if "requestBody" in operation:
+                assert documented >= {"413", "415"}, where
+            if "{" in path:
+                assert "404" in documented, where
+            assert documented >= {"400", "422"} and "500" not in documented, where
+            for status in {s for s in documented if s >= "400"}:
+                content = operation["responses"][status]["content"]
+                assert list(content) == ["application/problem+json"], (*where, status)
