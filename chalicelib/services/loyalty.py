@@ -62,6 +62,7 @@ from chalicelib.domain.outcomes import (
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import LoyaltyConfig
+from chalicelib.observability import BusinessMetric, count
 from chalicelib.services.idempotency import Receipt, idempotent_request, run_once
 from chalicelib.services.tenant_config import get_tenant_config
 from chalicelib.settings import get_settings
@@ -139,8 +140,19 @@ def commit_account_change(
         except ConcurrentModification:
             _back_off(attempt)
             continue
+        _count_points(staged.write)
         return staged, entries
     raise ConcurrentModification(f"the points of customer {customer_id} keep changing; retry")
+
+
+def _count_points(write: LoyaltyWrite) -> None:
+    """Points earned and redeemed by a committed change (the growth of the account's
+    lifetime totals: a refund taking points back earns nothing, and is not subtracted)."""
+    before, after = write.account_before, write.account_after
+    if before is None or after is None:
+        return
+    count(BusinessMetric.POINTS_EARNED, max(0, after.lifetime_earned - before.lifetime_earned))
+    count(BusinessMetric.POINTS_REDEEMED, max(0, after.redeemed - before.redeemed))
 
 
 def account_write(
