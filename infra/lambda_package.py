@@ -36,6 +36,8 @@ def running_python() -> str:
 
 def _drop_unused_service_models(tree: Path) -> None:
     for models in _MODEL_DIRECTORIES:
+        if not (tree / models).is_dir():
+            continue  # an app that ships neither (tests/infra/stream_app)
         for service in (tree / models).iterdir():
             if service.is_dir() and service.name not in AWS_SERVICES:
                 shutil.rmtree(service)
