@@ -15,7 +15,7 @@ PORT ?= 8000
 
 deps: $(VENV)/.installed node_modules/.installed java chromium $(VENV)/.infra-installed $(IAC_VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.in requirements.txt requirements-dev.txt
 	@[ "$(VENV_PYTHON_VERSION)" = "$(RUNTIME_PYTHON)" ] || echo "note: $(RUNTIME_PYTHON) (the Lambda runtime's) is not on this machine; the venv uses $(VENV_PYTHON_VERSION)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip<26.3"
