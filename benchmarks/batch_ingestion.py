@@ -153,9 +153,10 @@ def run(context: Context) -> Section:
             )
         ],
         notes=[
-            "A purchase reads the points account and commits one transaction (interaction, "
-            "account, ledger entry, lot marker, order claim); an event checks the customer "
-            "and puts one item; the raw path writes the interaction items alone, unchecked. "
-            "Items of different customers run on 8 threads."
+            "A batch reads its customers and their points accounts ahead (BatchGetItem), "
+            "writes the items that move no points together (BatchWriteItem) and commits one "
+            "transaction per purchase (interaction, account, ledger entry, lot marker, order "
+            "claim), customers on 8 threads; the raw path writes the interaction items alone, "
+            "unchecked: a third of the items the service writes, and no transaction."
         ],
     )
