@@ -91,8 +91,8 @@ lock: $(VENV)/.installed
 		--no-emit-index-url --no-emit-find-links --output-file requirements.txt requirements.in
 
 # Re-vendor the docs page's Swagger UI files (version and sha256 in chalicelib/api/swagger_ui/).
-swagger-ui:
-	$(PYTHON) -m devtools.vendor_swagger_ui
+swagger-ui: $(VENV)/.installed
+	$(BIN)/python -m devtools.vendor_swagger_ui
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) infra/cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache
