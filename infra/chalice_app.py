@@ -41,7 +41,7 @@ class RuntimeMismatch(RuntimeError):
     """The app is being packaged by a Python other than the pinned Lambda runtime's."""
 
 
-class ChaliceWithBytecode(Chalice):
+class LeanChalice(Chalice):
     """Chalice's construct, its zip finished (infra/lambda_package.py) before it becomes a
     CDK asset (Chalice names the runtime after, and fetches wheels for, the packaging
     Python: it must be the pinned runtime's)."""
@@ -121,7 +121,7 @@ def package_chalice_app(
     if workdir.exists() and any(workdir.iterdir()):
         raise ValueError(f"chalice packaging directory {workdir} is not empty")
     with _packaging_context(source_dir, workdir):
-        construct = ChaliceWithBytecode(
+        construct = LeanChalice(
             scope, construct_id, source_dir=str(source_dir), stage_config=dict(stage_config)
         )
     templates = list((workdir / "chalice.out").glob("*.sam_with_assets.json"))
