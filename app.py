@@ -1,11 +1,12 @@
 """The Chalice application: wiring only (routes, middleware, scheduled functions, stream
 consumers, the webhook queue consumer)."""
 
-from chalice import Chalice, Cron, Rate
+from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.routes import api_blueprint
 from chalicelib.lazy import deferred
+from chalicelib.observability import metrics
 from chalicelib.queues_config import WEBHOOK_DEAD_LETTERS, WEBHOOK_QUEUE, queue_placeholder
 from chalicelib.streams_config import (
     AUDIT_CHANGES,
@@ -19,6 +20,8 @@ app = Chalice(app_name="customer-ops")
 
 app.register_blueprint(api_blueprint())
 app.register_middleware(http_middleware(app), "http")
+# Business counters: one EMF line at the end of every invocation that counted something.
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 
 # The deployed API's Lambda authoriser (infra attaches it to every non-public method and sets
 # its cache TTL); locally no route uses it and the middleware authenticates.

@@ -41,6 +41,7 @@ from devtools.dynamodb_local import ROOT
 from devtools.stage import stage_environment
 
 MAX_RATIO = 1.3
+FIRST_REQUEST_MAX_RATIO = 1.5  # issue 14: with and without bytecode caches
 STAGE = "dev"
 _PROBE = (
     "import time; s, c = time.perf_counter(), time.process_time(); {statement}; "
@@ -235,18 +236,29 @@ def _first_request(context: Context, rounds: int, uncached_rounds: int) -> list[
     with tempfile.TemporaryDirectory(prefix="bench-no-pyc-") as empty:
         uncached = measure({**environment, **_no_bytecode_cache(empty)}, uncached_rounds)
 
-    def comparison(label: str, samples: dict[str, list[FirstRequest]], part: str) -> Comparison:
+    def comparison(
+        label: str,
+        samples: dict[str, list[FirstRequest]],
+        part: str,
+        max_ratio: float | None = None,
+    ) -> Comparison:
         app, raw = ([getattr(s, part) for s in samples[name]] for name in ("app", "raw"))
-        return Comparison(label, Summary.of(app), Summary.of(raw))
+        return Comparison(label, Summary.of(app), Summary.of(raw), max_ratio)
 
     return [
         comparison(
             f"first request in a fresh process: import + GET customer ({len(calls)} calls)",
             cached,
             "total_ms",
+            FIRST_REQUEST_MAX_RATIO,
         ),
         comparison("of which the first request (boto3: client + calls)", cached, "request_ms"),
-        comparison("first request in a fresh process, no bytecode cache", uncached, "total_ms"),
+        comparison(
+            "first request in a fresh process, no bytecode cache",
+            uncached,
+            "total_ms",
+            FIRST_REQUEST_MAX_RATIO,
+        ),
     ]
 
 
@@ -370,14 +382,16 @@ def run(context: Context) -> Section:
             f"{format_ms(empty.p50)} ms p50).\n\n"
             f"The other rows put the import in context, without a target. *No bytecode cache*: "
             f"every module compiled from source (an empty PYTHONPYCACHEPREFIX, "
-            f"PYTHONDONTWRITEBYTECODE=1), which is what a Chalice package meets on Lambda: "
-            f"Chalice unzips the wheels without .pyc files and /var/task is read-only. *First "
+            f"PYTHONDONTWRITEBYTECODE=1), which is what a plain Chalice package would meet on "
+            f"Lambda (sources only, /var/task read-only). *First "
             f"request*: a fresh process imports app and answers `GET /v1/customers/{{id}}` "
             f"through `app(event, context)` on DynamoDB Local with a cold auth cache, against a "
             f"fresh process that imports boto3, makes a client and sends the same DynamoDB calls "
             f"(recorded from the app's own cold request), {first_rounds} of each, and "
             f"{uncached_rounds} more without a bytecode cache. Work deferred from import to "
-            f"first use shows up there, not as a saving."
+            f"first use shows up there, not as a saving; the first request's target (issue 14) "
+            f"holds with and without bytecode caches. The deployed zip ships compiled bytecode "
+            f"(infra/lambda_package.py), so on Lambda the cached rows apply."
         ),
         tables=[
             comparison_table(
@@ -385,5 +399,5 @@ def run(context: Context) -> Section:
             ),
             _attribution(context, environment),
         ],
-        checks=checks_of([imports]),
+        checks=checks_of([imports, *first_request]),
     )

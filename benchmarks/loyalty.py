@@ -6,8 +6,7 @@
 - latency of purchase, redemption, GET points and the first ledger page for a customer
   with 10 ledger entries and one with 5,000 (and a lot on each of the last 365 days, the
   most a customer can hold with the default validity);
-- batch ingestion of 10,000 interactions (100 batches of 100) against raw BatchWriteItem of
-  the same interaction items, in the same run.
+- (batch ingestion has its own benchmark: benchmarks/batch_ingestion.py).
 
 DynamoDB Local is not DynamoDB: absolute times show this machine, the ratios and the call
 counts are what carry over.
@@ -269,107 +268,9 @@ def _history_independence(tenant: Any, section: Section, context: Context) -> No
     )
 
 
-def _batch_throughput(tenant: Any, section: Section, context: Context) -> None:
-    import boto3
-
-    from chalicelib.dal.loyalty import _interaction_item
-    from chalicelib.domain.ids import new_interaction_id
-    from chalicelib.domain.interactions import (
-        BatchItem,
-        Interaction,
-        InteractionDraft,
-        InteractionType,
-    )
-    from chalicelib.services import loyalty
-    from chalicelib.settings import get_settings
-
-    total = context.repeat(10_000, 1_000)
-    customers = [_new_customer(tenant, f"Batch {n}") for n in range(context.repeat(500, 100))]
-    items = []
-    for n in range(total):
-        who = customers[n % len(customers)]
-        if n % 2:
-            draft = _purchase(10 + n % 90, f"batch-{n}")
-        else:
-            draft = InteractionDraft(type=InteractionType.APP_EVENT, details={"name": "opened"})
-        items.append(BatchItem(draft=draft, customer_id=who))
-
-    context.progress(f"ingesting {total:,} interactions in batches of 100")
-    with counting() as seen:
-        started = time.perf_counter()
-        for offset in range(0, total, 100):
-            result = loyalty.record_batch(
-                tenant, items[offset : offset + 100], ACTOR, None, max_items=100
-            )
-            if result.failed:
-                raise RuntimeError(f"a batch item failed: {result.items}")
-        service_seconds = time.perf_counter() - started
-
-    now = datetime.now(UTC)
-    raw = [
-        Interaction(
-            id=new_interaction_id(),
-            customer_id=item.customer_id or "",
-            type=item.draft.type,
-            occurred_at=now,
-            recorded_at=now,
-            channel=None,
-            location_id=None,
-            attributes={},
-            details=item.draft.details,
-        )
-        for item in items
-    ]
-    settings = get_settings()
-    client = boto3.client(
-        "dynamodb", endpoint_url=settings.dynamodb_endpoint, region_name=settings.aws_region
-    )
-    context.progress(f"raw BatchWriteItem of {total:,} interaction items")
-    started = time.perf_counter()
-    for offset in range(0, total, 25):
-        requests = [
-            {"PutRequest": {"Item": _interaction_item(tenant, i).serialize()}}
-            for i in raw[offset : offset + 25]
-        ]
-        pending: dict[str, Any] = {settings.data_table: requests}
-        while pending:
-            answer = client.batch_write_item(RequestItems=pending)
-            pending = answer.get("UnprocessedItems") or {}
-    raw_seconds = time.perf_counter() - started
-
-    section.tables.append(
-        Table(
-            ("path", "interactions", "seconds", "interactions/s", "DynamoDB calls"),
-            [
-                (
-                    "`record_batch`, 100 per batch: half purchases with points, half app events",
-                    f"{total:,}",
-                    f"{service_seconds:.1f}",
-                    f"{total / service_seconds:,.0f}",
-                    f"{sum(seen.values()):,}: {_describe(seen)}",
-                ),
-                (
-                    "raw BatchWriteItem of the same interaction items (25 per call)",
-                    f"{total:,}",
-                    f"{raw_seconds:.1f}",
-                    f"{total / raw_seconds:,.0f}",
-                    f"{(total + 24) // 25:,}",
-                ),
-            ],
-            f"The service path takes {service_seconds / raw_seconds:.1f}x the raw write time "
-            "(shown for information, no target).",
-        )
-    )
-    section.notes.append(
-        "A purchase reads the points account and commits one transaction (interaction, "
-        "account, ledger entry, lot marker, order claim); an event checks the customer and "
-        "puts one item; the raw path writes the interaction items alone, unchecked. Items of "
-        "different customers run on 8 threads."
-    )
-
-
 def run(context: Context) -> Section:
-    """Calls per purchase and redemption, cost against history, batch throughput."""
+    """Calls per purchase and redemption, cost against history (batch throughput:
+    benchmarks/batch_ingestion.py)."""
     from chalicelib.domain.tenancy import tenant_id
 
     stack = context.stack()
@@ -384,5 +285,4 @@ def run(context: Context) -> Section:
     )
     _calls_per_operation(tenant, section)
     _history_independence(tenant, section, context)
-    _batch_throughput(tenant, section, context)
     return section

@@ -29,6 +29,7 @@ BENCHMARKS = (
     "customer_latency",
     "dynamodb_calls",
     "loyalty",
+    "batch_ingestion",
     "segments",
     "audit",
     "analytics",

@@ -1,11 +1,16 @@
-"""The service's one Logger. Personal fields (name, email, phone, address, …) are never
-passed to it: request logs carry ids, the route template and outcomes only.
+"""The service's one Logger and one Metrics. Personal fields (name, email, phone,
+address, …) are never passed to the logger: request logs carry ids, the route template and
+outcomes only.
 
 As a second line of defence every log line goes through `PersonalDataMaskingFormatter`:
 any key that names a personal field, at any depth (a body or an item image logged by
 mistake included), is erased with Powertools data masking before the line is written,
 and exceptions are logged with their type and stack but without their message (messages
 echo input: a validation error quotes the value it refused).
+
+Business counters (BusinessMetric) go out as CloudWatch embedded metric format lines through
+Powertools Metrics, flushed at the end of every invocation by `metrics.log_metrics` (app.py
+wires it as Chalice middleware); they carry the service dimension only, no tenant.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import logging
 import traceback
 import warnings
 from collections.abc import Iterator
+from enum import StrEnum
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
 
 # Keys whose values are personal wherever they appear: profile fields, free text of
 # interactions, tickets, comments and ledger entries, and the bodies that carry them.
@@ -48,6 +55,8 @@ PERSONAL_FIELDS = frozenset(
         "OldImage",
     }
 )
+SERVICE = "customer-ops"
+METRICS_NAMESPACE = "CustomerOps"
 WITHHELD = "(message withheld: it may quote personal values)"
 
 
@@ -102,7 +111,24 @@ class PersonalDataMaskingFormatter(LambdaPowertoolsFormatter):
         return super().serialize(mask_personal_fields(log))
 
 
-logger = Logger(service="customer-ops", logger_formatter=PersonalDataMaskingFormatter())
+logger = Logger(service=SERVICE, logger_formatter=PersonalDataMaskingFormatter())
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+# Most invocations count nothing; Powertools would warn about each empty flush.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+
+
+class BusinessMetric(StrEnum):
+    CUSTOMERS_CREATED = "CustomersCreated"
+    POINTS_EARNED = "PointsEarned"
+    POINTS_REDEEMED = "PointsRedeemed"
+    TICKETS_BREACHED = "TicketsBreached"
+    """Tickets resolved with an SLA target (first response or resolution) missed."""
+
+
+def count(metric: BusinessMetric, value: int = 1) -> None:
+    """Add `value` to a business counter of this invocation (nothing for zero)."""
+    if value:
+        metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
 
 
 def log_output_to(stream: Any) -> logging.Handler:

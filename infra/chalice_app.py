@@ -15,7 +15,8 @@ from typing import Any
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra.stages import PROJECT_ROOT
+from infra.lambda_package import finish_deployment_zip, running_python
+from infra.stages import LAMBDA_RUNTIME, PROJECT_ROOT
 
 SAM_FUNCTION = "AWS::Serverless::Function"
 SAM_API = "AWS::Serverless::Api"
@@ -34,6 +35,26 @@ class PackagedApp:
     @property
     def functions(self) -> dict[str, Mapping[str, Any]]:
         return self.resources_of_type(SAM_FUNCTION)
+
+
+class RuntimeMismatch(RuntimeError):
+    """The app is being packaged by a Python other than the pinned Lambda runtime's."""
+
+
+class LeanChalice(Chalice):
+    """Chalice's construct, its zip finished (infra/lambda_package.py) before it becomes a
+    CDK asset (Chalice names the runtime after, and fetches wheels for, the packaging
+    Python: it must be the pinned runtime's)."""
+
+    def _package_app(self) -> None:
+        if running_python() != LAMBDA_RUNTIME:
+            raise RuntimeMismatch(
+                f"the Lambda runtime is pinned to {LAMBDA_RUNTIME} (infra/stages.py) but this "
+                f"is {running_python()}: package with {LAMBDA_RUNTIME} (`make deps` builds "
+                f".venv on it), or its wheels and bytecode would not load on Lambda"
+            )
+        super()._package_app()
+        finish_deployment_zip(Path(self._sam_package_dir) / "deployment.zip")
 
 
 # Chalice imports a project as the module `app`, and this project's app.py cannot be
@@ -100,7 +121,7 @@ def package_chalice_app(
     if workdir.exists() and any(workdir.iterdir()):
         raise ValueError(f"chalice packaging directory {workdir} is not empty")
     with _packaging_context(source_dir, workdir):
-        construct = Chalice(
+        construct = LeanChalice(
             scope, construct_id, source_dir=str(source_dir), stage_config=dict(stage_config)
         )
     templates = list((workdir / "chalice.out").glob("*.sam_with_assets.json"))

@@ -24,12 +24,14 @@ from infra.access import FUNCTION_ACCESS, QUEUE_SENDERS, ChainKeyUse, FunctionAc
 from infra.alarms import ServiceAlarms
 from infra.api import AUTHORIZER_FUNCTION, configure_rest_api, declare_usage_plans, usage_plan_name
 from infra.chalice_app import package_chalice_app
+from infra.dashboard import ServiceDashboard
 from infra.queues import wire_queue_consumers
 from infra.roles import CHAIN_KEY_ACTIONS, GatewayKeys, function_role
 from infra.stages import (
     APP_NAME,
     AUTHORIZER_CACHE_SECONDS,
     CURSOR_SECRET,
+    LAMBDA_RUNTIME,
     PLATFORM_ADMIN_KEY_SECRET,
     PROJECT_ROOT,
     StageSettings,
@@ -126,6 +128,17 @@ class CustomerOpsStack(Stack):
         self.alarms.for_api(stage.stack_name, self.api_stage)
         self.alarms.for_stream_consumers(self.stream_consumers, self.function_names)
         self.alarms.for_queue_consumers(self.queue_consumers, self.function_names)
+        self.dashboard = ServiceDashboard(
+            self,
+            "Dashboard",
+            stage,
+            api_name=stage.stack_name,
+            api_stage=self.api_stage,
+            function_names=self.function_names,
+            stream_consumers=self.stream_consumers,
+            queue_consumers=self.queue_consumers,
+            tables=self.tables,
+        )
         self._outputs()
 
     def _data_key(self) -> kms.Key:
@@ -259,6 +272,7 @@ class CustomerOpsStack(Stack):
         function.add_property_override("FunctionName", function_name)
         function.add_property_override("Role", role.role_arn)
         function.add_property_override("KmsKeyArn", self.key.key_arn)
+        function.add_property_override("Runtime", LAMBDA_RUNTIME)
         timeout = (
             self.stage.api_timeout_seconds
             if logical_id in SYNCHRONOUS_FUNCTIONS

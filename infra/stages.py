@@ -13,6 +13,8 @@ from aws_cdk import aws_logs as logs
 from chalicelib.settings import MAX_AUTH_CACHE_SECONDS
 
 APP_NAME = "customer-ops"
+LAMBDA_RUNTIME = "python3.13"
+"""Every function's runtime; the packaging Python (and so the local venv) must match it."""
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CURSOR_SECRET = "cursor-secret"
 PLATFORM_ADMIN_KEY_SECRET = "platform-admin-key"

@@ -1,12 +1,12 @@
 """The API's own description: the OpenAPI document and a Swagger UI page to read it.
 
-Swagger UI's files come from the `swagger-ui-py` package and are served from here, so the
-page loads nothing from the internet.
+Swagger UI's files are vendored in chalicelib/api/swagger_ui/ (a pinned `swagger-ui-dist`,
+see its manifest.json and devtools/vendor_swagger_ui.py) and served from here, so the page
+loads nothing from the internet.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -48,16 +48,12 @@ _INIT = """window.ui = SwaggerUIBundle({
 """
 
 
-def _static_dir() -> Path:
-    spec = importlib.util.find_spec("swagger_ui")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("swagger-ui-py is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "static"
+SWAGGER_UI_DIR = Path(__file__).resolve().parent / "swagger_ui"
 
 
 @lru_cache(maxsize=len(_ASSETS))
 def _asset(name: str) -> str:
-    return (_static_dir() / name).read_text(encoding="utf-8")
+    return (SWAGGER_UI_DIR / name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)

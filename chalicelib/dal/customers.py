@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -170,6 +170,19 @@ def get_customer(tenant: TenantId, customer_id: str) -> Customer | None:
     except CustomerItem.DoesNotExist:
         return None
     return _to_customer(item)
+
+
+def existing_customer_ids(tenant: TenantId, customer_ids: Iterable[str]) -> set[str]:
+    """Which of `customer_ids` have a profile: strongly consistent BatchGetItem calls of up
+    to 100 keys (a batch of interactions checks its customers at once)."""
+    bound_settings()
+    wanted = [
+        (keys.customer_pk(tenant, customer_id), keys.PROFILE_SK)
+        for customer_id in set(customer_ids)
+    ]
+    if not wanted:
+        return set()
+    return {item.customer_id for item in CustomerItem.batch_get(wanted, consistent_read=True)}
 
 
 def customer_from_raw(raw: dict[str, Any]) -> Customer:

@@ -18,14 +18,15 @@ def persistence_store() -> DynamoDBPersistenceLayer:
     global _store
     settings = get_settings()
     if _store is None or _store[0] is not settings:
-        import boto3
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-        client = boto3.client(
-            "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint
-        )
+        from chalicelib.dal.connection import dynamodb_client
+
+        # The process's shared client: no session or client of its own to build.
         _store = (
             settings,
-            DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=client),
+            DynamoDBPersistenceLayer(
+                table_name=settings.idempotency_table, boto3_client=dynamodb_client()
+            ),
         )
     return _store[1]

@@ -4,7 +4,7 @@ and order claims. See docs/data-model.md for the keys and access patterns."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -264,6 +264,19 @@ def get_account(tenant: TenantId, customer_id: str) -> PointsAccount | None:
     return account_from_item(item)
 
 
+def get_accounts(tenant: TenantId, customer_ids: Iterable[str]) -> dict[str, PointsAccount]:
+    """The points accounts of those of `customer_ids` that have one: strongly consistent
+    BatchGetItem calls of up to 100 keys (a batch of interactions reads them at once)."""
+    bound_settings()
+    wanted = [
+        (keys.customer_pk(tenant, customer_id), keys.POINTS_SK) for customer_id in set(customer_ids)
+    ]
+    if not wanted:
+        return {}
+    items = PointsItem.batch_get(wanted, consistent_read=True)
+    return {item.customer_id: account_from_item(item) for item in items}
+
+
 def get_order(tenant: TenantId, order_id: str) -> Order | None:
     bound_settings()
     try:
@@ -515,6 +528,16 @@ def commit(tenant: TenantId, write: LoyaltyWrite) -> list[LedgerEntry]:
         replace(entry, sequence=keys.ledger_sk(version, position).removeprefix("LEDGER#"))
         for position, entry in enumerate(write.entries)
     ]
+
+
+def put_interactions(tenant: TenantId, interactions: Sequence[Interaction]) -> None:
+    """Interactions that move no points, for customers known to exist: BatchWriteItem calls
+    of up to 25 items, unprocessed items sent again (PynamoDB's batch write). Unlike
+    `put_interaction` there is no condition: each id is new (a ULID made just before)."""
+    bound_settings()
+    with InteractionItem.batch_write() as batch:
+        for interaction in interactions:
+            batch.save(_interaction_item(tenant, interaction))
 
 
 def put_interaction(tenant: TenantId, interaction: Interaction) -> None:

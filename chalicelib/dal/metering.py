@@ -93,18 +93,19 @@ def _after_call(parsed: dict[str, Any], model: Any, **_: Any) -> None:
         meter.count_capacity(tenant, model.name, _capacity_units(parsed))
 
 
-_sessions = threading.local()
+_session_lock = threading.Lock()
+_session: botocore.session.Session | None = None
 
 
 def _metered_session() -> botocore.session.Session:
-    """One botocore session per thread for every PynamoDB connection (PynamoDB would make
-    one per model class, and each new session's first client costs 70-160 ms cold)."""
-    session: botocore.session.Session | None = getattr(_sessions, "session", None)
-    if session is None:
-        session = botocore.session.get_session()
-        session.register("after-call.dynamodb", _after_call)
-        _sessions.session = session
-    return session
+    """The process's one botocore session, for every PynamoDB connection (PynamoDB would
+    make one per model class and thread, each costing tens of milliseconds cold)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = botocore.session.get_session()
+            _session.register("after-call.dynamodb", _after_call)
+        return _session
 
 
 def install() -> None:

@@ -30,6 +30,7 @@ from chalicelib.domain.ids import is_customer_id, new_customer_id
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.plans import limits_of
 from chalicelib.domain.tenancy import Plan, TenantId
+from chalicelib.observability import BusinessMetric, count
 
 _IDENTIFYING_FIELDS = ("name", "email", "phone", "external_id")
 _UNCONDITIONAL_ATTEMPTS = 10
@@ -69,7 +70,9 @@ def create_customer(
     customer = apply_changes(blank, changes, now)
     if app_credentials:
         _refuse_merchant_changes(blank, customer)
-    return repository.insert_customer(tenant, customer, limits_of(plan).max_customers)
+    created = repository.insert_customer(tenant, customer, limits_of(plan).max_customers)
+    count(BusinessMetric.CUSTOMERS_CREATED)
+    return created
 
 
 def get_customer(tenant: TenantId, customer_id: str) -> Customer:

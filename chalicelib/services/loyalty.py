@@ -64,6 +64,7 @@ from chalicelib.domain.outcomes import (
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import AppPurchasesConfig, LoyaltyConfig
+from chalicelib.observability import BusinessMetric, count
 from chalicelib.services.idempotency import Receipt, idempotent_request, run_once
 from chalicelib.services.tenant_config import get_tenant_config
 from chalicelib.settings import get_settings
@@ -91,17 +92,51 @@ def _not_found(customer_id: str) -> NotFound:
     return NotFound(f"customer {customer_id} does not exist")
 
 
-def _require_customer(tenant: TenantId, customer_id: str) -> None:
+@dataclass(frozen=True)
+class ReadAhead:
+    """What a batch read up front for the customers it names (two BatchGetItem reads for up
+    to 100 customers instead of a GetItem or two per item): who exists, and their accounts.
+    Used for each customer's first item only; an account read ahead that changed since
+    fails the commit's version condition and is read again."""
+
+    customers: frozenset[str]
+    accounts: dict[str, PointsAccount]
+
+    def knows(self, customer_id: str) -> bool:
+        return customer_id in self.customers
+
+
+def _read_ahead(tenant: TenantId, customer_ids: set[str]) -> ReadAhead:
+    wanted = {customer_id for customer_id in customer_ids if is_customer_id(customer_id)}
+    return ReadAhead(
+        frozenset(customer_repository.existing_customer_ids(tenant, wanted)),
+        repository.get_accounts(tenant, wanted),
+    )
+
+
+def _require_customer(
+    tenant: TenantId, customer_id: str, read_ahead: ReadAhead | None = None
+) -> None:
+    if read_ahead is not None and read_ahead.knows(customer_id):
+        return
     if not is_customer_id(customer_id) or not customer_repository.get_customer(tenant, customer_id):
         raise _not_found(customer_id)
 
 
-def _account_of(tenant: TenantId, customer_id: str, closed_ok: bool = False) -> PointsAccount:
+def _account_of(
+    tenant: TenantId,
+    customer_id: str,
+    closed_ok: bool = False,
+    read_ahead: ReadAhead | None = None,
+) -> PointsAccount:
     """The stored account; a customer who never had points starts from an empty one. The
     account of an erased customer is closed: only the daily job (`closed_ok`) uses it."""
     if not is_customer_id(customer_id):
         raise _not_found(customer_id)
-    account = repository.get_account(tenant, customer_id)
+    if read_ahead is not None and read_ahead.knows(customer_id):
+        account: PointsAccount | None = read_ahead.accounts.get(customer_id, PointsAccount())
+    else:
+        account = repository.get_account(tenant, customer_id)
     if account is not None and account.closed_at is not None and not closed_ok:
         raise _not_found(customer_id)
     if account is None:
@@ -127,10 +162,12 @@ def commit_account_change(
     actor: str,
     now: datetime,
     closed_ok: bool = False,
+    read_ahead: ReadAhead | None = None,
 ) -> tuple[StagedChange, list[LedgerEntry]]:
-    """Read the account, stage a change, commit it; on a lost race read again."""
+    """Read the account (the first attempt may take it from `read_ahead`), stage a change,
+    commit it; on a lost race read again."""
     for attempt in range(WRITE_ATTEMPTS):
-        account = _account_of(tenant, customer_id, closed_ok)
+        account = _account_of(tenant, customer_id, closed_ok, read_ahead if attempt == 0 else None)
         change = AccountChange(account, config, now, actor)
         change.expire_due()
         staged = stage(change)
@@ -139,8 +176,19 @@ def commit_account_change(
         except ConcurrentModification:
             _back_off(attempt)
             continue
+        _count_points(staged.write)
         return staged, entries
     raise ConcurrentModification(f"the points of customer {customer_id} keep changing; retry")
+
+
+def _count_points(write: LoyaltyWrite) -> None:
+    """Points earned and redeemed by a committed change (the growth of the account's
+    lifetime totals: a refund taking points back earns nothing, and is not subtracted)."""
+    before, after = write.account_before, write.account_after
+    if before is None or after is None:
+        return
+    count(BusinessMetric.POINTS_EARNED, max(0, after.lifetime_earned - before.lifetime_earned))
+    count(BusinessMetric.POINTS_REDEEMED, max(0, after.redeemed - before.redeemed))
 
 
 def account_write(
@@ -289,6 +337,7 @@ def _record(
     now: datetime,
     config: LoyaltyConfig,
     caps: AppPurchasesConfig | None = None,
+    read_ahead: ReadAhead | None = None,
 ) -> tuple[InteractionRecord, bool]:
     """Record one interaction; answers it and whether it was already recorded (an order id
     seen before answers the first purchase and writes nothing). With `caps` (app
@@ -304,12 +353,14 @@ def _record(
     elif points:
         stage = _stage_fixed(customer_id, draft, points, now)
     else:
-        _require_customer(tenant, customer_id)
+        _require_customer(tenant, customer_id, read_ahead)
         interaction = _new_interaction(customer_id, draft, new_interaction_id(), now, 0)
         repository.put_interaction(tenant, interaction)
         return InteractionRecord.of(interaction), False
     try:
-        staged, _ = commit_account_change(tenant, customer_id, stage, config, actor, now)
+        staged, _ = commit_account_change(
+            tenant, customer_id, stage, config, actor, now, read_ahead=read_ahead
+        )
     except OrderAlreadyRecorded as duplicate:
         return _first_purchase(tenant, duplicate.order_id), True
     assert staged.interaction is not None
@@ -408,18 +459,58 @@ def _batch_item(
     actor: str,
     now: datetime,
     config: LoyaltyConfig,
+    read_ahead: ReadAhead | None,
 ) -> BatchItemOutcome:
     try:
         if isinstance(item, DomainError):
             raise item
         customer_id = _resolve_customer(tenant, item)
-        record, duplicate = _record(tenant, customer_id, item.draft, actor, now, config)
+        record, duplicate = _record(
+            tenant, customer_id, item.draft, actor, now, config, read_ahead=read_ahead
+        )
     except DomainError as error:
         return BatchItemOutcome(
             index=index, outcome="failed", error=type(error).__name__, detail=error.detail
         )
     outcome = "duplicate" if duplicate else "created"
     return BatchItemOutcome(index=index, outcome=outcome, interaction=record)
+
+
+def _moves_no_points(item: BatchItem | DomainError, config: LoyaltyConfig) -> bool:
+    return (
+        isinstance(item, BatchItem)
+        and item.draft.type not in (InteractionType.PURCHASE, InteractionType.REFUND)
+        and not fixed_points(config, item.draft.type.value)
+    )
+
+
+def _record_plain(
+    tenant: TenantId, positions: list[int], items: Sequence[BatchItem | DomainError], now: datetime
+) -> dict[int, BatchItemOutcome]:
+    """Items that move no points, of customers read ahead: written together (BatchWriteItem)
+    instead of a PutItem each. Their order among a customer's other items does not matter:
+    they neither read nor change the account."""
+    outcomes: dict[int, BatchItemOutcome] = {}
+    written: list[tuple[int, Interaction]] = []
+    for index in positions:
+        item = items[index]
+        assert isinstance(item, BatchItem) and item.customer_id is not None
+        try:
+            check_occurred_at(item.draft.occurred_at or now, now)
+        except DomainError as error:
+            outcomes[index] = BatchItemOutcome(
+                index=index, outcome="failed", error=type(error).__name__, detail=error.detail
+            )
+            continue
+        draft = replace(item.draft, occurred_at=item.draft.occurred_at or now)
+        interaction = _new_interaction(item.customer_id, draft, new_interaction_id(), now, 0)
+        written.append((index, interaction))
+    repository.put_interactions(tenant, [interaction for _, interaction in written])
+    for index, interaction in written:
+        outcomes[index] = BatchItemOutcome(
+            index=index, outcome="created", interaction=InteractionRecord.of(interaction)
+        )
+    return outcomes
 
 
 def _by_customer(items: Sequence[BatchItem | DomainError]) -> list[list[int]]:
@@ -439,17 +530,31 @@ def _batch(
     config: LoyaltyConfig,
 ) -> BatchResult:
     """Customers are independent, so their items run in parallel; one customer's items run
-    in the order sent (each reads the account the previous one wrote)."""
-    outcomes: dict[int, BatchItemOutcome] = {}
+    in the order sent (each reads the account the previous one wrote). The customers named
+    by id, and their accounts, are read ahead for their first items."""
+    read_ahead = _read_ahead(
+        tenant, {i.customer_id for i in items if isinstance(i, BatchItem) and i.customer_id}
+    )
+    plain = [
+        index
+        for index, item in enumerate(items)
+        if _moves_no_points(item, config)
+        and isinstance(item, BatchItem)
+        and item.customer_id is not None
+        and read_ahead.knows(item.customer_id)
+    ]
+    outcomes = _record_plain(tenant, plain, items, now)
 
     def run(positions: list[int]) -> None:
-        for index in positions:
-            outcomes[index] = _batch_item(tenant, index, items[index], actor, now, config)
+        for order, index in enumerate(positions):
+            known = read_ahead if order == 0 else None
+            outcomes[index] = _batch_item(tenant, index, items[index], actor, now, config, known)
 
-    groups = _by_customer(items)
+    groups = [[index for index in group if index not in outcomes] for group in _by_customer(items)]
+    groups = [group for group in groups if group]
     if len(groups) == 1:
         run(groups[0])
-    else:
+    elif groups:
         # Each worker runs in a copy of this context, so the writes keep their writer.
         request_context = contextvars.copy_context()
         with ThreadPoolExecutor(max_workers=min(BATCH_WORKERS, len(groups))) as pool:

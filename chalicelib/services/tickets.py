@@ -34,7 +34,9 @@ from chalicelib.domain.tickets import (
     TicketEvent,
     TicketPatch,
     TicketStatus,
+    sla_view,
 )
+from chalicelib.observability import BusinessMetric, count
 from chalicelib.services.customers import get_customer
 from chalicelib.services.tenant_config import get_tenant_config
 
@@ -162,7 +164,10 @@ def transition_ticket(
         window = _reopen_window(tenant) if resolved else timedelta(0)
         return rules.transition(current, to, actor, utc_now(), window, note)
 
-    return _change_with_retry(tenant, ticket_id, expected_version, change).ticket
+    ticket = _change_with_retry(tenant, ticket_id, expected_version, change).ticket
+    if to is TicketStatus.RESOLVED and sla_view(ticket, utc_now()).breached:
+        count(BusinessMetric.TICKETS_BREACHED)
+    return ticket
 
 
 def add_comment(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 from chalice.test import Client
 
+from chalicelib.api.docs import SWAGGER_UI_DIR
 from tests.support.api import Api
 
 
@@ -80,3 +83,18 @@ def test_every_operation_documents_the_problems_it_can_answer(anonymous: Api) ->
             for status in {s for s in documented if s >= "400"}:
                 content = operation["responses"][status]["content"]
                 assert list(content) == ["application/problem+json"], (*where, status)
+
+
+def test_the_docs_page_serves_the_vendored_pinned_swagger_ui(anonymous: Api) -> None:
+    # Given the vendored Swagger UI files and their manifest (version and sha256 of each)
+    manifest = json.loads((SWAGGER_UI_DIR / "manifest.json").read_text())
+
+    # When the service serves each of them
+    served = {name: anonymous.get(f"/docs/{name}") for name in manifest["sha256"]}
+
+    # Then each is the pinned file, byte for byte, and the files on disk match the manifest
+    assert manifest["package"] == "swagger-ui-dist" and manifest["version"]
+    for name, digest in manifest["sha256"].items():
+        assert hashlib.sha256((SWAGGER_UI_DIR / name).read_bytes()).hexdigest() == digest, name
+        assert served[name].status == 200, name
+        assert hashlib.sha256(served[name].text.encode()).hexdigest() == digest, name
