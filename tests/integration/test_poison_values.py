@@ -4,10 +4,13 @@ fails no one but itself in the data stream."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from chalice.test import Client
 
@@ -240,21 +243,41 @@ def test_a_broken_rule_keeps_its_members_and_other_segments_can_still_be_written
 
 REFUSALS: dict[str, dict[str, Any]] = {
     "validation-exception": {
-        "service_error_code": "ValidationException",
-        "service_message": "Number overflow. Attempting to store a number with magnitude "
-        "larger than supported range",
-    },
-    "cancelled-for-validation": {
-        "service_error_code": "TransactionCanceledException",
-        "service_message": "Transaction cancelled, please refer cancellation reasons",
-        "modeled_fields": {
-            "CancellationReasons": [
-                {"Code": "None"},
-                {"Code": "ValidationError", "Message": "Item size has exceeded the maximum"},
-            ]
+        "Error": {
+            "Code": "ValidationException",
+            "Message": "Number overflow. Attempting to store a number with magnitude "
+            "larger than supported range",
         },
     },
+    "cancelled-for-validation": {
+        "Error": {
+            "Code": "TransactionCanceledException",
+            "Message": "Transaction cancelled, please refer cancellation reasons",
+        },
+        "CancellationReasons": [
+            {"Code": "None"},
+            {"Code": "ValidationError", "Message": "Item size has exceeded the maximum"},
+        ],
+    },
 }
+
+
+@contextmanager
+def refusing_transactions(refusal: dict[str, Any]) -> Iterator[None]:
+    """DynamoDB answering every TransactWriteItems with `refusal` (a 400), while every other
+    call of the shared client goes through (a Stubber would have to answer them all)."""
+    client = transaction_connection().client
+
+    def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        answer = AWSResponse("https://dynamodb.local", 400, {}, None)  # type: ignore[arg-type]
+        return answer, {**refusal, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    event = "before-call.dynamodb.TransactWriteItems"
+    client.meta.events.register(event, refuse, unique_id="refusing-transactions")
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, unique_id="refusing-transactions")
 
 
 @pytest.mark.parametrize("refusal", list(REFUSALS))
@@ -263,8 +286,7 @@ def test_a_value_dynamodb_refuses_is_a_422_naming_the_attribute_not_a_503(
 ) -> None:
     # Given DynamoDB refusing the next transaction as invalid (either way it can say so)
     customer = tenant_a.create_customer(name="Ann", attributes={"score": 3})
-    with Stubber(transaction_connection().client) as stubber:
-        stubber.add_client_error("transact_write_items", http_status_code=400, **REFUSALS[refusal])
+    with refusing_transactions(REFUSALS[refusal]):
         # When a change of the profile reaches it
         answer = tenant_a.patch(f"/v1/customers/{customer['id']}", {"attributes": {"score": 4}})
     # Then the answer is 422 invalid-value, not 503, and the profile is unchanged
