@@ -65,8 +65,12 @@ class WebhookQueueBatch:
 
 
 def process_batch(
-    event: dict[str, Any], context: LambdaContext | None, batch: WebhookQueueBatch
+    event: dict[str, Any],
+    context: LambdaContext | None,
+    batch: WebhookQueueBatch | DeadLetterBatch,
 ) -> PartialItemFailureResponse:
+    """Powertools' partial-batch processing of SQS records: failed records are reported by
+    message id (and come back after their visibility timeout), the rest are deleted."""
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(
         event=event, record_handler=batch.handle, processor=processor, context=context
@@ -114,15 +118,6 @@ class DeadLetterBatch:
         self.record_undeliverable(tenant_id(request.tenant_id), request.event_id)
 
 
-def process_dead_letters(
-    event: dict[str, Any], context: LambdaContext | None, batch: DeadLetterBatch
-) -> PartialItemFailureResponse:
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
-        event=event, record_handler=batch.handle, processor=processor, context=context
-    )
-
-
 def _service_record_undeliverable(tenant: TenantId, event_id: str) -> object:
     from chalicelib.services import segment_events
 
@@ -136,4 +131,4 @@ def record_undelivered_webhooks(event: Any) -> PartialItemFailureResponse:
 
     batch = DeadLetterBatch(_service_record_undeliverable)
     with writing_as(system_writer("record_undelivered_webhooks", event)):
-        return process_dead_letters(event.to_dict(), getattr(event, "context", None), batch)
+        return process_batch(event.to_dict(), getattr(event, "context", None), batch)

@@ -6,39 +6,19 @@ GET /v1/events/failed after the queue's attempts (backoff 1 s, doubling, locally
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
-from tests.integration.test_segment_events import SECRET, Receiver, standard_webhooks_valid
 from tests.support.api import Api
+from tests.support.webhooks import SECRET, Receiver, running_receiver, standard_webhooks_valid
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append(
-                {"body": body, "headers": dict(self.headers.items()), "answer": state.status}
-            )
-            self.send_response(state.status)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state
-    server.shutdown()
+    with running_receiver("/hooks") as state:
+        yield state
 
 
 def _eventually(condition: Callable[[], bool], timeout: float = 120) -> None:

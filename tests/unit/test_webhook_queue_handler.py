@@ -93,7 +93,7 @@ def test_a_malformed_message_fails_alone() -> None:
 
 
 def test_every_dead_letter_names_its_event_and_a_malformed_one_fails() -> None:
-    from chalicelib.streams.webhook_queue import DeadLetterBatch, process_dead_letters
+    from chalicelib.streams.webhook_queue import DeadLetterBatch, process_batch
 
     # Given two dead letters, one of them unreadable
     good = sqs_record("evt_dead", 6)
@@ -101,7 +101,7 @@ def test_every_dead_letter_names_its_event_and_a_malformed_one_fails() -> None:
     recorded: list[tuple[TenantId, str]] = []
     batch = DeadLetterBatch(lambda tenant, event_id: recorded.append((tenant, event_id)))
     # When they are handled
-    answer = process_dead_letters({"Records": [good, bad]}, None, batch)
+    answer = process_batch({"Records": [good, bad]}, None, batch)
     # Then the readable one's event was recorded and the other stays (reported as failed)
     assert recorded == [(TENANT, "evt_dead")]
     assert answer == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
