@@ -12,11 +12,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from devtools.dynamodb_local import ROOT, free_port
+from devtools.stage import stage_environment
 from tests.support.api import Answer, Api
 
 pytestmark = pytest.mark.e2e
@@ -32,6 +34,19 @@ class LocalStack:
     @property
     def admin_key(self) -> str:
         return (self.local_dir / "admin-key").read_text().strip()
+
+    def dynamodb_client(self) -> Any:
+        """A boto3 client of the stack's DynamoDB Local (to read or poison items directly)."""
+        import boto3
+
+        environment = stage_environment("local")
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{self.dynamodb_port}",
+            region_name=environment["AWS_DEFAULT_REGION"],
+            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
@@ -144,3 +159,14 @@ def tenant_a(platform: Api) -> Api:
 @pytest.fixture
 def tenant_b(platform: Api) -> Api:
     return platform.create_tenant("Tenant B")
+
+
+def wait_for_backfill(tenant: Api, segment_id: str, timeout: float = 120) -> None:
+    """Until the segment's back-fill (run by the local schedule) has finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = tenant.get(f"/v1/segments/{segment_id}").json
+        if body["backfill"]["status"] == "done":
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the back-fill of {segment_id} did not finish")

@@ -7,8 +7,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
-
 from chalicelib.dal.schema import ALL_TABLES
 from devtools.stage import stage_environment
 from devtools.stream_runner import wait_until_drained
@@ -19,13 +17,7 @@ from tests.support.personal_data import PERSONAL_VALUES, readable_item, write_cu
 
 def _every_item(stack: LocalStack) -> Iterator[dict[str, Any]]:
     environment = stage_environment("local")
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{stack.dynamodb_port}",
-        region_name=environment["AWS_DEFAULT_REGION"],
-        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-    )
+    client = stack.dynamodb_client()
     for spec in ALL_TABLES:
         table = environment[spec.environment_variable]
         for page in client.get_paginator("scan").paginate(TableName=table):

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from devtools.stage import stage_environment
 from devtools.stream_runner import read_failures, wait_until_drained
-from tests.e2e.conftest import LocalStack
-from tests.e2e.test_segments_converge import _wait_for_backfill
+from tests.e2e.conftest import LocalStack, wait_for_backfill
 from tests.support.api import Answer, Api
 
 
@@ -36,7 +35,6 @@ def test_numbers_dynamodb_local_would_refuse_are_422_by_path_and_nothing_is_writ
 def test_a_rule_stored_with_nan_does_not_stop_the_tenants_stream(
     stack: LocalStack, tenant_a: Api
 ) -> None:
-    import boto3
 
     # Given a healthy segment and one whose rule is then stored with NaN, directly
     environment = stage_environment("local")
@@ -48,14 +46,8 @@ def test_a_rule_stored_with_nan_does_not_stop_the_tenants_stream(
         {"name": "Spenders", "rule": {"field": "metrics.total_spend", "op": "gt", "value": 1}},
     ).json["id"]
     # (after its back-fill, which would otherwise save the rule it read over the poison)
-    _wait_for_backfill(tenant_a, broken)
-    boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{stack.dynamodb_port}",
-        region_name=environment["AWS_DEFAULT_REGION"],
-        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-    ).update_item(
+    wait_for_backfill(tenant_a, broken)
+    stack.dynamodb_client().update_item(
         TableName=environment["DATA_TABLE"],
         Key={"pk": {"S": f"T#{tenant_a.tenant_id}#SEGDEFS"}, "sk": {"S": broken}},
         UpdateExpression="SET #rule = :rule",

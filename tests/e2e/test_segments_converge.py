@@ -23,7 +23,7 @@ from chalicelib.services import segments
 from chalicelib.settings import reset_settings
 from devtools.stage import stage_environment
 from devtools.stream_runner import read_failures, wait_until_drained
-from tests.e2e.conftest import LocalStack
+from tests.e2e.conftest import LocalStack, wait_for_backfill
 from tests.support.api import Api
 
 CUSTOMERS = 200
@@ -105,16 +105,6 @@ def _post_batch(tenant: Api, items: list[dict[str, Any]]) -> None:
         assert answer.json["failed"] == 0, answer.text
 
 
-def _wait_for_backfill(tenant: Api, segment_id: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = tenant.get(f"/v1/segments/{segment_id}").json
-        if body["backfill"]["status"] == "done":
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"the back-fill of {segment_id} did not finish")
-
-
 def _all_members(tenant: TenantId, segment_id: str) -> set[str]:
     members: set[str] = set()
     cursor = None
@@ -170,7 +160,7 @@ def test_after_random_writes_the_drained_streams_equal_a_recomputation(
     # and a second custom segment is defined afterwards (back-filled by the job)
     after = tenant.post("/v1/segments", {"name": "Gold", "rule": TAGGED_RULE})
     assert after.status == 201, after.text
-    _wait_for_backfill(tenant, after.json["id"])
+    wait_for_backfill(tenant, after.json["id"])
     wait_until_drained(stack.local_dir, since=time.time())
 
     # Then every customer's stored state is the from-scratch recomputation
@@ -226,19 +216,12 @@ def test_metrics_and_segments_show_on_the_customer_within_seconds(
 
 
 def test_a_poisoned_record_ends_up_in_the_failure_file(stack: LocalStack, tenant_a: Api) -> None:
-    import boto3
 
     # Given an interaction item whose details are not JSON, next to a healthy write
     environment = stage_environment("local")
     sick = tenant_a.create_customer(name="Sick")["id"]
     well = tenant_a.create_customer(name="Well")["id"]
-    boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{stack.dynamodb_port}",
-        region_name=environment["AWS_DEFAULT_REGION"],
-        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-    ).put_item(
+    stack.dynamodb_client().put_item(
         TableName=environment["DATA_TABLE"],
         Item={
             "pk": {"S": f"T#{tenant_a.tenant_id}#CUS#{sick}"},
