@@ -19,6 +19,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.domain.errors import InvalidValue
 from chalicelib.domain.numbers import number_problem
+from chalicelib.observability import logger
 
 VALIDATION_EXCEPTION = "ValidationException"
 VALIDATION_CANCELLATION = "ValidationError"
@@ -92,5 +93,13 @@ def refused_values_as_invalid(images: Callable[[], Iterable[Mapping[str, Any]]])
         yield
     except PynamoDBException as error:
         if refused_as_invalid(error):
-            raise invalid_value(images()) from error
+            refused = invalid_value(images())
+            # Logged (field only, never the value or DynamoDB's message): a refusal no
+            # request check foresaw is either a gap in those checks or a bug of ours.
+            logger.warning(
+                "DynamoDB refused a write's values",
+                field=refused.field,
+                dynamodb_error=error.cause_response_code,
+            )
+            raise refused from error
         raise
