@@ -7,6 +7,7 @@ from chalicelib.api.routing import Call, Operations, Reply, etag_for
 from chalicelib.domain.audit import ERASURE_ACTION
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.paging import PageRequest
+from chalicelib.lazy import deferred
 from chalicelib.schemas.customers import (
     CustomerCreate,
     CustomerDeleteQuery,
@@ -16,9 +17,10 @@ from chalicelib.schemas.customers import (
     CustomerPatch,
 )
 from chalicelib.services import customers as service
-from chalicelib.services import privacy, segments
 
 customers_api = Operations(__name__)
+# Only `DELETE ?erase=true` needs the erasure machinery (every table's personal data).
+erase_customer = deferred("chalicelib.services.privacy", "erase_customer")
 
 
 def _customer_reply(customer: Customer, status: int = 200) -> Reply:
@@ -82,7 +84,7 @@ def list_customers(call: Call[None, CustomerListQuery]) -> Reply:
 def get_customer(call: Call[None, None], customer_id: str) -> Reply:
     """The profile with its ETag and its `metrics` (kept by the data stream, so they follow
     a write within seconds); `If-None-Match` with the current ETag answers 304."""
-    customer, metrics = segments.customer_with_metrics(call.tenant, customer_id)
+    customer, metrics = service.get_customer_with_metrics(call.tenant, customer_id)
     etag = etag_for(customer.version)
     if call.headers.get("if-none-match") == etag:
         return Reply(None, 304, {"ETag": etag})
@@ -127,7 +129,7 @@ def delete_customer(call: Call[None, CustomerDeleteQuery], customer_id: str) -> 
     ledger amounts and counts; repeating an erasure answers 204 again."""
     if call.query.erase == "true":
         call.audit_as(ERASURE_ACTION)
-        privacy.erase_customer(call.tenant, customer_id, call.actor, call.if_match_version())
+        erase_customer(call.tenant, customer_id, call.actor, call.if_match_version())
     else:
         service.delete_customer(call.tenant, customer_id, call.if_match_version())
     return Reply(None, 204)

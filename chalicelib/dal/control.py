@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -31,7 +31,9 @@ from chalicelib.domain.tenancy import (
     TenantId,
     TenantStatus,
 )
-from chalicelib.domain.tenant_config import StoredConfig, TenantConfig
+
+if TYPE_CHECKING:
+    from chalicelib.domain.tenant_config import TenantConfig
 
 PLATFORM_KEYS_OWNER = "PLATFORM#KEYS"
 PLATFORM_TENANTS = TenantId("platform")
@@ -147,7 +149,7 @@ def insert_tenant(tenant: Tenant, first_key: ApiKey, config: TenantConfig | None
         transaction.put("tenant", _tenant_item(tenant), condition=TenantItem.pk.does_not_exist())
         transaction.put("key", _key_item(first_key), condition=ApiKeyItem.pk.does_not_exist())
         if config is not None:
-            transaction.put("config", _config_item(tenant.id, config, tenant.created_at))
+            transaction.put("config", config_item(tenant.id, config, tenant.created_at))
         return transaction
 
     commit_with_retry(build)
@@ -409,7 +411,9 @@ def delete_control_items(tenant: TenantId) -> int:
 # Configuration
 
 
-def _config_item(tenant: TenantId, config: TenantConfig, now: datetime) -> TenantConfigItem:
+def config_item(tenant: TenantId, config: TenantConfig, now: datetime) -> TenantConfigItem:
+    """The configuration's item: written with a new tenant here, replaced through
+    `chalicelib.dal.tenant_config`."""
     return TenantConfigItem(
         pk=keys.tenant_pk(tenant),
         sk=keys.TENANT_CONFIG_SK,
@@ -417,36 +421,6 @@ def _config_item(tenant: TenantId, config: TenantConfig, now: datetime) -> Tenan
         document=config.model_dump_json(),
         updated_at=now,
     )
-
-
-def get_tenant_config(tenant: TenantId) -> StoredConfig | None:
-    bound_settings()
-    try:
-        item = TenantConfigItem.get(keys.tenant_pk(tenant), keys.TENANT_CONFIG_SK)
-    except TenantConfigItem.DoesNotExist:
-        return None
-    return StoredConfig(
-        config=TenantConfig.model_validate_json(item.document),
-        version=int(item.version or 0),
-        updated_at=item.updated_at,
-    )
-
-
-def put_tenant_config(
-    tenant: TenantId, config: TenantConfig, expected_version: int, now: datetime
-) -> StoredConfig:
-    """Replace the configuration if it is still at `expected_version` (0: none stored)."""
-    bound_settings()
-    item = _config_item(tenant, config, now)
-    if expected_version > 0:
-        item.version = expected_version
-    try:
-        item.save()
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise ConcurrentModification("the configuration changed since it was read") from exc
-        raise
-    return StoredConfig(config=config, version=expected_version + 1, updated_at=now)
 
 
 # Usage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date
@@ -10,13 +11,20 @@ from typing import Any
 from pynamodb.attributes import MapAttribute
 
 from chalicelib.dal import keys
-from chalicelib.dal.connection import bound_settings
+from chalicelib.dal.connection import bound_settings, dynamodb_client
 from chalicelib.dal.cursors import page_of
-from chalicelib.dal.models import CounterItem, CustomerItem, TagItem, UniqueItem
+from chalicelib.dal.models import (
+    CounterItem,
+    CustomerItem,
+    SegmentStateItem,
+    TagItem,
+    UniqueItem,
+)
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp
 from chalicelib.domain.customers import Address, Consent, Customer, Gender, UniqueField
 from chalicelib.domain.errors import ConcurrentModification, QuotaExceeded, UniqueConflict
+from chalicelib.domain.metrics import CustomerMetrics
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 
@@ -183,6 +191,34 @@ def existing_customer_ids(tenant: TenantId, customer_ids: Iterable[str]) -> set[
     if not wanted:
         return set()
     return {item.customer_id for item in CustomerItem.batch_get(wanted, consistent_read=True)}
+
+
+def get_customer_with_metrics(
+    tenant: TenantId, customer_id: str
+) -> tuple[Customer | None, CustomerMetrics | None]:
+    """The profile and its metrics (kept by the data stream in the customer's segment
+    state) in one consistent Query: `PROFILE` and `SEGMENTS` are neighbours in the
+    partition's sort order, with nothing between them."""
+    settings = bound_settings()
+    answer = dynamodb_client().query(
+        TableName=settings.data_table,
+        KeyConditionExpression="pk = :pk AND sk BETWEEN :profile AND :state",
+        ExpressionAttributeValues={
+            ":pk": {"S": keys.customer_pk(tenant, customer_id)},
+            ":profile": {"S": keys.PROFILE_SK},
+            ":state": {"S": keys.SEGMENT_STATE_SK},
+        },
+        ConsistentRead=True,
+    )
+    customer = None
+    metrics = None
+    for raw in answer.get("Items", []):
+        if raw["sk"]["S"] == keys.PROFILE_SK:
+            customer = customer_from_raw(raw)
+        elif raw["sk"]["S"] == keys.SEGMENT_STATE_SK:
+            state = SegmentStateItem.from_raw_data(raw)
+            metrics = CustomerMetrics.from_json(json.loads(state.metrics))
+    return customer, metrics
 
 
 def customer_from_raw(raw: dict[str, Any]) -> Customer:

@@ -22,7 +22,6 @@ from chalicelib.dal.analytics import (
 )
 from chalicelib.dal.connection import bound_settings, transaction_connection
 from chalicelib.dal.cursors import decode_cursor, encode_cursor
-from chalicelib.dal.customers import customer_from_raw
 from chalicelib.dal.models import (
     SegmentCountItem,
     SegmentDefinitionItem,
@@ -31,7 +30,6 @@ from chalicelib.dal.models import (
 )
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.analytics import Contribution
-from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import ConcurrentModification
 from chalicelib.domain.metrics import (
     CustomerFacts,
@@ -237,32 +235,6 @@ def segment_state_from_plain(item: dict[str, Any]) -> SegmentState:
         next_change=date.fromisoformat(next_change) if next_change else None,
         version=int(item.get("version") or 0),
     )
-
-
-def get_customer_and_state(
-    tenant: TenantId, customer_id: str
-) -> tuple[Customer | None, SegmentState | None]:
-    """The profile and its metrics state in one consistent Query: `PROFILE` and `SEGMENTS`
-    are neighbours in the partition's sort order, with nothing between them."""
-    settings = bound_settings()
-    answer = transaction_connection().client.query(
-        TableName=settings.data_table,
-        KeyConditionExpression="pk = :pk AND sk BETWEEN :profile AND :state",
-        ExpressionAttributeValues={
-            ":pk": {"S": keys.customer_pk(tenant, customer_id)},
-            ":profile": {"S": keys.PROFILE_SK},
-            ":state": {"S": keys.SEGMENT_STATE_SK},
-        },
-        ConsistentRead=True,
-    )
-    customer = None
-    state = None
-    for raw in answer.get("Items", []):
-        if raw["sk"]["S"] == keys.PROFILE_SK:
-            customer = customer_from_raw(raw)
-        elif raw["sk"]["S"] == keys.SEGMENT_STATE_SK:
-            state = segment_state_from_plain(_plain(raw))
-    return customer, state
 
 
 def get_state(tenant: TenantId, customer_id: str, consistent: bool = True) -> SegmentState | None:

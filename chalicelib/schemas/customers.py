@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
@@ -12,7 +13,6 @@ from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customers import Customer, CustomerChanges, Gender, UniqueField
 from chalicelib.domain.metrics import CustomerMetrics
 from chalicelib.schemas.common import PageQuery, QueryParameters, RequestBody
-from chalicelib.schemas.segments import MetricsOut
 
 ExternalId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
@@ -141,6 +141,29 @@ class AddressOut(BaseModel):
 class ConsentOut(BaseModel):
     email_marketing: bool
     sms_marketing: bool
+
+
+class MetricsOut(BaseModel):
+    """Kept current by the data stream within seconds of each change (docs/streams.md)."""
+
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    purchase_count: int
+    total_spend: Decimal
+    purchase_count_90d: int
+    spend_90d: Decimal
+    average_order_value: Decimal | None
+    last_activity_at: datetime | None
+    points_balance: int
+    tier: str | None
+    open_tickets: int
+    last_complaint_at: datetime | None
+    last_feedback_score: int | None
+
+    @classmethod
+    def of(cls, metrics: CustomerMetrics) -> MetricsOut:
+        values = {name: getattr(metrics, name) for name in cls.model_fields}
+        return cls.model_validate(values)
 
 
 class CustomerOut(BaseModel):

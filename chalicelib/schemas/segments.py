@@ -1,14 +1,12 @@
-"""Segment and metrics request and response bodies."""
+"""Segment request and response bodies."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from chalicelib.domain.metrics import CustomerMetrics
 from chalicelib.domain.segments import Backfill, RfmScore, SegmentEvent, SegmentState
 from chalicelib.schemas.common import RequestBody
 
@@ -29,29 +27,6 @@ class SegmentBody(RequestBody):
     name: SegmentName
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
     rule: dict[str, Any] = Field(description=RULE_DESCRIPTION)
-
-
-class MetricsOut(BaseModel):
-    """Kept current by the data stream within seconds of each change (docs/streams.md)."""
-
-    first_purchase_at: datetime | None
-    last_purchase_at: datetime | None
-    purchase_count: int
-    total_spend: Decimal
-    purchase_count_90d: int
-    spend_90d: Decimal
-    average_order_value: Decimal | None
-    last_activity_at: datetime | None
-    points_balance: int
-    tier: str | None
-    open_tickets: int
-    last_complaint_at: datetime | None
-    last_feedback_score: int | None
-
-    @classmethod
-    def of(cls, metrics: CustomerMetrics) -> MetricsOut:
-        values = {name: getattr(metrics, name) for name in cls.model_fields}
-        return cls.model_validate(values)
 
 
 class BackfillOut(BaseModel):

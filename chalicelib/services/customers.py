@@ -27,6 +27,7 @@ from chalicelib.domain.errors import (
     PreconditionFailed,
 )
 from chalicelib.domain.ids import is_customer_id, new_customer_id
+from chalicelib.domain.metrics import CustomerMetrics
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.plans import limits_of
 from chalicelib.domain.tenancy import Plan, TenantId
@@ -80,6 +81,20 @@ def get_customer(tenant: TenantId, customer_id: str) -> Customer:
     if customer is None:
         raise _not_found(customer_id)
     return customer
+
+
+def get_customer_with_metrics(
+    tenant: TenantId, customer_id: str
+) -> tuple[Customer, CustomerMetrics | None]:
+    """For GET /v1/customers/{id}: the profile and its metrics, in one Query."""
+    customer, metrics = (
+        repository.get_customer_with_metrics(tenant, customer_id)
+        if is_customer_id(customer_id)
+        else (None, None)
+    )
+    if customer is None:
+        raise _not_found(customer_id)
+    return customer, metrics
 
 
 def _read_at(tenant: TenantId, customer_id: str, expected_version: int | None) -> Customer:

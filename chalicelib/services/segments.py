@@ -15,7 +15,6 @@ from chalicelib.dal import segments as repository
 from chalicelib.dal.transactions import LabelledTransaction
 from chalicelib.domain import analytics
 from chalicelib.domain.clock import utc_now
-from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import (
     ConcurrentModification,
     FieldIssue,
@@ -23,8 +22,8 @@ from chalicelib.domain.errors import (
     NotFound,
     PreconditionFailed,
 )
-from chalicelib.domain.ids import is_customer_id, new_segment_id
-from chalicelib.domain.metrics import CustomerFacts, CustomerMetrics, fold_metrics
+from chalicelib.domain.ids import new_segment_id
+from chalicelib.domain.metrics import CustomerFacts, fold_metrics
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.segments import (
     BUILT_IN_SEGMENTS,
@@ -297,20 +296,6 @@ def customer_segments(tenant: TenantId, customer_id: str) -> SegmentState | None
     """The customer's memberships as the stream last computed them (None: not yet)."""
     customers.get_customer(tenant, customer_id)
     return repository.get_state(tenant, customer_id, consistent=False)
-
-
-def customer_with_metrics(
-    tenant: TenantId, customer_id: str
-) -> tuple[Customer, CustomerMetrics | None]:
-    """For GET /v1/customers/{id}: the profile and its metrics, in one Query."""
-    customer, state = (
-        repository.get_customer_and_state(tenant, customer_id)
-        if is_customer_id(customer_id)
-        else (None, None)
-    )
-    if customer is None:
-        raise NotFound(f"customer {customer_id} does not exist")
-    return customer, state.metrics if state else None
 
 
 # Custom definitions.

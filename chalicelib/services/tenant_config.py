@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.dal import control
+from chalicelib.dal import tenant_config as repository
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import (
     ConcurrentModification,
@@ -22,7 +22,7 @@ def get_tenant_config(tenant: TenantId) -> TenantConfig:
 
 def read_config(tenant: TenantId) -> StoredConfig:
     """The stored configuration, or the defaults at version 0 when none was ever stored."""
-    stored = control.get_tenant_config(tenant)
+    stored = repository.get_tenant_config(tenant)
     if stored is None:
         return StoredConfig(config=TenantConfig(), version=0, updated_at=None)
     return stored
@@ -44,6 +44,6 @@ def replace_config(tenant: TenantId, config: TenantConfig, expected_version: int
             f"the configuration is at version {current.version}, not {expected_version}"
         )
     try:
-        return control.put_tenant_config(tenant, config, expected_version, utc_now())
+        return repository.put_tenant_config(tenant, config, expected_version, utc_now())
     except ConcurrentModification:
         raise PreconditionFailed("the configuration changed since it was read") from None

@@ -32,3 +32,29 @@ def test_importing_the_app_imports_no_view_and_no_data_access() -> None:
     )
 
     assert result.stdout.strip() == ""
+
+
+def test_authenticating_and_the_customer_views_import_only_what_a_profile_read_needs() -> None:
+    """GET /v1/customers/{id} is the cold start's first request (docs/benchmarks.md): the
+    authentication and the customer views load neither the erasure nor the segment
+    machinery, nor the tenant configuration model, nor boto3."""
+    import subprocess
+    import sys
+
+    # Given a fresh interpreter
+    probe = (
+        "import sys, chalicelib.services.auth, chalicelib.services.audit, "
+        "chalicelib.api.customers; "
+        "heavy = ('chalicelib.services.privacy', 'chalicelib.services.segments', "
+        "'chalicelib.dal.segments', 'chalicelib.dal.privacy', 'chalicelib.schemas.segments', "
+        "'chalicelib.domain.tenant_config', 'pydantic.networks', 'boto3'); "
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(heavy))))"
+    )
+
+    # When it imports the authentication and the customer views
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+
+    # Then none of those modules is loaded
+    assert result.stdout.strip() == ""
