@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -59,10 +61,28 @@ def dynamodb(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
     from chalicelib.services import loyalty
 
     monkeypatch.setattr(loyalty, "BATCH_WORKERS", 1)
+    _transactions_atomic_across_threads(monkeypatch)
     with mock_aws():
         client = boto3.client("dynamodb", region_name=environment["AWS_DEFAULT_REGION"])
         create_tables(client, environment)
         yield client
+
+
+def _transactions_atomic_across_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies a TransactWriteItems atomically; moto checks its conditions and
+    writes its items without a lock, so two threads' transactions can both pass a condition
+    only one of them should (tests of concurrent writers, such as the audit chain's, would
+    see a fork that DynamoDB never makes). One lock makes moto's transactions atomic."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    transact = DynamoDBBackend.transact_write_items
+    lock = threading.Lock()
+
+    def atomic(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        with lock:
+            transact(self, transact_items)
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", atomic)
 
 
 @pytest.fixture
