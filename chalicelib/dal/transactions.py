@@ -220,24 +220,30 @@ def commit_grouped(builds: Sequence[Callable[[], LabelledTransaction]]) -> list[
     pending = list(range(len(builds)))
     for _ in range(MAX_TRANSACTION_ATTEMPTS):
         parts = {index: builds[index]() for index in pending}
-        pending = []
-        for group in _packed(parts):
-            transaction, owners = LabelledTransaction.combined([parts[i] for i in group])
-            try:
-                transaction.commit()
-            except InvalidValue:
-                continue
-            except TransactWriteError as exc:
-                named = {
-                    group[owners[position]]
-                    for position, reason in enumerate(exc.cancellation_reasons or [])
-                    if reason is not None and position < len(owners)
-                }
-                if named:
-                    pending += [index for index in group if index not in named]
-                continue
-            for index in group:
-                committed[index] = True
+        answers = [_commit_group(parts, group) for group in _packed(parts)]
+        pending = [index for _, retry in answers for index in retry]
+        for index in (index for done, _ in answers for index in done):
+            committed[index] = True
         if not pending:
             break
     return committed
+
+
+def _commit_group(
+    parts: dict[int, LabelledTransaction], group: list[int]
+) -> tuple[list[int], list[int]]:
+    """Commit the parts of `group` as one transaction: answers those committed, and those to
+    try again (parts of a cancelled transaction its cancellation reasons do not name)."""
+    transaction, owners = LabelledTransaction.combined([parts[index] for index in group])
+    try:
+        transaction.commit()
+    except InvalidValue:
+        return [], []
+    except TransactWriteError as exc:
+        named = {
+            group[owners[position]]
+            for position, reason in enumerate(exc.cancellation_reasons or [])
+            if reason is not None and position < len(owners)
+        }
+        return [], [index for index in group if named and index not in named]
+    return group, []

@@ -7,15 +7,14 @@ that loses a race re-reads and tries again, so concurrent redemptions never over
 
 from __future__ import annotations
 
-import contextvars
 import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from chalicelib.caching import ExpiringLruCache
 from chalicelib.dal import customers as customer_repository
@@ -66,6 +65,7 @@ from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import AppPurchasesConfig, LoyaltyConfig
 from chalicelib.observability import BusinessMetric, count
+from chalicelib.parallel import run_all
 from chalicelib.services.idempotency import Receipt, idempotent_request, run_once
 from chalicelib.services.tenant_config import get_tenant_config
 from chalicelib.settings import get_settings
@@ -216,7 +216,7 @@ def account_write(
         account_before=change.before,
         account_after=change.result(),
         entries=change.entries,
-        lots_added=change.touched_lots,
+        lots_added=change.opened_lots,
         lots_expired=change.expired_lots,
     )
 
@@ -554,17 +554,6 @@ def _by_customer(items: Sequence[BatchItem | DomainError]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _in_parallel(run: Callable[[int], None], positions: list[int]) -> None:
-    """`run` for each position, on up to BATCH_WORKERS threads."""
-    if len(positions) == 1:
-        run(positions[0])
-    elif positions:
-        # Each worker runs in a copy of this context, so the writes keep their writer.
-        request_context = contextvars.copy_context()
-        with ThreadPoolExecutor(max_workers=min(BATCH_WORKERS, len(positions))) as pool:
-            list(pool.map(lambda index: request_context.copy().run(run, index), positions))
-
-
 def _record_turn(
     tenant: TenantId,
     positions: list[int],
@@ -612,15 +601,33 @@ def _record_turn(
         outcomes[index] = BatchItemOutcome(
             index=index, outcome="created", interaction=InteractionRecord.of(change.interaction)
         )
-    for index in alone:
-        item = items[index]
-        if isinstance(item, BatchItem) and item.customer_id is not None:
-            accounts.pop(item.customer_id, None)
+    recorded = run_all(
+        [
+            partial(_batch_item, tenant, index, items[index], actor, now, config, None)
+            for index in alone
+        ],
+        BATCH_WORKERS,
+    )
+    outcomes.update(zip(alone, recorded, strict=True))
+    return outcomes
 
-    def run(index: int) -> None:
-        outcomes[index] = _batch_item(tenant, index, items[index], actor, now, config, None)
 
-    _in_parallel(run, alone)
+def _record_in_turns(
+    tenant: TenantId,
+    groups: list[list[int]],
+    items: Sequence[BatchItem | DomainError],
+    actor: str,
+    now: datetime,
+    config: LoyaltyConfig,
+    accounts: dict[str, PointsAccount],
+) -> dict[int, BatchItemOutcome]:
+    """Each turn takes the next item of every customer (`groups`: each customer's items in
+    the order sent)."""
+    outcomes: dict[int, BatchItemOutcome] = {}
+    queues = [deque(group) for group in groups]
+    while queues := [queue for queue in queues if queue]:
+        turn = [queue.popleft() for queue in queues]
+        outcomes.update(_record_turn(tenant, turn, items, actor, now, config, accounts))
     return outcomes
 
 
@@ -631,10 +638,10 @@ def _batch(
     now: datetime,
     config: LoyaltyConfig,
 ) -> BatchResult:
-    """The customers named by id, and their accounts, are read ahead; the items that move
-    no points are written together. The rest go in turns: each turn takes the next item of
-    every customer (one customer's items in the order sent, each staged on the account the
-    previous one stored) and commits those of distinct customers together."""
+    """The customers named by id, and their accounts, are read ahead, and the items that
+    move no points written together. The rest go in turns: each turn takes the next
+    item of every customer (one customer's items in the order sent, each staged on the
+    account the previous one stored) and commits those of distinct customers together."""
     read_ahead = _read_ahead(
         tenant, {i.customer_id for i in items if isinstance(i, BatchItem) and i.customer_id}
     )
@@ -646,17 +653,16 @@ def _batch(
         and item.customer_id is not None
         and read_ahead.knows(item.customer_id)
     ]
-    outcomes = _record_plain(tenant, plain, items, now)
     accounts = {
         customer_id: read_ahead.accounts.get(customer_id, PointsAccount())
         for customer_id in read_ahead.customers
     }
-    queues = [
-        deque(index for index in group if index not in outcomes) for group in _by_customer(items)
+    written_together = set(plain)
+    groups = [
+        [index for index in group if index not in written_together] for group in _by_customer(items)
     ]
-    while queues := [queue for queue in queues if queue]:
-        turn = [queue.popleft() for queue in queues]
-        outcomes.update(_record_turn(tenant, turn, items, actor, now, config, accounts))
+    outcomes = _record_plain(tenant, plain, items, now)
+    outcomes |= _record_in_turns(tenant, groups, items, actor, now, config, accounts)
     ordered = [outcomes[index] for index in range(len(items))]
     return BatchResult(
         created=sum(1 for o in ordered if o.outcome == "created"),
