@@ -206,26 +206,29 @@ def _packed(parts: dict[int, LabelledTransaction]) -> list[list[int]]:
 
 def commit_grouped(builds: Sequence[Callable[[], LabelledTransaction]]) -> list[bool]:
     """Commit independent writes (each of `builds` is one transaction's worth, e.g. one
-    customer's) in as few TransactWriteItems as they fit into; answers, per build, whether
-    it was committed.
+    customer's) in as few TransactWriteItems as they fit into, one after the other, in the
+    order given; answers, per build, whether it was committed.
 
     A cancelled transaction writes nothing. Its parts that the cancellation reasons name
     (a condition of their own failed, a conflicting write) are not committed; its other
-    parts are committed again, grouped (built afresh, as in commit_with_retry). A
+    parts are committed again at once, together (built afresh, as in commit_with_retry),
+    so an earlier part keeps its precedence over a later one naming the same item. A
     transaction refused without reasons (a value DynamoDB refuses) commits none of its
     parts. The caller commits the parts not committed one at a time (`commit_with_retry`),
     which names each one's own failure.
     """
     committed = [False] * len(builds)
-    pending = list(range(len(builds)))
-    for _ in range(MAX_TRANSACTION_ATTEMPTS):
-        parts = {index: builds[index]() for index in pending}
-        answers = [_commit_group(parts, group) for group in _packed(parts)]
-        pending = [index for _, retry in answers for index in retry]
-        for index in (index for done, _ in answers for index in done):
-            committed[index] = True
-        if not pending:
-            break
+    parts = {index: build() for index, build in enumerate(builds)}
+    for group in _packed(parts):
+        members = group
+        for _ in range(MAX_TRANSACTION_ATTEMPTS):
+            done, retry = _commit_group(parts, members)
+            for index in done:
+                committed[index] = True
+            if not retry:
+                break
+            parts.update({index: builds[index]() for index in retry})
+            members = retry
     return committed
 
 
