@@ -95,10 +95,10 @@ def _not_found(customer_id: str) -> NotFound:
 
 @dataclass(frozen=True)
 class ReadAhead:
-    """What a batch read up front for the customers it names (two BatchGetItem reads for up
-    to 100 customers instead of a GetItem or two per item): who exists, and their accounts.
-    Used for each customer's first item only; an account read ahead that changed since
-    fails the commit's version condition and is read again."""
+    """What a batch knows of the customers it names: read up front (two BatchGetItem reads
+    for up to 100 customers instead of a GetItem or two per item), then as its own writes
+    stored them. An account that another request changed since fails the commit's version
+    condition, and that item is recorded again on its own."""
 
     customers: frozenset[str]
     accounts: dict[str, PointsAccount]
