@@ -7,11 +7,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-MAX_WORKERS = 8
 T = TypeVar("T")
 
 
-def run_all(tasks: Sequence[Callable[[], T]], max_workers: int = MAX_WORKERS) -> list[T]:
+def run_all(tasks: Sequence[Callable[[], T]], max_workers: int) -> list[T]:
     """Each task's answer, in order; the tasks run on up to `max_workers` threads (one task
     runs on the caller's). Each thread runs in a copy of the caller's context, so what the
     request set there (its tenant, its writer) holds for the task too; the first exception
