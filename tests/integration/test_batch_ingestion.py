@@ -303,3 +303,35 @@ def test_an_account_changed_since_the_read_ahead_retries_only_its_customer(
     # and only Bob was tried again alone: the adjustment, the cancelled group, Ann and Cyd
     # together, Bob alone
     assert data_table_calls["TransactWriteItems"] == 4
+
+
+def test_a_turn_of_many_customers_is_split_at_one_hundred_actions(tenant_a: Api) -> None:
+    # Given 25 customers, each about to make a first purchase (five actions each: the
+    # interaction, the account, a ledger entry, a lot marker, the order claim)
+    customers = [tenant_a.create_customer(name=f"C{n}")["id"] for n in range(25)]
+    sizes: list[int] = []
+
+    def record_size(params: dict[str, Any], **_: Any) -> None:
+        sizes.append(len(params["TransactItems"]))
+
+    client = dynamodb_client()
+    client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", record_size)
+
+    # When one batch buys once for each
+    try:
+        answer = tenant_a.post(
+            "/v1/interactions:batch",
+            {"items": [{"customer_id": c, **_purchase(f"o-{n}")} for n, c in enumerate(customers)]},
+        )
+    finally:
+        client.meta.events.unregister(
+            "provide-client-params.dynamodb.TransactWriteItems", record_size
+        )
+
+    # Then every purchase was created and earned its points
+    assert answer.status == 200, answer.text
+    assert [i["outcome"] for i in answer.json["items"]] == ["created"] * 25
+    tenant = _tenant(tenant_a)
+    assert {_account(tenant, c).balance for c in customers} == {10}
+    # and the 125 actions went in two transactions, none over DynamoDB's 100
+    assert sizes == [100, 25]
