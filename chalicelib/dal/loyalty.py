@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 
 from pynamodb.expressions.update import Action
 
@@ -22,7 +23,12 @@ from chalicelib.dal.models import (
     PointsItem,
     PurchaseTallyItem,
 )
-from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
+from chalicelib.dal.transactions import (
+    ConditionsFailed,
+    LabelledTransaction,
+    commit_grouped,
+    commit_with_retry,
+)
 from chalicelib.domain.clock import sortable_timestamp, utc_now
 from chalicelib.domain.errors import ConcurrentModification, PurchaseCapExceeded
 from chalicelib.domain.interactions import Channel, Interaction, InteractionType, Order
@@ -528,6 +534,30 @@ def commit(tenant: TenantId, write: LoyaltyWrite) -> list[LedgerEntry]:
         replace(entry, sequence=keys.ledger_sk(version, position).removeprefix("LEDGER#"))
         for position, entry in enumerate(write.entries)
     ]
+
+
+def commit_together(tenant: TenantId, writes: Sequence[LoyaltyWrite]) -> list[bool]:
+    """Commit the writes of distinct customers (each what `commit` writes, with the same
+    conditions) grouped, up to 100 actions per TransactWriteItems.
+
+    Answers, per write, whether it was committed. Nothing of a write not committed was
+    written (its order id was taken, its account changed, a conflict): the caller records
+    it again on its own (`commit`), which says why.
+    """
+    bound_settings()
+    if len({write.customer_id for write in writes}) != len(writes):
+        raise ValueError("writes committed together must be of distinct customers")
+    return commit_grouped([partial(_build, tenant, write) for write in writes])
+
+
+def stored_account(tenant: TenantId, write: LoyaltyWrite) -> PointsAccount:
+    """The account a committed `write` stored, as a read would answer it."""
+    if write.account_after is None or write.account_before is None:
+        raise ValueError("the write changes no account")
+    version = write.account_before.version + 1
+    return account_from_item(
+        _points_item(tenant, write.customer_id, _with_version(write.account_after, version))
+    )
 
 
 def put_interactions(tenant: TenantId, interactions: Sequence[Interaction]) -> None:

@@ -261,6 +261,13 @@ class AccountChange:
         self.lots[expiry] = self.lots.get(expiry, 0) + points
         self.touched_lots.add(expiry)
 
+    @property
+    def opened_lots(self) -> set[date]:
+        """The lots this change credited that the account did not hold: only these need an
+        expiry marker (a lot the account holds got its marker when it was opened, and keeps
+        it until 30 days after it expires)."""
+        return {expiry for expiry in self.touched_lots if self.before.lots.get(expiry, 0) <= 0}
+
     def earn(self, points: int, interaction_id: str | None, reference: str | None = None) -> None:
         """Credit a new lot; a pending clawback is settled from it first."""
         if points <= 0:

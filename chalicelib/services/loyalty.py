@@ -7,14 +7,14 @@ that loses a race re-reads and tries again, so concurrent redemptions never over
 
 from __future__ import annotations
 
-import contextvars
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from chalicelib.caching import ExpiringLruCache
 from chalicelib.dal import customers as customer_repository
@@ -65,6 +65,7 @@ from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import AppPurchasesConfig, LoyaltyConfig
 from chalicelib.observability import BusinessMetric, count
+from chalicelib.parallel import run_all
 from chalicelib.services.idempotency import Receipt, idempotent_request, run_once
 from chalicelib.services.tenant_config import get_tenant_config
 from chalicelib.settings import get_settings
@@ -94,10 +95,10 @@ def _not_found(customer_id: str) -> NotFound:
 
 @dataclass(frozen=True)
 class ReadAhead:
-    """What a batch read up front for the customers it names (two BatchGetItem reads for up
-    to 100 customers instead of a GetItem or two per item): who exists, and their accounts.
-    Used for each customer's first item only; an account read ahead that changed since
-    fails the commit's version condition and is read again."""
+    """What a batch knows of the customers it names: read up front (two BatchGetItem reads
+    for up to 100 customers instead of a GetItem or two per item), then as its own writes
+    stored them. An account that another request changed since fails the commit's version
+    condition, and that item is recorded again on its own."""
 
     customers: frozenset[str]
     accounts: dict[str, PointsAccount]
@@ -167,10 +168,8 @@ def commit_account_change(
     """Read the account (the first attempt may take it from `read_ahead`), stage a change,
     commit it; on a lost race read again."""
     for attempt in range(WRITE_ATTEMPTS):
-        account = _account_of(tenant, customer_id, closed_ok, read_ahead if attempt == 0 else None)
-        change = AccountChange(account, config, now, actor)
-        change.expire_due()
-        staged = stage(change)
+        known = read_ahead if attempt == 0 else None
+        staged = _stage_on_account(tenant, customer_id, stage, config, actor, now, closed_ok, known)
         try:
             entries = repository.commit(tenant, staged.write)
         except ConcurrentModification:
@@ -179,6 +178,23 @@ def commit_account_change(
         _count_points(staged.write)
         return staged, entries
     raise ConcurrentModification(f"the points of customer {customer_id} keep changing; retry")
+
+
+def _stage_on_account(
+    tenant: TenantId,
+    customer_id: str,
+    stage: Callable[[AccountChange], StagedChange],
+    config: LoyaltyConfig,
+    actor: str,
+    now: datetime,
+    closed_ok: bool = False,
+    read_ahead: ReadAhead | None = None,
+) -> StagedChange:
+    """Read the account (or take it from `read_ahead`), expire what is due, stage a change."""
+    account = _account_of(tenant, customer_id, closed_ok, read_ahead)
+    change = AccountChange(account, config, now, actor)
+    change.expire_due()
+    return stage(change)
 
 
 def _count_points(write: LoyaltyWrite) -> None:
@@ -200,7 +216,7 @@ def account_write(
         account_before=change.before,
         account_after=change.result(),
         entries=change.entries,
-        lots_added=change.touched_lots,
+        lots_added=change.opened_lots,
         lots_expired=change.expired_lots,
     )
 
@@ -329,6 +345,29 @@ def _stage_fixed(
     return stage
 
 
+def _prepare(
+    tenant: TenantId,
+    customer_id: str,
+    draft: InteractionDraft,
+    now: datetime,
+    config: LoyaltyConfig,
+    caps: AppPurchasesConfig | None = None,
+) -> tuple[InteractionDraft, Callable[[AccountChange], StagedChange] | None]:
+    """The draft with its time checked and set, and how it changes the account (None for an
+    interaction that moves no points)."""
+    occurred_at = draft.occurred_at or now
+    check_occurred_at(occurred_at, now)
+    draft = replace(draft, occurred_at=occurred_at)
+    points = fixed_points(config, draft.type.value)
+    if draft.type is InteractionType.PURCHASE:
+        return draft, _stage_purchase(customer_id, draft, config, now, caps)
+    if draft.type is InteractionType.REFUND:
+        return draft, _stage_refund(tenant, customer_id, draft, now)
+    if points:
+        return draft, _stage_fixed(customer_id, draft, points, now)
+    return draft, None
+
+
 def _record(
     tenant: TenantId,
     customer_id: str,
@@ -342,17 +381,8 @@ def _record(
     """Record one interaction; answers it and whether it was already recorded (an order id
     seen before answers the first purchase and writes nothing). With `caps` (app
     credentials) a purchase is held to the tenant's per-purchase and daily caps."""
-    occurred_at = draft.occurred_at or now
-    check_occurred_at(occurred_at, now)
-    draft = replace(draft, occurred_at=occurred_at)
-    points = fixed_points(config, draft.type.value)
-    if draft.type is InteractionType.PURCHASE:
-        stage = _stage_purchase(customer_id, draft, config, now, caps)
-    elif draft.type is InteractionType.REFUND:
-        stage = _stage_refund(tenant, customer_id, draft, now)
-    elif points:
-        stage = _stage_fixed(customer_id, draft, points, now)
-    else:
+    draft, stage = _prepare(tenant, customer_id, draft, now, config, caps)
+    if stage is None:
         _require_customer(tenant, customer_id, read_ahead)
         interaction = _new_interaction(customer_id, draft, new_interaction_id(), now, 0)
         repository.put_interaction(tenant, interaction)
@@ -452,6 +482,12 @@ def _resolve_customer(tenant: TenantId, item: BatchItem) -> str:
 BATCH_WORKERS = 8
 
 
+def _failed(index: int, error: DomainError) -> BatchItemOutcome:
+    return BatchItemOutcome(
+        index=index, outcome="failed", error=type(error).__name__, detail=error.detail
+    )
+
+
 def _batch_item(
     tenant: TenantId,
     index: int,
@@ -469,9 +505,7 @@ def _batch_item(
             tenant, customer_id, item.draft, actor, now, config, read_ahead=read_ahead
         )
     except DomainError as error:
-        return BatchItemOutcome(
-            index=index, outcome="failed", error=type(error).__name__, detail=error.detail
-        )
+        return _failed(index, error)
     outcome = "duplicate" if duplicate else "created"
     return BatchItemOutcome(index=index, outcome=outcome, interaction=record)
 
@@ -498,9 +532,7 @@ def _record_plain(
         try:
             check_occurred_at(item.draft.occurred_at or now, now)
         except DomainError as error:
-            outcomes[index] = BatchItemOutcome(
-                index=index, outcome="failed", error=type(error).__name__, detail=error.detail
-            )
+            outcomes[index] = _failed(index, error)
             continue
         draft = replace(item.draft, occurred_at=item.draft.occurred_at or now)
         interaction = _new_interaction(item.customer_id, draft, new_interaction_id(), now, 0)
@@ -522,6 +554,83 @@ def _by_customer(items: Sequence[BatchItem | DomainError]) -> list[list[int]]:
     return list(groups.values())
 
 
+def _record_turn(
+    tenant: TenantId,
+    positions: list[int],
+    items: Sequence[BatchItem | DomainError],
+    actor: str,
+    now: datetime,
+    config: LoyaltyConfig,
+    accounts: dict[str, PointsAccount],
+) -> dict[int, BatchItemOutcome]:
+    """One item each of distinct customers. Those that move the points of a customer whose
+    account is known (`accounts`: read ahead, or as the previous turn stored it) are staged
+    on it and committed together, with the conditions of single writes; the others, and
+    those not committed, are recorded one at a time as a single request would be, and
+    their customers' accounts are no longer known."""
+    outcomes: dict[int, BatchItemOutcome] = {}
+    staged: list[tuple[int, StagedChange]] = []
+    alone: list[int] = []
+    known = ReadAhead(frozenset(accounts), accounts)
+    for index in positions:
+        item = items[index]
+        if not (isinstance(item, BatchItem) and item.customer_id in accounts):
+            alone.append(index)
+            continue
+        customer_id = item.customer_id
+        try:
+            _, stage = _prepare(tenant, customer_id, item.draft, now, config)
+            assert stage is not None, "items that move no points were written before"
+            staged.append(
+                (
+                    index,
+                    _stage_on_account(tenant, customer_id, stage, config, actor, now, False, known),
+                )
+            )
+        except DomainError as error:
+            outcomes[index] = _failed(index, error)
+    committed = repository.commit_together(tenant, [change.write for _, change in staged])
+    for (index, change), done in zip(staged, committed, strict=True):
+        if not done:
+            accounts.pop(change.write.customer_id)
+            alone.append(index)
+            continue
+        _count_points(change.write)
+        accounts[change.write.customer_id] = repository.stored_account(tenant, change.write)
+        assert change.interaction is not None
+        outcomes[index] = BatchItemOutcome(
+            index=index, outcome="created", interaction=InteractionRecord.of(change.interaction)
+        )
+    recorded = run_all(
+        [
+            partial(_batch_item, tenant, index, items[index], actor, now, config, None)
+            for index in alone
+        ],
+        BATCH_WORKERS,
+    )
+    outcomes.update(zip(alone, recorded, strict=True))
+    return outcomes
+
+
+def _record_in_turns(
+    tenant: TenantId,
+    groups: list[list[int]],
+    items: Sequence[BatchItem | DomainError],
+    actor: str,
+    now: datetime,
+    config: LoyaltyConfig,
+    accounts: dict[str, PointsAccount],
+) -> dict[int, BatchItemOutcome]:
+    """Each turn takes the next item of every customer (`groups`: each customer's items in
+    the order sent)."""
+    outcomes: dict[int, BatchItemOutcome] = {}
+    queues = [deque(group) for group in groups]
+    while queues := [queue for queue in queues if queue]:
+        turn = [queue.popleft() for queue in queues]
+        outcomes.update(_record_turn(tenant, turn, items, actor, now, config, accounts))
+    return outcomes
+
+
 def _batch(
     tenant: TenantId,
     items: Sequence[BatchItem | DomainError],
@@ -529,9 +638,10 @@ def _batch(
     now: datetime,
     config: LoyaltyConfig,
 ) -> BatchResult:
-    """Customers are independent, so their items run in parallel; one customer's items run
-    in the order sent (each reads the account the previous one wrote). The customers named
-    by id, and their accounts, are read ahead for their first items."""
+    """The customers named by id, and their accounts, are read ahead, and the items that
+    move no points written together. The rest go in turns: each turn takes the next
+    item of every customer (one customer's items in the order sent, each staged on the
+    account the previous one stored) and commits those of distinct customers together."""
     read_ahead = _read_ahead(
         tenant, {i.customer_id for i in items if isinstance(i, BatchItem) and i.customer_id}
     )
@@ -543,22 +653,16 @@ def _batch(
         and item.customer_id is not None
         and read_ahead.knows(item.customer_id)
     ]
+    accounts = {
+        customer_id: read_ahead.accounts.get(customer_id, PointsAccount())
+        for customer_id in read_ahead.customers
+    }
+    written_together = set(plain)
+    groups = [
+        [index for index in group if index not in written_together] for group in _by_customer(items)
+    ]
     outcomes = _record_plain(tenant, plain, items, now)
-
-    def run(positions: list[int]) -> None:
-        for order, index in enumerate(positions):
-            known = read_ahead if order == 0 else None
-            outcomes[index] = _batch_item(tenant, index, items[index], actor, now, config, known)
-
-    groups = [[index for index in group if index not in outcomes] for group in _by_customer(items)]
-    groups = [group for group in groups if group]
-    if len(groups) == 1:
-        run(groups[0])
-    elif groups:
-        # Each worker runs in a copy of this context, so the writes keep their writer.
-        request_context = contextvars.copy_context()
-        with ThreadPoolExecutor(max_workers=min(BATCH_WORKERS, len(groups))) as pool:
-            list(pool.map(lambda group: request_context.copy().run(run, group), groups))
+    outcomes |= _record_in_turns(tenant, groups, items, actor, now, config, accounts)
     ordered = [outcomes[index] for index in range(len(items))]
     return BatchResult(
         created=sum(1 for o in ordered if o.outcome == "created"),

@@ -1,6 +1,7 @@
 """The ledger always reconciles: random sequences of purchases, refunds, redemptions,
-adjustments, clock moves past expiry and concurrent bursts, run through the services
-against DynamoDB Local (the engine that decides transaction conflicts)."""
+adjustments, batches (grouped with another customer's purchases), clock moves past expiry
+and concurrent bursts, run through the services against DynamoDB Local (the engine that
+decides transaction conflicts)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from chalicelib.dal import loyalty as repository
 from chalicelib.domain.customers import CustomerChanges
 from chalicelib.domain.errors import InsufficientPoints, InvalidInput, NotFound
-from chalicelib.domain.interactions import InteractionDraft, InteractionType
+from chalicelib.domain.interactions import BatchItem, InteractionDraft, InteractionType
 from chalicelib.domain.loyalty import tier_for, tier_rank
 from chalicelib.domain.tenancy import Plan, TenantId
 from chalicelib.domain.tenant_config import LoyaltyConfig
@@ -73,6 +74,28 @@ def _purchase(tenant: TenantId, who: Customer, amount: int) -> None:
     who.orders.append(order_id)
 
 
+def _batch(tenant: TenantId, who: Customer, amounts: list[int]) -> None:
+    """Purchases of `who` in one batch, each turn grouped with a purchase of a customer of
+    its own (so the transactions hold parts of two customers)."""
+    neighbour = customers.create_customer(
+        tenant, Plan.ENTERPRISE, CustomerChanges(fields={"name": "N"})
+    )
+    items: list[BatchItem] = []
+    for amount in amounts:
+        for customer_id in (who.id, neighbour.id):
+            order_id = f"{customer_id}-b{len(items)}-{amount}-{os.urandom(3).hex()}"
+            draft = InteractionDraft(
+                type=InteractionType.PURCHASE,
+                occurred_at=who.now,
+                details={"amount": str(amount), "currency": "EUR", "order_id": order_id},
+            )
+            items.append(BatchItem(draft=draft, customer_id=customer_id))
+            if customer_id == who.id:
+                who.orders.append(order_id)
+    result = loyalty.record_batch(tenant, items, ACTOR, None, max_items=len(items), now=who.now)
+    assert result.created == len(items), result.items
+
+
 def _refund(tenant: TenantId, who: Customer, pick: int, percent: int) -> None:
     if not who.orders:
         return
@@ -108,6 +131,8 @@ def _apply(tenant: TenantId, who: Customer, step: tuple[Any, ...]) -> None:
             _purchase(tenant, who, step[1])
         elif kind == "refund":
             _refund(tenant, who, step[1], step[2])
+        elif kind == "batch":
+            _batch(tenant, who, step[1])
         elif kind == "redeem":
             loyalty.redeem_points(tenant, who.id, step[1], "r", None, ACTOR, None, now=who.now)
         elif kind == "adjust":
@@ -145,6 +170,7 @@ _simple = st.one_of(
     st.tuples(st.just("purchase"), _amounts),
     st.tuples(st.just("redeem"), st.integers(min_value=1, max_value=2_000)),
     st.tuples(st.just("adjust"), st.integers(min_value=-500, max_value=500).filter(bool)),
+    st.tuples(st.just("batch"), st.lists(_amounts, min_size=1, max_size=3)),
 )
 _step = st.one_of(
     _simple,
