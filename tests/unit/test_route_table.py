@@ -58,3 +58,41 @@ def test_authenticating_and_the_customer_views_import_only_what_a_profile_read_n
 
     # Then none of those modules is loaded
     assert result.stdout.strip() == ""
+
+
+def test_every_stage_builds_pydantic_models_without_scanning_installed_packages() -> None:
+    """Pydantic looks for plugins in every installed distribution's entry points when it
+    builds its first model, a cost on each cold start; the service uses no plugin, so every
+    stage's environment (.chalice/config.json) turns the lookup off."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from devtools.dynamodb_local import ROOT
+    from devtools.stage import stage_environment
+
+    stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
+    probe = (
+        "import importlib.metadata as metadata; looked_up = []; "
+        "scan = metadata.entry_points; "
+        "metadata.entry_points = lambda **group: looked_up.append(group) or scan(**group); "
+        "import chalicelib.services.auth, chalicelib.api.customers; "
+        "from chalicelib.schemas.customers import CustomerOut; "
+        "print(len(looked_up))"
+    )
+    for stage in stages:
+        # Given a fresh interpreter with the stage's environment
+        environment = {**os.environ, **stage_environment(stage)}
+
+        # When it imports the authentication and the customer views and their models
+        result = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environment,
+        )
+
+        # Then no model build looked up the installed packages' entry points
+        assert result.stdout.strip() == "0", stage
