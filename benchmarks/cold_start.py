@@ -380,7 +380,7 @@ def run(context: Context) -> Section:
             f"the process; its CPU time is the same import less the waits of a busy machine; the "
             f"whole process is timed from outside (an empty interpreter starts and exits in "
             f"{format_ms(empty.p50)} ms p50).\n\n"
-            f"The other rows put the import in context, without a target. *No bytecode cache*: "
+            f"The other rows put the import in context. *No bytecode cache*: "
             f"every module compiled from source (an empty PYTHONPYCACHEPREFIX, "
             f"PYTHONDONTWRITEBYTECODE=1), which is what a plain Chalice package would meet on "
             f"Lambda (sources only, /var/task read-only). *First "
@@ -389,8 +389,9 @@ def run(context: Context) -> Section:
             f"fresh process that imports boto3, makes a client and sends the same DynamoDB calls "
             f"(recorded from the app's own cold request), {first_rounds} of each, and "
             f"{uncached_rounds} more without a bytecode cache. Work deferred from import to "
-            f"first use shows up there, not as a saving; the first request's target (issue 14) "
-            f"holds with and without bytecode caches. The deployed zip ships compiled bytecode "
+            f"first use shows up there, not as a saving; the first request's target (issue 14: "
+            f"at most 1.5x) applies with and without bytecode caches, and the table says "
+            f"whether each holds. The deployed zip ships compiled bytecode "
             f"(infra/lambda_package.py), so on Lambda the cached rows apply."
         ),
         tables=[
