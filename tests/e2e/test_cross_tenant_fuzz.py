@@ -25,6 +25,7 @@ from chalicelib.api.openapi import build_openapi
 from chalicelib.domain.tenancy import Role
 from tests.e2e.conftest import LocalStack
 from tests.support.api import Api
+from tests.support.seed import seed_one_of_each
 
 EXAMPLES_PER_ROUTE = 12
 # Answers that would reveal one of A's resources to B: a conflict with its state, or its
@@ -42,38 +43,6 @@ def _tenant_routes_with_path_ids() -> list[tuple[str, str]]:
             if Role.PLATFORM_ADMIN not in rule.roles:
                 routes.append((method.upper(), path))
     return routes
-
-
-def _seed_tenant_a(a: Api) -> dict[str, str]:
-    """A's resources, one of each kind a path names; answers their ids by parameter."""
-    customer = a.create_customer(name="Ann Lee", email="ann@example.com", tags=["vip"])
-    purchase = {"type": "purchase", "amount": "80.00", "currency": "EUR", "order_id": "a-1"}
-    assert a.post(f"/v1/customers/{customer['id']}/interactions", purchase).status == 201
-    ticket = a.post(
-        "/v1/tickets",
-        {
-            "customer_id": customer["id"],
-            "category": "complaint",
-            "subject": "Broken",
-            "description": "Arrived broken",
-            "channel": "email",
-        },
-    )
-    assert ticket.status == 201, ticket.text
-    assert a.post(f"/v1/tickets/{ticket.json['id']}/comments", {"body": "On it"}).status == 201
-    segment = a.post(
-        "/v1/segments",
-        {"name": "A's VIPs", "rule": {"field": "tags", "op": "contains", "value": "vip"}},
-    )
-    assert segment.status == 201, segment.text
-    key = a.post("/v1/api-keys", {"role": "staff", "label": "A's staff"})
-    assert key.status == 201, key.text
-    return {
-        "customer_id": customer["id"],
-        "ticket_id": ticket.json["id"],
-        "segment_id": segment.json["id"],
-        "key_id": key.json["id"],
-    }
 
 
 def _reads_of_a(a: Api, ids: dict[str, str]) -> dict[str, Any]:
@@ -110,7 +79,7 @@ def two_tenants(isolated_platform: Api) -> tuple[Api, Api, dict[str, str]]:
     a = isolated_platform.create_tenant("Isolated A")
     b = isolated_platform.create_tenant("Prying B")
     b.create_customer(name="B's own", email="b@example.com")
-    return a, b, _seed_tenant_a(a)
+    return a, b, seed_one_of_each(a)
 
 
 @pytest.fixture(scope="module")

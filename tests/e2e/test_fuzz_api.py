@@ -31,6 +31,7 @@ from chalicelib.api.openapi import build_openapi
 from chalicelib.domain.tenancy import Role
 from tests.e2e.conftest import LocalStack
 from tests.support.api import Api
+from tests.support.seed import seed_one_of_each
 
 MAX_EXAMPLES_PER_OPERATION = 25
 CHECKS = [
@@ -58,34 +59,11 @@ class FuzzTarget:
 def _seed(platform: Api) -> dict[str, str]:
     """A tenant's worth of data to aim path ids at; answers the ids by path parameter."""
     tenant = platform.create_tenant("Fuzzed")
-    customer = tenant.create_customer(name="Fuzz Target", email="fuzz@example.com")
-    purchase = {"type": "purchase", "amount": "120.00", "currency": "EUR", "order_id": "o-1"}
-    assert tenant.post(f"/v1/customers/{customer['id']}/interactions", purchase).status == 201
-    ticket = tenant.post(
-        "/v1/tickets",
-        {
-            "customer_id": customer["id"],
-            "category": "after_sales",
-            "subject": "Late parcel",
-            "description": "It did not arrive",
-            "channel": "email",
-        },
-    )
-    assert ticket.status == 201, ticket.text
-    segment = tenant.post(
-        "/v1/segments",
-        {"name": "Fuzzed", "rule": {"field": "tags", "op": "contains", "value": "vip"}},
-    )
-    assert segment.status == 201, segment.text
-    spare_key = tenant.post("/v1/api-keys", {"label": "spare", "role": "staff"})
-    assert spare_key.status == 201, spare_key.text
+    seeded = seed_one_of_each(tenant)
     spare_tenant = platform.create_tenant("Spare")
     return {
+        **seeded,
         "tenant_key": str(tenant.key),
-        "customer_id": customer["id"],
-        "ticket_id": ticket.json["id"],
-        "segment_id": segment.json["id"],
-        "key_id": spare_key.json["id"],
         "tenant_id": str(spare_tenant.tenant_id),
     }
 
