@@ -7,16 +7,7 @@ import pytest
 
 from chalicelib.caching import ExpiringLruCache
 from chalicelib.settings import MAX_AUTH_CACHE_SECONDS, Settings, SettingsError
-
-BASE = {
-    "STAGE": "dev",
-    "CONTROL_TABLE": "ctl",
-    "DATA_TABLE": "data",
-    "IDEMPOTENCY_TABLE": "idem",
-    "AUDIT_TABLE": "audit",
-    "AWS_REGION": "eu-west-1",
-    "CURSOR_SECRET": "c" * 40,
-}
+from tests.support.settings import DEPLOYED_ENVIRON
 
 
 class FakeClock:
@@ -74,7 +65,10 @@ def test_a_ttl_of_zero_stores_nothing_and_drops_what_was_there() -> None:
 
 
 def test_the_auth_cache_ttl_defaults_to_5_seconds_and_cannot_exceed_it() -> None:
-    assert Settings.from_environ(BASE).auth_cache_seconds == 5 == MAX_AUTH_CACHE_SECONDS
-    assert Settings.from_environ({**BASE, "AUTH_CACHE_SECONDS": "0"}).auth_cache_seconds == 0
+    assert Settings.from_environ(DEPLOYED_ENVIRON).auth_cache_seconds == 5 == MAX_AUTH_CACHE_SECONDS
+    assert (
+        Settings.from_environ({**DEPLOYED_ENVIRON, "AUTH_CACHE_SECONDS": "0"}).auth_cache_seconds
+        == 0
+    )
     with pytest.raises(SettingsError, match="AUTH_CACHE_SECONDS"):
-        Settings.from_environ({**BASE, "AUTH_CACHE_SECONDS": "60"})
+        Settings.from_environ({**DEPLOYED_ENVIRON, "AUTH_CACHE_SECONDS": "60"})

@@ -12,32 +12,26 @@ import pytest
 from chalicelib.domain.gateway import gateway_key_name, needs_gateway_sync
 from chalicelib.domain.tenancy import Plan, Tenant, TenantStatus, tenant_id
 from chalicelib.settings import Settings, SettingsError
+from tests.support.settings import DEPLOYED_ENVIRON
 
-BASE = {
-    "STAGE": "dev",
-    "CONTROL_TABLE": "ctl",
-    "DATA_TABLE": "data",
-    "IDEMPOTENCY_TABLE": "idem",
-    "AUDIT_TABLE": "audit",
-    "AWS_REGION": "eu-west-1",
-    "CURSOR_SECRET": "c" * 40,
-}
 ALL_PLANS = {plan.value: f"customer-ops-dev-plan-{plan.value}" for plan in Plan}
 
 
 def test_no_usage_plans_is_the_local_default() -> None:
-    assert Settings.from_environ(BASE).gateway_usage_plans == {}
+    assert Settings.from_environ(DEPLOYED_ENVIRON).gateway_usage_plans == {}
 
 
 def test_usage_plans_are_read_for_every_plan() -> None:
-    settings = Settings.from_environ({**BASE, "GATEWAY_USAGE_PLANS": json.dumps(ALL_PLANS)})
+    settings = Settings.from_environ(
+        {**DEPLOYED_ENVIRON, "GATEWAY_USAGE_PLANS": json.dumps(ALL_PLANS)}
+    )
     assert settings.gateway_usage_plans == ALL_PLANS
 
 
 @pytest.mark.parametrize("value", ["{not json", json.dumps({"free": "only-one"})])
 def test_partial_or_malformed_usage_plans_are_refused(value: str) -> None:
     with pytest.raises(SettingsError, match="GATEWAY_USAGE_PLANS"):
-        Settings.from_environ({**BASE, "GATEWAY_USAGE_PLANS": value})
+        Settings.from_environ({**DEPLOYED_ENVIRON, "GATEWAY_USAGE_PLANS": value})
 
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
