@@ -17,47 +17,58 @@ def test_every_route_has_a_view_declared_for_that_route_and_an_access_rule() -> 
         assert resolve(module, name).__name__ == name
 
 
-def test_importing_the_app_imports_no_view_and_no_data_access() -> None:
+def _loaded_after_importing(modules: str, prefixes: tuple[str, ...]) -> str:
+    """In a fresh interpreter, import `modules` (comma-separated) and answer which loaded
+    modules start with one of `prefixes`, comma-separated ("" when none)."""
     import subprocess
     import sys
 
     probe = (
-        "import sys, app; "
-        "loaded = [m for m in sys.modules if m.startswith(('chalicelib.api.customers', "
-        "'chalicelib.dal', 'chalicelib.schemas', 'pynamodb', 'pydantic'))]; "
-        "print(','.join(sorted(loaded)))"
+        f"import sys, {modules}; "
+        f"print(','.join(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
+    return result.stdout.strip()
 
-    assert result.stdout.strip() == ""
+
+def test_importing_the_app_imports_no_view_and_no_data_access() -> None:
+    loaded = _loaded_after_importing(
+        "app",
+        (
+            "chalicelib.api.customers",
+            "chalicelib.dal",
+            "chalicelib.schemas",
+            "pynamodb",
+            "pydantic",
+        ),
+    )
+
+    assert loaded == ""
 
 
 def test_authenticating_and_the_customer_views_import_only_what_a_profile_read_needs() -> None:
     """GET /v1/customers/{id} is the cold start's first request (docs/benchmarks.md): the
     authentication and the customer views load neither the erasure nor the segment
     machinery, nor the tenant configuration model, nor boto3."""
-    import subprocess
-    import sys
-
-    # Given a fresh interpreter
-    probe = (
-        "import sys, chalicelib.services.auth, chalicelib.services.audit, "
-        "chalicelib.api.customers; "
-        "heavy = ('chalicelib.services.privacy', 'chalicelib.services.segments', "
-        "'chalicelib.dal.segments', 'chalicelib.dal.privacy', 'chalicelib.schemas.segments', "
-        "'chalicelib.domain.tenant_config', 'pydantic.networks', 'boto3'); "
-        "print(','.join(sorted(m for m in sys.modules if m.startswith(heavy))))"
-    )
-
-    # When it imports the authentication and the customer views
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    # Given a fresh interpreter, when it imports the authentication and the customer views
+    loaded = _loaded_after_importing(
+        "chalicelib.services.auth, chalicelib.services.audit, chalicelib.api.customers",
+        (
+            "chalicelib.services.privacy",
+            "chalicelib.services.segments",
+            "chalicelib.dal.segments",
+            "chalicelib.dal.privacy",
+            "chalicelib.schemas.segments",
+            "chalicelib.domain.tenant_config",
+            "pydantic.networks",
+            "boto3",
+        ),
     )
 
     # Then none of those modules is loaded
-    assert result.stdout.strip() == ""
+    assert loaded == ""
 
 
 def test_every_stage_builds_pydantic_models_without_scanning_installed_packages() -> None:
