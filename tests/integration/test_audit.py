@@ -28,7 +28,7 @@ from chalicelib.domain.audit import (
 )
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import AuditUnavailable
-from chalicelib.domain.tenancy import tenant_id
+from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.settings import reset_settings
 from tests.support.api import Answer, Api
 
@@ -385,6 +385,22 @@ def test_reading_many_customers_raises_one_alert_and_event(
     assert event.detail["rule"] == "many_customers"
 
 
+def _request_entry(tenant: TenantId, writer: int, n: int) -> AuditEntry:
+    """The `n`th request entry of concurrent `writer`, kept an hour."""
+    return AuditEntry(
+        tenant_id=tenant,
+        entry_id=f"aud_{writer:02d}{n:024d}",
+        at=utc_now(),
+        kind=EntryKind.REQUEST,
+        actor="key_x",
+        role="admin",
+        action="get_customer",
+        resource_type="customers",
+        request_id=f"r{writer}-{n}",
+        expires_at=int(utc_now().timestamp()) + 3600,
+    )
+
+
 def test_concurrent_writers_extend_the_chain_without_forking(tenant_a: Api) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -392,24 +408,7 @@ def test_concurrent_writers_extend_the_chain_without_forking(tenant_a: Api) -> N
 
     # Given four batches of entries chained at once by four writers
     tenant = tenant_id(tenant_a.tenant_id)
-    batches = [
-        [
-            AuditEntry(
-                tenant_id=tenant,
-                entry_id=f"aud_{writer:02d}{n:024d}",
-                at=utc_now(),
-                kind=EntryKind.REQUEST,
-                actor="key_x",
-                role="admin",
-                action="get_customer",
-                resource_type="customers",
-                request_id=f"r{writer}-{n}",
-                expires_at=int(utc_now().timestamp()) + 3600,
-            )
-            for n in range(3)
-        ]
-        for writer in range(4)
-    ]
+    batches = [[_request_entry(tenant, writer, n) for n in range(3)] for writer in range(4)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         sequences = sorted(pool.map(lambda batch: chain(tenant, batch), batches))
 
@@ -677,23 +676,7 @@ def test_the_schedule_and_the_stream_function_extend_one_chain_without_forking(
     # Given batches of entries chained by stream functions while the schedule runs
     tenant = tenant_id(tenant_a.tenant_id)
     later = utc_now() + timedelta(hours=1)
-    batches = [
-        [
-            AuditEntry(
-                tenant_id=tenant,
-                entry_id=f"aud_{writer:02d}{'0' * 24}",
-                at=utc_now(),
-                kind=EntryKind.REQUEST,
-                actor="key_x",
-                role="admin",
-                action="get_customer",
-                resource_type="customers",
-                request_id=f"r{writer}",
-                expires_at=int(utc_now().timestamp()) + 3600,
-            )
-        ]
-        for writer in range(3)
-    ]
+    batches = [[_request_entry(tenant, writer, 0)] for writer in range(3)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         heartbeat = pool.submit(append_heartbeats, time.monotonic() + 60, later)
         list(pool.map(lambda batch: chain(tenant, batch), batches))
