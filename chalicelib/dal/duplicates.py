@@ -130,7 +130,8 @@ def file_under(
             match_keys={_encoded(key) for key in wanted} or None,
             updated_at=now,
         )
-        state.version = version
+        if version is not None:
+            state.version = version
         if wanted:
             transaction.put("match state", state)
         else:
@@ -252,7 +253,8 @@ def save_pair(
         for listing in new.values():
             transaction.put("listing", listing)
         item = _pair_item(tenant, pair, now)
-        item.version = before.version if before else None
+        if before is not None and before.version is not None:
+            item.version = before.version
         if after is None:
             transaction.delete("pair", item)
         else:

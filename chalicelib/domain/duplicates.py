@@ -11,11 +11,11 @@ copies out, so matching normalises harder than uniqueness does:
 - external id: case-folded with whitespace, `-` and `_` removed (`POS-0042` matches
   `pos 0042`); profiles carry one external id (no identifiers per channel);
 - name: NFKD with combining marks dropped, a few letters transliterated (`ß` → `ss`,
-  `ø` → `o`, ...), case-folded, punctuation removed; two names are similar when the
-  Jaro-Winkler similarity of the names, or of their words sorted, is at least
-  NAME_SIMILARITY (0.88);
-- address: line 1, postal code and country, folded as names are; only a line 1 with a
-  postal code or city counts.
+  `ø` → `o`, ...; `ü` both as `u` and as `ue`), case-folded, punctuation removed; two
+  names are similar when the Jaro-Winkler similarity of the names, or of their words
+  sorted, is at least NAME_SIMILARITY (0.88);
+- address: line 1, postal code (without spaces; the city when there is none) and country,
+  folded as names are; only a line 1 with a postal code or city counts.
 
 Each matching fact is a reason with a weight (REASON_WEIGHTS); the score (0-100) combines
 them as independent evidence: `100 * (1 - product of (1 - w/100))`, rounded. One email match is 90,
@@ -107,6 +107,7 @@ _TRANSLITERATIONS: Final = str.maketrans(
         "\u0131": "i",
     }
 )
+_UMLAUTS_SPELT_OUT: Final = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _NOT_WORD: Final = re.compile(r"[^a-z0-9]+")
 _ID_SEPARATORS: Final = re.compile(r"[\s_\-]+")
 
@@ -138,16 +139,21 @@ def matching_external_id(external_id: str) -> str | None:
     return folded or None
 
 
-def folded_text(text: str) -> str:
-    """Lower-case ASCII words separated by single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_TRANSLITERATIONS))
+def folded_text(text: str, umlauts_spelt_out: bool = False) -> str:
+    """Lower-case ASCII words separated by single spaces; `ä`, `ö`, `ü` lose their dots,
+    or with `umlauts_spelt_out` become `ae`, `oe`, `ue` (as "Mueller" spells "Müller")."""
+    lowered = unicodedata.normalize("NFC", text.casefold())
+    if umlauts_spelt_out:
+        lowered = lowered.translate(_UMLAUTS_SPELT_OUT)
+    decomposed = unicodedata.normalize("NFKD", lowered.translate(_TRANSLITERATIONS))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(_NOT_WORD.sub(" ", stripped).split())
 
 
 def matching_address(address: Mapping[str, str]) -> str | None:
     line1 = folded_text(address.get("line1") or "")
-    place = folded_text(address.get("postal_code") or address.get("city") or "")
+    postal_code = folded_text(address.get("postal_code") or "").replace(" ", "")
+    place = postal_code or folded_text(address.get("city") or "")
     if not line1 or not place:
         return None
     return "|".join([line1, place, folded_text(address.get("country") or "")])
@@ -209,14 +215,17 @@ def jaro_winkler(left: str, right: str) -> float:
 
 
 def name_similarity(left: str, right: str) -> float:
-    """The better of the folded names' and their sorted words' Jaro-Winkler similarity
-    ("Lee Ann" is "Ann Lee")."""
-    a, b = folded_text(left), folded_text(right)
-    if not a or not b:
-        return 0.0
-    in_order = jaro_winkler(a, b)
-    sorted_words = jaro_winkler(" ".join(sorted(a.split())), " ".join(sorted(b.split())))
-    return max(in_order, sorted_words)
+    """The best Jaro-Winkler similarity of the two names folded alike (umlauts dotless or
+    spelt out), as written or with their words sorted ("Lee Ann" is "Ann Lee")."""
+    best = 0.0
+    for spelt_out in (False, True):
+        a, b = folded_text(left, spelt_out), folded_text(right, spelt_out)
+        if not a or not b:
+            return 0.0
+        in_order = jaro_winkler(a, b)
+        sorted_words = jaro_winkler(" ".join(sorted(a.split())), " ".join(sorted(b.split())))
+        best = max(best, in_order, sorted_words)
+    return best
 
 
 def combined_score(reasons: Iterable[Reason]) -> int:
