@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.dal import duplicates as repository
 from chalicelib.dal import keys
 from chalicelib.domain.tenancy import tenant_id
 from chalicelib.services import duplicates
@@ -309,3 +310,40 @@ def test_staff_keys_list_and_dismiss(
     # Then the pair is dismissed
     assert answer.status == 200 and answer.json["dismissed"] is True
     assert _all_pairs(tenant_a) == []
+
+
+def test_erasure_drops_the_customers_match_keys_and_pairs_at_once(
+    tenant_a: Api, streams: LocalStreamRunner
+) -> None:
+    # Given a pair
+    first, second = _twins(tenant_a, streams)
+    tenant = tenant_id(str(tenant_a.tenant_id))
+
+    # When the second customer is erased (and before the stream sees it)
+    assert tenant_a.delete(f"/v1/customers/{second}?erase=true").status == 204
+
+    # Then it holds no match keys, and no pair names it
+    assert repository.match_keys_held(tenant, second) == (frozenset(), None)
+    assert _duplicates_of(tenant_a, first) == []
+    assert _all_pairs(tenant_a) == []
+
+
+def test_the_trail_names_both_customers_of_a_dismissed_pair(
+    tenant_a: Api, streams: LocalStreamRunner
+) -> None:
+    # Given a pair, dismissed
+    first, second = _twins(tenant_a, streams)
+    pair = _all_pairs(tenant_a)[0]["id"]
+    assert tenant_a.post(f"/v1/duplicates/{pair}/dismiss").status == 200
+    streams.drain()
+
+    # When the trail is read for the dismissal
+    entries = tenant_a.get("/v1/audit?action=dismiss_duplicate").json["items"]
+
+    # Then the request names the pair and both customers, and the change names the pair
+    assert {tuple(e["customer_ids"]) for e in entries} >= {tuple(sorted([first, second]))}
+    assert all(pair in e["resource_ids"] for e in entries)
+    changed = [e for e in entries if e["kind"] == "change"]
+    assert [(e["resource_type"], e["fields"]) for e in changed] == [
+        ("duplicate_pair", ["dismissed_by", "dismissed_fingerprint"])
+    ]
