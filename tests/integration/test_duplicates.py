@@ -347,3 +347,23 @@ def test_the_trail_names_both_customers_of_a_dismissed_pair(
     assert [(e["resource_type"], e["fields"]) for e in changed] == [
         ("duplicate_pair", ["dismissed_by", "dismissed_fingerprint"])
     ]
+
+
+def test_a_large_blocking_group_is_looked_at_only_up_to_the_cap(
+    tenant_a: Api, streams: LocalStreamRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a cap of one candidate per key, and three Bob Stones born the same day
+    monkeypatch.setattr(duplicates, "CANDIDATES_PER_KEY", 1)
+    oldest, middle, newest = (
+        tenant_a.create_customer(name="Bob Stone", birthday="1970-01-02")["id"] for _ in range(3)
+    )
+    streams.drain()
+    tenant = tenant_id(str(tenant_a.tenant_id))
+
+    # When the newest is refreshed again
+    refreshed = duplicates.refresh_matches(tenant, newest)
+
+    # Then it compared itself with the most recent other member only (each member found
+    # the one before it when it was filed), not with the whole group
+    assert refreshed.compared == {middle}
+    assert [c["customer_id"] for c in _duplicates_of(tenant_a, oldest)] == [middle]
