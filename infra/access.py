@@ -212,15 +212,17 @@ _LISTS_TENANTS = TableAccess(
 )
 
 
-def _keeps_segments(*indexes: str) -> TableAccess:
+def _keeps_segments(*indexes: str, batch_reads: bool = False) -> TableAccess:
     """Reads a customer's partition (consistent Query) and its segment state, commits the
     state with membership and count changes (transactions of put, delete and update)
     and, in the same transactions, the customer's analytics contribution (put) and the
-    counter shards (update), reads custom definitions; `indexes` for the jobs' own look-ups."""
+    counter shards (update), reads custom definitions; `indexes` for the jobs' own look-ups;
+    `batch_reads` adds BatchGetItem."""
     return TableAccess(
         DATA_TABLE,
         actions=(
             "dynamodb:GetItem",
+            *(("dynamodb:BatchGetItem",) if batch_reads else ()),
             "dynamodb:Query",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
@@ -234,7 +236,8 @@ def _keeps_segments(*indexes: str) -> TableAccess:
 
 KEEP_CUSTOMERS_CURRENT = FunctionAccess(
     function="KeepCustomersCurrent",
-    tables=(_READS_TENANT_CONFIG, _keeps_segments()),
+    # Duplicate detection (issue 16) also batch-gets the profiles it compares.
+    tables=(_READS_TENANT_CONFIG, _keeps_segments(batch_reads=True)),
 )
 DAILY_SEGMENTS = FunctionAccess(
     function="DailySegments",

@@ -112,6 +112,10 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/timeseries"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/cohorts"): RouteAccess(TENANT_READERS),
+    # Duplicate detection (issue 16): the merchant's people who clean the data.
+    ("GET", "/v1/customers/{customer_id}/duplicates"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/duplicates"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/duplicates/{pair_id}/dismiss"): RouteAccess(TENANT_WRITERS),
 }
 
 

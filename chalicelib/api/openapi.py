@@ -34,6 +34,7 @@ TAGS = {
     "events": "Segment events and webhook deliveries.",
     "audit": "Who touched which customer's data.",
     "analytics": "Figures kept current by the streams.",
+    "duplicates": "Profiles that may be one customer, kept current by the streams.",
     "api-keys": "The tenant's own API keys (admin keys).",
     "config": "The tenant's configuration (admin keys).",
     "admin": "Platform administration (the platform-admin key).",

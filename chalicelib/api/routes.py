@@ -27,6 +27,7 @@ _AUDIT = "chalicelib.api.audit"
 _PRIVACY = "chalicelib.api.privacy"
 _ANALYTICS = "chalicelib.api.analytics"
 _CUSTOMER_TOKENS = "chalicelib.api.customer_tokens"
+_DUPLICATES = "chalicelib.api.duplicates"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -62,6 +63,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("DELETE", "/v1/segments/{segment_id}"): (_SEGMENTS, "delete_segment"),
     ("GET", "/v1/segments/{segment_id}/members"): (_SEGMENTS, "list_segment_members"),
     ("GET", "/v1/customers/{customer_id}/segments"): (_SEGMENTS, "get_customer_segments"),
+    ("GET", "/v1/customers/{customer_id}/duplicates"): (
+        _DUPLICATES,
+        "list_customer_duplicates",
+    ),
+    ("GET", "/v1/duplicates"): (_DUPLICATES, "list_duplicates"),
+    ("POST", "/v1/duplicates/{pair_id}/dismiss"): (_DUPLICATES, "dismiss_duplicate"),
     ("GET", "/v1/events/failed"): (_EVENTS, "list_failed_events"),
     ("POST", "/v1/events/{event_id}/replay"): (_EVENTS, "replay_event"),
     ("GET", "/v1/audit"): (_AUDIT, "list_audit_entries"),

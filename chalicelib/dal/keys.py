@@ -282,3 +282,37 @@ def analytics_day_sk(day_iso: str) -> str:
 
 def analytics_cohort_sk(month: str) -> str:
     return f"COHORT#{month}"
+
+
+# Duplicate detection (issue 16): match keys (blocking), each profile's match state, one
+# item per candidate pair and each customer's listing of its pairs.
+
+MATCH_STATE_SK = "STATE"
+DUPLICATE_PAIR_SK = "PAIR"
+
+
+def match_key_pk(tenant: TenantId, kind: str, digest: str) -> str:
+    return f"{_tenant_prefix(tenant)}#MATCH#{kind}#{digest}"
+
+
+def match_state_pk(tenant: TenantId, customer_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#MATCHES#{customer_id}"
+
+
+def duplicate_pair_pk(tenant: TenantId, customer_a: str, customer_b: str) -> str:
+    return f"{_tenant_prefix(tenant)}#DUP#{customer_a}#{customer_b}"
+
+
+def duplicates_of_pk(tenant: TenantId, customer_id: str) -> str:
+    """One customer's candidate pairs, highest score first."""
+    return f"{_tenant_prefix(tenant)}#DUPS#{customer_id}"
+
+
+def duplicates_pk(tenant: TenantId) -> str:
+    """gsi3: the tenant's candidate pairs not dismissed, highest score first."""
+    return f"{_tenant_prefix(tenant)}#DUPLICATES"
+
+
+def duplicate_rank(score: int) -> str:
+    """Sorts ascending as the score descends."""
+    return f"{100 - score:03d}"

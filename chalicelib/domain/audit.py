@@ -437,13 +437,22 @@ def _mismatch_order(mismatch: Mismatch) -> tuple[int, str]:
 
 
 # Which path parameters name which resources; a customer id is also a resource id.
-_PATH_RESOURCES = ("customer_id", "ticket_id", "segment_id", "key_id", "event_id", "tenant_id")
+_PATH_RESOURCES = (
+    "customer_id",
+    "ticket_id",
+    "segment_id",
+    "key_id",
+    "event_id",
+    "tenant_id",
+    "pair_id",
+)
 MAX_RECORDED_IDS = 100
 
 
 def returned_ids(body: object) -> tuple[list[str], list[str]]:
     """The resource ids and customer ids a response body carries: its own `id` and
-    `customer_id`, and those of each of its `items` (lists and look-ups)."""
+    `customer_id` (or `customer_ids`, a duplicate pair's), and those of each of its
+    `items` (lists and look-ups)."""
     resources: list[str] = []
     customers: list[str] = []
     items = getattr(body, "items", None)
@@ -457,6 +466,9 @@ def returned_ids(body: object) -> tuple[list[str], list[str]]:
                 customers.append(identifier)
         if isinstance(customer, str):
             customers.append(customer)
+        named = getattr(candidate, "customer_ids", None)
+        if isinstance(named, list):
+            customers.extend(c for c in named if isinstance(c, str))
     return resources, customers
 
 

@@ -145,6 +145,7 @@ _RESOURCE_ID_ATTRIBUTE = {
     "ticket": "ticket_id",
     "ticket_comment": "comment_id",
     "segment": "segment_id",
+    "duplicate_pair": "pair_id",
 }
 
 

@@ -20,6 +20,7 @@ from chalicelib.domain.ids import is_customer_id
 from chalicelib.domain.privacy import CustomerDossier, Erasure, TicketRecord
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tickets import TicketEvent
+from chalicelib.services import duplicates
 from chalicelib.services.audit import entries_about_customer
 
 ERASE_ATTEMPTS = 5
@@ -71,7 +72,9 @@ def erase_customer(
     1. While the profile exists: delete it, its unique claims and tag listings, and put
        the erasure record, in one transaction (the customer is gone from every read).
     2. Anonymise interactions, ledger entries, tickets, their copies, events and
-       comments (`repository.anonymise_holdings`; writes only what is not yet done).
+       comments (`repository.anonymise_holdings`; writes only what is not yet done), and
+       drop the customer's match keys and duplicate candidate pairs (the profile is gone,
+       so the duplicate refresh removes them; the data stream would, seconds later).
     3. Mark the erasure completed.
 
     A repeat, or a retry after a failure at any step, starts again from step 1 and
@@ -88,6 +91,7 @@ def erase_customer(
         try:
             erasure = _begin_erasure(tenant, customer_id, requested_by, expected_version)
             changed = repository.anonymise_holdings(tenant, customer_id)
+            duplicates.refresh_matches(tenant, customer_id)
         except ConcurrentModification:
             continue
         finished = replace(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -28,10 +28,15 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chalicelib.dal.keys import PROFILE_SK
 from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.streams.records import SegmentEventImage, customer_change, parse_image
 
+if TYPE_CHECKING:
+    from chalicelib.services.segments import TenantRules
+
 CustomerKey = tuple[str, str]
+TenantRulesCache = dict[TenantId, "TenantRules"]
 Refresh = Callable[[TenantId, str], object]
 EventEnqueue = Callable[[TenantId, str], object]
 """Queues a pending event for the webhook queue's consumer: this consumer never makes an
@@ -57,7 +62,10 @@ class DataStreamBatch:
 
     refresh: Refresh
     enqueue: EventEnqueue | None = None
+    match: Refresh | None = None
+    """Duplicate detection's refresh, run for records of a customer's profile item."""
     done: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
+    matched: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
 
     def handle(self, record: DynamoDBRecord) -> None:
         stream = record.dynamodb
@@ -74,17 +82,27 @@ class DataStreamBatch:
         if change is None:
             return
         key = (change.tenant_id, change.customer_id)
-        if key in self.done:
-            failure = self.done[key]
-            if failure is not None:
-                raise RuntimeError(f"customer {key[1]} failed earlier in this batch") from failure
-            return
-        try:
-            self.refresh(tenant_id(change.tenant_id), change.customer_id)
-        except BaseException as error:
-            self.done[key] = error
-            raise
-        self.done[key] = None
+        _once_per_batch(self.done, key, self.refresh)
+        if self.match is not None and image.sk == PROFILE_SK:
+            _once_per_batch(self.matched, key, self.match)
+
+
+def _once_per_batch(
+    done: dict[CustomerKey, BaseException | None], key: CustomerKey, action: Refresh
+) -> None:
+    """Runs `action` for the customer once per batch; a later record of a customer whose
+    run failed fails too (so the retry covers every one of them)."""
+    if key in done:
+        failure = done[key]
+        if failure is not None:
+            raise RuntimeError(f"customer {key[1]} failed earlier in this batch") from failure
+        return
+    try:
+        action(tenant_id(key[0]), key[1])
+    except BaseException as error:
+        done[key] = error
+        raise
+    done[key] = None
 
 
 def process_batch(
@@ -92,11 +110,12 @@ def process_batch(
     context: LambdaContext | None,
     refresh: Refresh,
     enqueue: EventEnqueue | None = None,
+    match: Refresh | None = None,
 ) -> PartialItemFailureResponse:
     """Powertools' partial-batch processing: failed records are reported by sequence
     number, the rest count as done."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    batch = DataStreamBatch(refresh, enqueue)
+    batch = DataStreamBatch(refresh, enqueue, match)
     return process_partial_response(
         event=event,
         record_handler=batch.handle,
@@ -105,11 +124,11 @@ def process_batch(
     )
 
 
-def _service_refresh(today: date) -> Refresh:
-    """The real refresh: tenant rules read once per tenant per batch."""
+def _service_refresh(today: date, rules: TenantRulesCache | None = None) -> Refresh:
+    """The real refresh: tenant rules read once per tenant per batch (into `rules`)."""
     from chalicelib.services import segment_events, segments
 
-    rules: dict[TenantId, segments.TenantRules] = {}
+    rules = {} if rules is None else rules
 
     def refresh(tenant: TenantId, customer_id: str) -> object:
         if tenant not in rules:
@@ -118,6 +137,21 @@ def _service_refresh(today: date) -> Refresh:
         return segments.refresh_customer(tenant, customer_id, rules[tenant], today, events=events)
 
     return refresh
+
+
+def _service_match(rules: TenantRulesCache) -> Refresh:
+    """Duplicate detection's refresh; skipped for a deleted tenant (its purge is running),
+    known from the rules the segment refresh read for the same record."""
+    from chalicelib.services import duplicates, segments
+
+    def match(tenant: TenantId, customer_id: str) -> object:
+        if tenant not in rules:
+            rules[tenant] = segments.tenant_rules(tenant)
+        if not rules[tenant].live:
+            return None
+        return duplicates.refresh_matches(tenant, customer_id)
+
+    return match
 
 
 def _service_enqueue(tenant: TenantId, event_id: str) -> object:
@@ -134,6 +168,7 @@ def keep_customers_current(event: Any) -> PartialItemFailureResponse:
 
     raw = event.to_dict()
     context = getattr(event, "context", None)
-    refresh = _service_refresh(utc_now().date())
+    rules: TenantRulesCache = {}
+    refresh = _service_refresh(utc_now().date(), rules)
     with writing_as(system_writer("keep_customers_current", event)):
-        return process_batch(raw, context, refresh, _service_enqueue)
+        return process_batch(raw, context, refresh, _service_enqueue, _service_match(rules))

@@ -3,13 +3,19 @@ or foreign requests at real ids (tests/e2e/test_fuzz_api.py, test_cross_tenant_f
 
 from __future__ import annotations
 
+import time
+
+from chalicelib.domain.duplicates import pair_id
 from tests.support.api import Api
 
 
 def seed_one_of_each(tenant: Api) -> dict[str, str]:
-    """A customer with a purchase, a ticket with a comment, a segment and a spare staff key
-    of `tenant`; answers their ids by path parameter name."""
+    """A customer with a purchase, a ticket with a comment, a segment, a spare staff key and
+    a duplicate candidate pair (a second profile of Ann, made by the stack's stream runner:
+    this waits until it is listed, so reads of it do not change under a test) of `tenant`;
+    answers their ids by path parameter name."""
     customer = tenant.create_customer(name="Ann Lee", email="ann@example.com", tags=["vip"])
+    twin = tenant.create_customer(name="Ann Lee", email="ann+shop@example.com")
     purchase = {"type": "purchase", "amount": "80.00", "currency": "EUR", "order_id": "o-1"}
     assert tenant.post(f"/v1/customers/{customer['id']}/interactions", purchase).status == 201
     ticket = tenant.post(
@@ -32,9 +38,21 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
     assert segment.status == 201, segment.text
     key = tenant.post("/v1/api-keys", {"role": "staff", "label": "spare"})
     assert key.status == 201, key.text
+    _wait_until_listed(tenant, customer["id"], twin["id"])
     return {
         "customer_id": customer["id"],
         "ticket_id": ticket.json["id"],
         "segment_id": segment.json["id"],
         "key_id": key.json["id"],
+        "pair_id": pair_id(customer["id"], twin["id"]),
     }
+
+
+def _wait_until_listed(tenant: Api, customer_id: str, twin_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = tenant.get(f"/v1/customers/{customer_id}/duplicates").json["items"]
+        if [candidate["customer_id"] for candidate in listed] == [twin_id]:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the duplicate pair of {customer_id} and {twin_id} was not listed")
