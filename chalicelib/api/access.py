@@ -112,6 +112,9 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/timeseries"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/cohorts"): RouteAccess(TENANT_READERS),
+    # CSV exports of many customers' personal data: admins only.
+    ("GET", "/v1/customers/export"): RouteAccess(TENANT_ADMINS),
+    ("GET", "/v1/segments/{segment_id}/export"): RouteAccess(TENANT_ADMINS),
 }
 
 
