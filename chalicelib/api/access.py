@@ -116,6 +116,9 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/customers/{customer_id}/duplicates"): RouteAccess(TENANT_WRITERS),
     ("GET", "/v1/duplicates"): RouteAccess(TENANT_WRITERS),
     ("POST", "/v1/duplicates/{pair_id}/dismiss"): RouteAccess(TENANT_WRITERS),
+    # CSV exports of many customers' personal data: admins only.
+    ("GET", "/v1/customers/export"): RouteAccess(TENANT_ADMINS),
+    ("GET", "/v1/segments/{segment_id}/export"): RouteAccess(TENANT_ADMINS),
 }
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from chalicelib.api.access import holds_app_credentials
 from chalicelib.api.problems import problem_summary
 from chalicelib.api.routing import Call, Operations, Reply
+from chalicelib.domain.clock import sortable_timestamp
 from chalicelib.domain.outcomes import BatchResult, InteractionRecord
 from chalicelib.domain.paging import PageRequest
 from chalicelib.domain.plans import limits_of
+from chalicelib.domain.timeline import Window
 from chalicelib.schemas.interactions import (
     BatchItemOut,
     BatchResponse,
@@ -16,6 +18,7 @@ from chalicelib.schemas.interactions import (
     InteractionPage,
     InteractionsBatch,
     ProblemSummary,
+    TimelineEntryOut,
 )
 from chalicelib.services import loyalty as service
 
@@ -103,10 +106,26 @@ def record_interactions_batch(call: Call[InteractionsBatch, None]) -> Reply:
     extra_responses=(404,),
 )
 def list_interactions(call: Call[None, InteractionListQuery], customer_id: str) -> Reply:
-    """Newest first; filter by `type` and by `from` (inclusive) and `to` (exclusive)."""
+    """The customer's whole history, newest first: interactions and the events of the
+    customer's tickets (`ticket_opened`, `ticket_transitioned`, `ticket_first_response`,
+    `ticket_resolved`, `ticket_rated`). Filter by `type` (one, or a comma-separated list)
+    and by `from` (inclusive) and `to` (exclusive). Customer tokens see no ticket notes."""
     query = call.query
-    timeline = service.TimelineFilter(type=query.type, since=query.since, until=query.until)
-    page = service.list_interactions(
-        call.tenant, customer_id, timeline, PageRequest(query.limit, query.cursor)
+    window = Window(
+        types=query.types,
+        since=sortable_timestamp(query.since) if query.since else None,
+        until=sortable_timestamp(query.until) if query.until else None,
     )
-    return Reply(InteractionPage(items=page.items, next_cursor=page.next_cursor))
+    page = service.list_timeline(
+        call.tenant,
+        customer_id,
+        window,
+        PageRequest(query.limit, query.cursor),
+        staff_view=not holds_app_credentials(call.principal),
+    )
+    return Reply(
+        InteractionPage(
+            items=[TimelineEntryOut.of_entry(entry) for entry in page.items],
+            next_cursor=page.next_cursor,
+        )
+    )

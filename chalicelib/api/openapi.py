@@ -12,7 +12,19 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.api.access import ACCESS
 from chalicelib.api.routes import ROUTES, load_all_views
 from chalicelib.api.routing import OPERATIONS, Operation
+from chalicelib.domain.exports import CSV_MEDIA_TYPE
 from chalicelib.schemas.common import Problem
+
+_NEXT_PAGE_HEADERS = {
+    "Link": {
+        "description": 'The next page, as `<…>; rel="next"`; absent on the last page.',
+        "schema": {"type": "string"},
+    },
+    "Next-Cursor": {
+        "description": "The next page's cursor; absent on the last page.",
+        "schema": {"type": "string"},
+    },
+}
 
 _REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}]+)}")
@@ -95,6 +107,9 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
         success["content"] = {
             op.media_type: {"schema": {"$ref": _REF.format(model=op.response.__name__)}}
         }
+    elif op.media_type == CSV_MEDIA_TYPE:
+        success["content"] = {op.media_type: {"schema": {"type": "string"}}}
+        success["headers"] = _NEXT_PAGE_HEADERS
     responses: dict[str, Any] = {str(op.status): success}
     for status in sorted(problem_statuses(op)):
         responses[str(status)] = _problem_response(status)

@@ -28,6 +28,7 @@ _PRIVACY = "chalicelib.api.privacy"
 _ANALYTICS = "chalicelib.api.analytics"
 _CUSTOMER_TOKENS = "chalicelib.api.customer_tokens"
 _DUPLICATES = "chalicelib.api.duplicates"
+_EXPORTS = "chalicelib.api.exports"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -77,6 +78,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/analytics/summary"): (_ANALYTICS, "get_summary"),
     ("GET", "/v1/analytics/timeseries"): (_ANALYTICS, "get_timeseries"),
     ("GET", "/v1/analytics/cohorts"): (_ANALYTICS, "get_cohorts"),
+    ("GET", "/v1/customers/export"): (_EXPORTS, "export_customers"),
+    ("GET", "/v1/segments/{segment_id}/export"): (_EXPORTS, "export_segment"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

@@ -9,7 +9,7 @@ route table in `chalicelib.api.routes`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -69,9 +69,13 @@ OPERATIONS: list[Operation] = []
 
 @dataclass
 class AuditNote:
-    """What a view tells the audit trail beyond its declaration."""
+    """What a view tells the audit trail beyond its declaration: another action name,
+    customers its response names that the body does not carry as JSON (a CSV export),
+    and detail for the entry."""
 
     action: str | None = None
+    customer_ids: list[str] = field(default_factory=list)
+    detail: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,12 @@ class Call(Generic[BodyT, QueryT]):
         operation's name: an erasure arrives as a DELETE but is audited as one."""
         self.audit_note.action = action
         rename_current_action(action)
+
+    def audit_detail(self, customer_ids: Sequence[str], **detail: str) -> None:
+        """Name in this call's audit entry the customers it read (they count towards the
+        bulk-read alert) and `detail` (say, an export's row count)."""
+        self.audit_note.customer_ids.extend(customer_ids)
+        self.audit_note.detail.update(detail)
 
     @property
     def tenant(self) -> TenantId:
@@ -234,6 +244,7 @@ def audited(
     sent: BaseModel | None,
     reply: Reply | None,
     response: Response,
+    note: AuditNote | None = None,
 ) -> Response:
     """Record the request in the audit trail (one PutItem) and answer. A read whose entry
     cannot be written answers 503 instead of the data; a write that happened is still
@@ -250,6 +261,7 @@ def audited(
         returned_resources, returned_customers = returned_ids(reply.body)
         resources += returned_resources
         customers += returned_customers
+        customers += note.customer_ids if note is not None else []
     identity = request.context.get("identity") or {}
     record = RequestRecord(
         tenant=TenantId(tenant),
@@ -266,6 +278,7 @@ def audited(
         fields=sorted(sent.model_fields_set) if sent is not None else (),
         source_ip=identity.get("sourceIp"),
         user_agent=request.headers.get("user-agent"),
+        detail=dict(note.detail) if note is not None else {},
     )
     try:
         record_request(record)
@@ -343,7 +356,7 @@ class Operations:
                     response = response_for_exception(error, request_id)
                 action = note.action or operation.operation_id
                 return audited(
-                    operation, action, principal, request, path_params, sent, reply, response
+                    operation, action, principal, request, path_params, sent, reply, response, note
                 )
 
             handle.__name__ = view.__name__

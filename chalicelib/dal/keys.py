@@ -60,7 +60,7 @@ ORDER_SK = "ORDER"
 
 
 def interaction_sk(occurred_iso: str, interaction_id: str) -> str:
-    return f"INT#{occurred_iso}#{interaction_id}"
+    return f"{INTERACTION_PREFIX}{occurred_iso}#{interaction_id}"
 
 
 def interactions_by_type_pk(tenant: TenantId, customer_id: str, interaction_type: str) -> str:
@@ -316,3 +316,9 @@ def duplicates_pk(tenant: TenantId) -> str:
 def duplicate_rank(score: int) -> str:
     """Sorts ascending as the score descends."""
     return f"{100 - score:03d}"
+
+
+# One timeline (issue 16): the sort-key prefixes of the timeline sources in the customer's
+# partition (ticket events: TICKET_EVENT_PREFIX above).
+
+INTERACTION_PREFIX = "INT#"

@@ -334,52 +334,6 @@ def get_ledger_entries(
     return sorted(found, key=lambda entry: entry.sequence)
 
 
-def list_interactions(
-    tenant: TenantId,
-    customer_id: str,
-    interaction_type: InteractionType | None,
-    since: str | None,
-    until: str | None,
-    page: PageRequest,
-) -> Page[Interaction]:
-    """Newest first, one Query per page: the customer's partition, or gsi2 for one type.
-    `since`/`until` are sortable timestamps (inclusive, exclusive)."""
-    bound_settings()
-    query = f"interactions:{customer_id}:{interaction_type or '*'}:{since or ''}:{until or ''}"
-    low, high = since or "0", until or "~"
-    if interaction_type is None:
-        items, cursor = page_of(
-            tenant,
-            query,
-            page,
-            lambda start, limit: InteractionItem.query(
-                keys.customer_pk(tenant, customer_id),
-                InteractionItem.sk.between(f"INT#{low}", f"INT#{high}"),
-                consistent_read=True,
-                scan_index_forward=False,
-                limit=limit,
-                page_size=limit,
-                last_evaluated_key=start,
-            ),
-        )
-    else:
-        items, cursor = page_of(
-            tenant,
-            query,
-            page,
-            lambda start, limit: InteractionItem.by_type.query(
-                keys.interactions_by_type_pk(tenant, customer_id, interaction_type.value),
-                InteractionItem.gsi2sk.between(low, high),
-                scan_index_forward=False,
-                limit=limit,
-                page_size=limit,
-                last_evaluated_key=start,
-            ),
-            ("gsi2pk", "gsi2sk"),
-        )
-    return Page([interaction_from_item(item) for item in items], cursor)
-
-
 def list_ledger(tenant: TenantId, customer_id: str, page: PageRequest) -> Page[LedgerEntry]:
     """Newest first: one Query on the customer's `LEDGER#` items per page."""
     bound_settings()

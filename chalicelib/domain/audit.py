@@ -50,6 +50,11 @@ class AlertRule(StrEnum):
 
 ALERT_ACTION = "alert"
 EXPORT_ACTION = "export_customer"
+# CSV exports of many customers (issue 16): each page's entry names the customers it holds
+# (so they count towards `many_customers`) and, in `detail`, what was exported, the rows
+# and whether it is an export's first page, which alone raises an `export` alert.
+BULK_EXPORT_ACTIONS = frozenset({"export_customers", "export_segment"})
+FIRST_EXPORT_PAGE = "first"
 ERASURE_ACTION = "erase_customer"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -14,6 +15,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -22,6 +24,7 @@ from chalicelib.domain.interactions import BatchItem, Channel, InteractionDraft
 from chalicelib.domain.interactions import InteractionType as Kind
 from chalicelib.domain.outcomes import InteractionRecord
 from chalicelib.domain.plans import PLAN_LIMITS
+from chalicelib.domain.timeline import TIMELINE_TYPES, TicketMention, TimelineEntry, parse_types
 from chalicelib.schemas.common import Instant, PageQuery, RequestBody
 from chalicelib.schemas.customers import Attributes, ExternalId
 
@@ -171,9 +174,22 @@ def _parse_item(index: int, raw: dict[str, JsonValue]) -> BatchItem | InvalidInp
 
 
 class InteractionListQuery(PageQuery):
-    type: Kind | None = None
+    type: str | None = Field(
+        None,
+        description=(
+            "One timeline type, or several as a comma-separated list (`purchase,ticket_resolved`):"
+            f" {', '.join(sorted(TIMELINE_TYPES))}. Default: every type."
+        ),
+        max_length=1000,
+    )
     since: Instant | None = Field(None, alias="from", description="Inclusive.")
     until: Instant | None = Field(None, alias="to", description="Exclusive.")
+
+    @field_validator("type")
+    @classmethod
+    def _known_types(cls, value: str | None) -> str | None:
+        parse_types(value)
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> InteractionListQuery:
@@ -181,9 +197,58 @@ class InteractionListQuery(PageQuery):
             raise ValueError("`to` must not be before `from`")
         return self
 
+    @property
+    def types(self) -> frozenset[str]:
+        """The timeline types asked for; every type when none is named."""
+        return parse_types(self.type) or TIMELINE_TYPES
+
+
+class TicketMentionOut(BaseModel):
+    """The ticket a ticket event entry belongs to, and what the event changed."""
+
+    ticket_id: str
+    seq: int = Field(description="The event's position in the ticket's history.")
+    event: str = Field(description="created, transitioned, first_response, resolved or rated.")
+    subject: str
+    category: str
+    priority: str
+    actor_role: str
+    from_status: str | None = None
+    to_status: str | None = None
+    score: int | None = Field(None, description="The rating (rated).")
+    note: str | None = Field(None, description="The transition's note; staff keys only.")
+
+    @classmethod
+    def of(cls, mention: TicketMention) -> TicketMentionOut:
+        return cls(**asdict(mention))
+
+
+class TimelineEntryOut(InteractionRecord):
+    """An interaction as recorded, or a ticket event (`type` `ticket_opened`,
+    `ticket_transitioned`, `ticket_first_response`, `ticket_resolved`, `ticket_rated`, with
+    `ticket` set)."""
+
+    ticket: TicketMentionOut | None = None
+
+    @classmethod
+    def of_entry(cls, entry: TimelineEntry) -> TimelineEntryOut:
+        return cls(
+            id=entry.id,
+            customer_id=entry.customer_id,
+            type=entry.type,
+            channel=entry.channel,
+            occurred_at=entry.occurred_at,
+            recorded_at=entry.recorded_at,
+            location_id=entry.location_id,
+            attributes=entry.attributes,
+            points=entry.points,
+            ticket=TicketMentionOut.of(entry.ticket) if entry.ticket else None,
+            **entry.details,
+        )
+
 
 class InteractionPage(BaseModel):
-    items: list[InteractionRecord]
+    items: list[TimelineEntryOut]
     next_cursor: str | None
 
 

@@ -23,8 +23,10 @@ from chalicelib.dal.attribution import (
 from chalicelib.dal.audit import EntryFilter
 from chalicelib.domain.audit import (
     ALERT_ACTION,
+    BULK_EXPORT_ACTIONS,
     ERASURE_ACTION,
     EXPORT_ACTION,
+    FIRST_EXPORT_PAGE,
     AlertRule,
     AuditEntry,
     Coverage,
@@ -89,6 +91,7 @@ class RequestRecord:
     fields: Sequence[str] = ()
     source_ip: str | None = None
     user_agent: str | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
 
 
 def _retention_days(tenant: TenantId, plan: Plan | None) -> int:
@@ -118,7 +121,7 @@ def record_request(record: RequestRecord, now: datetime | None = None) -> AuditE
         source_ip=record.source_ip,
         user_agent=(record.user_agent or "")[:256] or None,
         outcome=str(record.status),
-        detail={"method": record.method},
+        detail={**record.detail, "method": record.method},
     )
     repository.put_new_entry(record.tenant, entry)
     return entry
@@ -422,11 +425,15 @@ def _window_start(at: datetime, window: timedelta) -> datetime:
 
 
 def alerts_for(entry: AuditEntry) -> list[AuditEntry]:
-    """The alerts one entry raises on its own: every export and every erasure."""
+    """The alerts one entry raises on its own: every export (of a bulk export, its first
+    page) and every erasure."""
     if entry.kind is not EntryKind.REQUEST or not entry.outcome.startswith("2"):
         return []
     if entry.action == EXPORT_ACTION:
         return [alert_entry(entry, AlertRule.EXPORT, {})]
+    if entry.action in BULK_EXPORT_ACTIONS and entry.detail.get("page") == FIRST_EXPORT_PAGE:
+        exported = {name: entry.detail[name] for name in ("export", "rows") if name in entry.detail}
+        return [alert_entry(entry, AlertRule.EXPORT, exported)]
     if entry.action == ERASURE_ACTION:
         return [alert_entry(entry, AlertRule.ERASURE, {})]
     return []

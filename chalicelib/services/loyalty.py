@@ -19,8 +19,9 @@ from functools import partial
 from chalicelib.caching import ExpiringLruCache
 from chalicelib.dal import customers as customer_repository
 from chalicelib.dal import loyalty as repository
+from chalicelib.dal import timeline as timeline_repository
 from chalicelib.dal.loyalty import DailyPurchaseTally, LoyaltyWrite, OrderAlreadyRecorded
-from chalicelib.domain.clock import sortable_timestamp, utc_now
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import (
     ConcurrentModification,
     DomainError,
@@ -64,6 +65,7 @@ from chalicelib.domain.outcomes import (
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tenant_config import AppPurchasesConfig, LoyaltyConfig
+from chalicelib.domain.timeline import TimelineEntry, Window
 from chalicelib.observability import BusinessMetric, count
 from chalicelib.parallel import run_all
 from chalicelib.services.idempotency import Receipt, idempotent_request, run_once
@@ -692,26 +694,19 @@ def record_batch(
     return run_once(request, receipt, lambda: _batch(tenant, items, actor, moment, config))
 
 
-@dataclass(frozen=True)
-class TimelineFilter:
-    type: InteractionType | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-def list_interactions(
-    tenant: TenantId, customer_id: str, timeline: TimelineFilter, page: PageRequest
-) -> Page[InteractionRecord]:
+def list_timeline(
+    tenant: TenantId,
+    customer_id: str,
+    window: Window,
+    page: PageRequest,
+    staff_view: bool,
+) -> Page[TimelineEntry]:
+    """The customer's interactions and ticket events, newest first. Without `staff_view`
+    (a customer token) staff-only ticket notes are left out."""
     _require_customer(tenant, customer_id)
-    found = repository.list_interactions(
-        tenant,
-        customer_id,
-        timeline.type,
-        sortable_timestamp(timeline.since) if timeline.since else None,
-        sortable_timestamp(timeline.until) if timeline.until else None,
-        page,
-    )
-    return Page([InteractionRecord.of(i) for i in found.items], found.next_cursor)
+    found = timeline_repository.list_timeline(tenant, customer_id, window, page)
+    entries = found.items if staff_view else [entry.for_customer() for entry in found.items]
+    return Page(entries, found.next_cursor)
 
 
 # Points.
