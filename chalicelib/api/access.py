@@ -107,6 +107,17 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/tickets/{ticket_id}/comments"): RouteAccess(TICKET_READERS),
     ("POST", "/v1/tickets/{ticket_id}/rating"): RouteAccess(TICKET_USERS),
     ("GET", "/v1/tickets/{ticket_id}/events"): RouteAccess(TENANT_READERS),
+    # Rewards catalogue (issue 15): the merchant's people manage it (readonly keys read
+    # it); a customer token lists and redeems for its own customer only.
+    ("POST", "/v1/rewards"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/rewards"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/rewards/{reward_id}"): RouteAccess(TENANT_READERS),
+    ("PATCH", "/v1/rewards/{reward_id}"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/customers/{customer_id}/rewards"): RouteAccess(CUSTOMER_READERS),
+    ("GET", "/v1/customers/{customer_id}/rewards/available"): RouteAccess(CUSTOMER_READERS),
+    ("POST", "/v1/customers/{customer_id}/rewards/{reward_id}/redeem"): RouteAccess(
+        CUSTOMER_WRITERS
+    ),
     # Analytics: tenant-wide figures, for the merchant's people (as segment reads), not
     # for customer tokens, which act for one customer.
     ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),

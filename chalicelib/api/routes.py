@@ -27,6 +27,7 @@ _AUDIT = "chalicelib.api.audit"
 _PRIVACY = "chalicelib.api.privacy"
 _ANALYTICS = "chalicelib.api.analytics"
 _CUSTOMER_TOKENS = "chalicelib.api.customer_tokens"
+_REWARDS = "chalicelib.api.rewards"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -70,6 +71,19 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/analytics/summary"): (_ANALYTICS, "get_summary"),
     ("GET", "/v1/analytics/timeseries"): (_ANALYTICS, "get_timeseries"),
     ("GET", "/v1/analytics/cohorts"): (_ANALYTICS, "get_cohorts"),
+    ("POST", "/v1/rewards"): (_REWARDS, "create_reward"),
+    ("GET", "/v1/rewards"): (_REWARDS, "list_rewards"),
+    ("GET", "/v1/rewards/{reward_id}"): (_REWARDS, "get_reward"),
+    ("PATCH", "/v1/rewards/{reward_id}"): (_REWARDS, "update_reward"),
+    ("GET", "/v1/customers/{customer_id}/rewards"): (_REWARDS, "list_customer_redemptions"),
+    ("GET", "/v1/customers/{customer_id}/rewards/available"): (
+        _REWARDS,
+        "list_available_rewards",
+    ),
+    ("POST", "/v1/customers/{customer_id}/rewards/{reward_id}/redeem"): (
+        _REWARDS,
+        "redeem_reward",
+    ),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

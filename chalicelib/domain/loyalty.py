@@ -37,6 +37,7 @@ class EntryType(StrEnum):
     EXPIRE = "expire"
     REVERSE = "reverse"
     TIER_CHANGE = "tier_change"
+    REWARD = "reward"
 
 
 @dataclass(frozen=True)
@@ -308,13 +309,20 @@ class AccountChange:
         )
         return taken
 
-    def redeem(self, points: int, reason: str, reference: str | None) -> None:
+    def redeem(
+        self,
+        points: int,
+        reason: str,
+        reference: str | None,
+        kind: EntryType = EntryType.REDEEM,
+    ) -> None:
+        """Spend points (a `redeem` entry, or `reward` for a catalogue reward)."""
         available = self.available()
         if points > available:
             raise InsufficientPoints(f"{points} points asked, {available} available")
         self._take(points)
         self._update(redeemed=self._account.redeemed + points)
-        self._entry(EntryType.REDEEM, -points, reason=reason, reference=reference)
+        self._entry(kind, -points, reason=reason, reference=reference)
 
     def adjust(self, points: int, reason: str, reference: str | None) -> None:
         """A manual correction: positive adds a lot, negative deducts like a redemption."""

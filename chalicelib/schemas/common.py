@@ -79,3 +79,8 @@ class Problem(BaseModel):
     allowed_transitions: list[str] | None = Field(
         None, description="The statuses the ticket may move to now (409 transition)."
     )
+    reason: str | None = Field(
+        None,
+        description="Why a reward cannot be redeemed now: inactive, not_yet_valid, "
+        "no_longer_valid or tier_too_low (409 reward-unavailable).",
+    )

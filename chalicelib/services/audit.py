@@ -145,6 +145,8 @@ _RESOURCE_ID_ATTRIBUTE = {
     "ticket": "ticket_id",
     "ticket_comment": "comment_id",
     "segment": "segment_id",
+    "reward": "reward_id",
+    "reward_redemption": "redemption_id",
 }
 
 
