@@ -118,6 +118,18 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/v1/customers/{customer_id}/rewards/{reward_id}/redeem"): RouteAccess(
         CUSTOMER_WRITERS
     ),
+    # Offers and coupons (issue 15): the merchant's people manage offers and issue coupons;
+    # a coupon is checked and redeemed by the till (admin, staff) or by a customer token
+    # for its own customer's coupons only (enforced in the service: another's is 404).
+    ("POST", "/v1/offers"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/offers"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/offers/{offer_id}"): RouteAccess(TENANT_READERS),
+    ("PATCH", "/v1/offers/{offer_id}"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/offers/{offer_id}/coupons"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/coupons/{code}"): RouteAccess(CUSTOMER_READERS),
+    ("POST", "/v1/coupons/{code}/redeem"): RouteAccess(CUSTOMER_WRITERS),
+    ("GET", "/v1/customers/{customer_id}/coupons"): RouteAccess(CUSTOMER_READERS),
+    ("GET", "/v1/customers/{customer_id}/offers"): RouteAccess(CUSTOMER_READERS),
     # Analytics: tenant-wide figures, for the merchant's people (as segment reads), not
     # for customer tokens, which act for one customer.
     ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),

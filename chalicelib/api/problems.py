@@ -47,6 +47,7 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
         409, "redemption-limit-reached", "Redemption limit reached"
     ),
     errors.RewardUnavailable: ProblemKind(409, "reward-unavailable", "Reward not available"),
+    errors.CouponUnusable: ProblemKind(409, "coupon-unusable", "Coupon cannot be redeemed"),
     errors.IdempotencyKeyReused: ProblemKind(
         422, "idempotency-key-reused", "Idempotency key reused"
     ),
@@ -116,7 +117,7 @@ def _extensions(error: errors.DomainError) -> dict[str, Any]:
         return {"quota": error.quota}
     if isinstance(error, errors.PurchaseCapExceeded):
         return {"cap": error.cap, "limit": str(error.limit)}
-    if isinstance(error, errors.RewardUnavailable):
+    if isinstance(error, errors.RewardUnavailable | errors.CouponUnusable):
         return {"reason": error.reason}
     if isinstance(error, errors.IllegalTransition):
         return {"status_now": error.from_status, "allowed_transitions": error.allowed}

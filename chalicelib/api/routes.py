@@ -28,6 +28,7 @@ _PRIVACY = "chalicelib.api.privacy"
 _ANALYTICS = "chalicelib.api.analytics"
 _CUSTOMER_TOKENS = "chalicelib.api.customer_tokens"
 _REWARDS = "chalicelib.api.rewards"
+_OFFERS = "chalicelib.api.offers"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -84,6 +85,15 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
         _REWARDS,
         "redeem_reward",
     ),
+    ("POST", "/v1/offers"): (_OFFERS, "create_offer"),
+    ("GET", "/v1/offers"): (_OFFERS, "list_offers"),
+    ("GET", "/v1/offers/{offer_id}"): (_OFFERS, "get_offer"),
+    ("PATCH", "/v1/offers/{offer_id}"): (_OFFERS, "update_offer"),
+    ("POST", "/v1/offers/{offer_id}/coupons"): (_OFFERS, "issue_coupon"),
+    ("GET", "/v1/coupons/{code}"): (_OFFERS, "check_coupon"),
+    ("POST", "/v1/coupons/{code}/redeem"): (_OFFERS, "redeem_coupon"),
+    ("GET", "/v1/customers/{customer_id}/coupons"): (_OFFERS, "list_customer_coupons"),
+    ("GET", "/v1/customers/{customer_id}/offers"): (_OFFERS, "list_customer_offers"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

@@ -1,4 +1,5 @@
-"""PynamoDB items of the rewards catalogue (issue 15). They never leave the DAL."""
+"""PynamoDB items of the rewards catalogue, offers and coupons (issue 15). They never leave
+the DAL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.dal.models import DataTableModel
 
@@ -70,3 +72,60 @@ class RewardStockItem(DataTableModel):
     stock = NumberAttribute(null=True)
     redeemed_count = NumberAttribute(default=0)
     version = NumberAttribute(null=True)
+
+
+class OfferItem(DataTableModel):
+    """An offer (pk `T#{t}#OFFERS`, sk `OFFER#{id}`); decimals are kept as text."""
+
+    audit_resource = "offer"
+    entity = UnicodeAttribute(default="offer")
+    tenant_id = UnicodeAttribute()
+    offer_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    type = UnicodeAttribute()
+    points = NumberAttribute(null=True)
+    multiplier = UnicodeAttribute(null=True)
+    percent = UnicodeAttribute(null=True)
+    amount = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    gift = UnicodeAttribute(null=True)
+    coupon_days = NumberAttribute(null=True)
+    valid_from = UTCDateTimeAttribute(null=True)
+    valid_until = UTCDateTimeAttribute(null=True)
+    active = BooleanAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class CustomerCoupons(GlobalSecondaryIndex["CouponItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class CouponItem(DataTableModel):
+    """A coupon (pk `T#{t}#COUPON#{code}`, sk `COUPON`): created under the condition that
+    the code is new in the tenant, redeemed once under the condition that it is not yet.
+    On gsi1 under its customer, newest first."""
+
+    audit_resource = "coupon"
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    entity = UnicodeAttribute(default="coupon")
+    tenant_id = UnicodeAttribute()
+    code = UnicodeAttribute()
+    offer_id = UnicodeAttribute()
+    offer_type = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    campaign_id = UnicodeAttribute(null=True)
+    issued_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute(null=True)
+    redeemed_at = UTCDateTimeAttribute(null=True)
+    order_id = UnicodeAttribute(null=True)
+
+    by_customer = CustomerCoupons()

@@ -445,6 +445,7 @@ _PATH_RESOURCES = (
     "event_id",
     "tenant_id",
     "reward_id",
+    "offer_id",
 )
 MAX_RECORDED_IDS = 100
 

@@ -100,6 +100,15 @@ class RewardUnavailable(DomainError):
         self.reason = reason
 
 
+class CouponUnusable(DomainError):
+    """The coupon cannot be redeemed: `reason` is `expired` or `redeemed` (for another
+    order)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class IdempotencyKeyReused(DomainError):
     """An Idempotency-Key was sent again with a different request."""
 

@@ -269,13 +269,25 @@ class AccountChange:
         it until 30 days after it expires)."""
         return {expiry for expiry in self.touched_lots if self.before.lots.get(expiry, 0) <= 0}
 
-    def earn(self, points: int, interaction_id: str | None, reference: str | None = None) -> None:
+    def earn(
+        self,
+        points: int,
+        interaction_id: str | None,
+        reference: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         """Credit a new lot; a pending clawback is settled from it first."""
         if points <= 0:
             return
         self._add_lot(points)
         self._update(lifetime_earned=self._account.lifetime_earned + points)
-        self._entry(EntryType.EARN, points, interaction_id=interaction_id, reference=reference)
+        self._entry(
+            EntryType.EARN,
+            points,
+            interaction_id=interaction_id,
+            reference=reference,
+            reason=reason,
+        )
         settled = min(self._account.clawback_pending, points)
         if settled:
             self._take(settled, latest_first=True)

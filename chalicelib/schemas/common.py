@@ -81,6 +81,7 @@ class Problem(BaseModel):
     )
     reason: str | None = Field(
         None,
-        description="Why a reward cannot be redeemed now: inactive, not_yet_valid, "
-        "no_longer_valid or tier_too_low (409 reward-unavailable).",
+        description="Why a reward cannot be redeemed now (inactive, not_yet_valid, "
+        "no_longer_valid, tier_too_low: 409 reward-unavailable) or a coupon cannot "
+        "(expired, redeemed: 409 coupon-unusable).",
     )

@@ -147,6 +147,8 @@ _RESOURCE_ID_ATTRIBUTE = {
     "segment": "segment_id",
     "reward": "reward_id",
     "reward_redemption": "redemption_id",
+    "offer": "offer_id",
+    "coupon": "code",
 }
 
 
