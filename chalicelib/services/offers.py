@@ -11,7 +11,7 @@ either order of events shows the link on `GET /v1/coupons/{code}`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -196,8 +196,9 @@ def _refusal(tenant: TenantId, code: str, order_id: str, now: datetime) -> Calla
 
 def _redeem_with_points(
     tenant: TenantId, coupon: Coupon, order_id: str, actor: str, now: datetime
-) -> None:
-    """A bonus-points coupon: its points are credited in the transaction that redeems it."""
+) -> bool:
+    """A bonus-points coupon: its points are credited in the transaction that redeems it.
+    Answers False when it had been redeemed for this order already (a retry)."""
     offer = get_offer(tenant, coupon.offer_id)
     config = loyalty.loyalty_config(tenant)
     refused = _refusal(tenant, coupon.code, order_id, now)
@@ -212,7 +213,19 @@ def _redeem_with_points(
     try:
         loyalty.commit_account_change(tenant, coupon.customer_id, stage, config, actor, now)
     except _RedeemedForThisOrder:
-        return
+        return False
+    return True
+
+
+def _redeem_alone(tenant: TenantId, coupon: Coupon, order_id: str, now: datetime) -> bool:
+    """A discount or gift coupon: one conditioned update. Answers False when it had been
+    redeemed for this order already (a retry)."""
+    if repository.redeem_coupon(tenant, coupon, order_id, now):
+        return True
+    error = _refusal(tenant, coupon.code, order_id, now)(set())
+    if isinstance(error, _RedeemedForThisOrder):
+        return False
+    raise error
 
 
 def redeem_coupon(
@@ -226,7 +239,8 @@ def redeem_coupon(
 ) -> Coupon:
     """Mark the coupon redeemed for `order_id` (once: a retry with the same order answers
     the same coupon; another order is 409 `coupon-unusable`, as is an expired coupon). With
-    `customer_id`, the coupon must be that customer's (404 otherwise)."""
+    `customer_id`, the coupon must be that customer's (404 otherwise). A discount or gift
+    coupon takes two round trips: the read and the conditioned update."""
     moment = now or utc_now()
     coupon = _held_coupon(tenant, raw_code, holder)
     if customer_id is not None and coupon.customer_id != customer_id:
@@ -234,15 +248,12 @@ def redeem_coupon(
     if not coupon.check_redeemable(order_id, moment):
         return coupon
     if coupon.offer_type is OfferType.BONUS_POINTS:
-        _redeem_with_points(tenant, coupon, order_id, actor, moment)
-    elif not repository.redeem_coupon(tenant, coupon, order_id, moment):
-        error = _refusal(tenant, coupon.code, order_id, moment)(set())
-        if not isinstance(error, _RedeemedForThisOrder):
-            raise error
-    redeemed = repository.get_coupon(tenant, coupon.code)
-    if redeemed is None:
-        raise _coupon_not_found()
-    return redeemed
+        redeemed_now = _redeem_with_points(tenant, coupon, order_id, actor, moment)
+    else:
+        redeemed_now = _redeem_alone(tenant, coupon, order_id, moment)
+    if redeemed_now:
+        return replace(coupon, redeemed_at=moment, order_id=order_id)
+    return _held_coupon(tenant, coupon.code, holder)
 
 
 def list_customer_coupons(tenant: TenantId, customer_id: str, page: PageRequest) -> Page[Coupon]:
