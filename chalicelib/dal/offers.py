@@ -274,8 +274,8 @@ def list_customer_coupons(tenant: TenantId, customer_id: str, page: PageRequest)
     return Page([_to_coupon(item) for item in items], cursor)
 
 
-def customer_coupons(tenant: TenantId, customer_id: str, limit: int) -> list[Coupon]:
-    """The customer's newest `limit` coupons (a customer's offer list is made from them)."""
+def customer_coupons(tenant: TenantId, customer_id: str, limit: int | None) -> list[Coupon]:
+    """The customer's newest `limit` coupons (None: all of them, for its export)."""
     bound_settings()
     items = CouponItem.by_customer.query(
         keys.customer_coupons_pk(tenant, customer_id), scan_index_forward=False, limit=limit

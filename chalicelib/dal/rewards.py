@@ -81,7 +81,7 @@ def _to_reward(item: RewardItem) -> Reward:
     )
 
 
-def _to_redemption(item: RewardRedemptionItem) -> RewardRedemption:
+def redemption_from_item(item: RewardRedemptionItem) -> RewardRedemption:
     return RewardRedemption(
         id=item.redemption_id,
         customer_id=item.customer_id,
@@ -239,7 +239,7 @@ def get_redemption(
         )
     except RewardRedemptionItem.DoesNotExist:
         return None
-    return _to_redemption(item)
+    return redemption_from_item(item)
 
 
 def list_redemptions(
@@ -261,4 +261,4 @@ def list_redemptions(
             last_evaluated_key=start,
         ),
     )
-    return Page([_to_redemption(item) for item in items], cursor)
+    return Page([redemption_from_item(item) for item in items], cursor)

@@ -257,3 +257,20 @@ def test_readonly_keys_read_the_catalogue_but_do_not_change_it(
     # Then it read the catalogue, which is unchanged
     assert [r["id"] for r in listed.json["items"]] == [reward["id"]]
     assert _reward(tenant_a, reward["id"])["name"] == "Coffee mug"
+
+
+def test_the_export_holds_the_customers_redemptions_and_coupons(tenant_a: Api) -> None:
+    # Given a customer who redeemed a reward and holds a coupon
+    customer = _customer_with_points(tenant_a, 200)
+    reward = _create_reward(tenant_a)
+    redemption = _redeem(tenant_a, customer, reward["id"]).json
+    offer = tenant_a.post("/v1/offers", {"name": "Gift", "type": "gift", "gift": "Tote bag"})
+    coupon = tenant_a.post(f"/v1/offers/{offer.json['id']}/coupons", {"customer_id": customer})
+
+    # When the customer's data is exported
+    export = tenant_a.get(f"/v1/customers/{customer}/export")
+
+    # Then both are in it
+    assert export.status == 200, export.text
+    assert [r["id"] for r in export.json["reward_redemptions"]] == [redemption["id"]]
+    assert [c["code"] for c in export.json["coupons"]] == [coupon.json["code"]]
