@@ -274,3 +274,33 @@ def test_the_export_holds_the_customers_redemptions_and_coupons(tenant_a: Api) -
     assert export.status == 200, export.text
     assert [r["id"] for r in export.json["reward_redemptions"]] == [redemption["id"]]
     assert [c["code"] for c in export.json["coupons"]] == [coupon.json["code"]]
+
+
+def test_a_redemption_and_a_coupon_show_in_the_audit_trail(tenant_a: Api, streams: Any) -> None:
+    from chalicelib.dal import audit as trail
+    from chalicelib.domain.audit import EntryKind
+
+    # Given a redemption and a redeemed coupon
+    customer = _customer_with_points(tenant_a, 200)
+    reward = _create_reward(tenant_a)
+    redemption = _redeem(tenant_a, customer, reward["id"]).json
+    offer = tenant_a.post("/v1/offers", {"name": "Gift", "type": "gift", "gift": "Tote bag"})
+    code = tenant_a.post(f"/v1/offers/{offer.json['id']}/coupons", {"customer_id": customer})
+    tenant_a.post(f"/v1/coupons/{code.json['code']}/redeem", {"order_id": "o-1"})
+
+    # When the streams have run
+    streams.drain()
+
+    # Then the changes are recorded by resource, naming the customer where there is one
+    now = utc_now()
+    tenant = tenant_id(tenant_a.tenant_id)
+    entries = trail.entries_between(tenant, now - timedelta(hours=1), now).values()
+    changes = {
+        (e.resource_type, e.resource_ids, e.customer_ids, e.action)
+        for e in entries
+        if e.kind is EntryKind.CHANGE
+    }
+    assert ("reward_redemption", (redemption["id"],), (customer,), "redeem_reward") in changes
+    assert ("reward", (reward["id"],), (), "redeem_reward") in changes
+    assert ("coupon", (code.json["code"],), (customer,), "redeem_coupon") in changes
+    assert ("offer", (offer.json["id"],), (), "create_offer") in changes
