@@ -33,6 +33,7 @@ BENCHMARKS = (
     "segments",
     "audit",
     "analytics",
+    "rewards",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"
 

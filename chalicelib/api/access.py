@@ -107,6 +107,29 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/tickets/{ticket_id}/comments"): RouteAccess(TICKET_READERS),
     ("POST", "/v1/tickets/{ticket_id}/rating"): RouteAccess(TICKET_USERS),
     ("GET", "/v1/tickets/{ticket_id}/events"): RouteAccess(TENANT_READERS),
+    # Rewards catalogue (issue 15): the merchant's people manage it (readonly keys read
+    # it); a customer token lists and redeems for its own customer only.
+    ("POST", "/v1/rewards"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/rewards"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/rewards/{reward_id}"): RouteAccess(TENANT_READERS),
+    ("PATCH", "/v1/rewards/{reward_id}"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/customers/{customer_id}/rewards"): RouteAccess(CUSTOMER_READERS),
+    ("GET", "/v1/customers/{customer_id}/rewards/available"): RouteAccess(CUSTOMER_READERS),
+    ("POST", "/v1/customers/{customer_id}/rewards/{reward_id}/redeem"): RouteAccess(
+        CUSTOMER_WRITERS
+    ),
+    # Offers and coupons (issue 15): the merchant's people manage offers and issue coupons;
+    # a coupon is checked and redeemed by the till (admin, staff) or by a customer token
+    # for its own customer's coupons only (enforced in the service: another's is 404).
+    ("POST", "/v1/offers"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/offers"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/offers/{offer_id}"): RouteAccess(TENANT_READERS),
+    ("PATCH", "/v1/offers/{offer_id}"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/offers/{offer_id}/coupons"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/coupons/{code}"): RouteAccess(CUSTOMER_READERS),
+    ("POST", "/v1/coupons/{code}/redeem"): RouteAccess(CUSTOMER_WRITERS),
+    ("GET", "/v1/customers/{customer_id}/coupons"): RouteAccess(CUSTOMER_READERS),
+    ("GET", "/v1/customers/{customer_id}/offers"): RouteAccess(CUSTOMER_READERS),
     # Analytics: tenant-wide figures, for the merchant's people (as segment reads), not
     # for customer tokens, which act for one customer.
     ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),

@@ -42,6 +42,12 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
     errors.InvalidInput: ProblemKind(422, "validation-error", "Validation failed"),
     errors.InvalidValue: ProblemKind(422, "invalid-value", "Value cannot be stored"),
     errors.InsufficientPoints: ProblemKind(409, "insufficient-points", "Insufficient points"),
+    errors.OutOfStock: ProblemKind(409, "out-of-stock", "Out of stock"),
+    errors.RedemptionLimitReached: ProblemKind(
+        409, "redemption-limit-reached", "Redemption limit reached"
+    ),
+    errors.RewardUnavailable: ProblemKind(409, "reward-unavailable", "Reward not available"),
+    errors.CouponUnusable: ProblemKind(409, "coupon-unusable", "Coupon cannot be redeemed"),
     errors.IdempotencyKeyReused: ProblemKind(
         422, "idempotency-key-reused", "Idempotency key reused"
     ),
@@ -111,6 +117,8 @@ def _extensions(error: errors.DomainError) -> dict[str, Any]:
         return {"quota": error.quota}
     if isinstance(error, errors.PurchaseCapExceeded):
         return {"cap": error.cap, "limit": str(error.limit)}
+    if isinstance(error, errors.RewardUnavailable | errors.CouponUnusable):
+        return {"reason": error.reason}
     if isinstance(error, errors.IllegalTransition):
         return {"status_now": error.from_status, "allowed_transitions": error.allowed}
     return {}

@@ -29,6 +29,8 @@ _ANALYTICS = "chalicelib.api.analytics"
 _CUSTOMER_TOKENS = "chalicelib.api.customer_tokens"
 _DUPLICATES = "chalicelib.api.duplicates"
 _EXPORTS = "chalicelib.api.exports"
+_REWARDS = "chalicelib.api.rewards"
+_OFFERS = "chalicelib.api.offers"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -80,6 +82,28 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/analytics/cohorts"): (_ANALYTICS, "get_cohorts"),
     ("GET", "/v1/customers/export"): (_EXPORTS, "export_customers"),
     ("GET", "/v1/segments/{segment_id}/export"): (_EXPORTS, "export_segment"),
+    ("POST", "/v1/rewards"): (_REWARDS, "create_reward"),
+    ("GET", "/v1/rewards"): (_REWARDS, "list_rewards"),
+    ("GET", "/v1/rewards/{reward_id}"): (_REWARDS, "get_reward"),
+    ("PATCH", "/v1/rewards/{reward_id}"): (_REWARDS, "update_reward"),
+    ("GET", "/v1/customers/{customer_id}/rewards"): (_REWARDS, "list_customer_redemptions"),
+    ("GET", "/v1/customers/{customer_id}/rewards/available"): (
+        _REWARDS,
+        "list_available_rewards",
+    ),
+    ("POST", "/v1/customers/{customer_id}/rewards/{reward_id}/redeem"): (
+        _REWARDS,
+        "redeem_reward",
+    ),
+    ("POST", "/v1/offers"): (_OFFERS, "create_offer"),
+    ("GET", "/v1/offers"): (_OFFERS, "list_offers"),
+    ("GET", "/v1/offers/{offer_id}"): (_OFFERS, "get_offer"),
+    ("PATCH", "/v1/offers/{offer_id}"): (_OFFERS, "update_offer"),
+    ("POST", "/v1/offers/{offer_id}/coupons"): (_OFFERS, "issue_coupon"),
+    ("GET", "/v1/coupons/{code}"): (_OFFERS, "check_coupon"),
+    ("POST", "/v1/coupons/{code}/redeem"): (_OFFERS, "redeem_coupon"),
+    ("GET", "/v1/customers/{customer_id}/coupons"): (_OFFERS, "list_customer_coupons"),
+    ("GET", "/v1/customers/{customer_id}/offers"): (_OFFERS, "list_customer_offers"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

@@ -96,6 +96,54 @@ def idempotency_scope(tenant: TenantId, operation: str) -> str:
     return f"{_tenant_prefix(tenant)}#{operation}"
 
 
+# Rewards catalogue (issue 15). The catalogue is one partition per tenant; a customer's
+# redemptions and per-reward counts sit in its partition under `LOYALTY#`, which sorts
+# between `LOT#` and `POINTS`: outside the ranges a metrics refresh reads.
+
+REWARD_PREFIX = "REWARD#"
+REWARD_REDEMPTION_PREFIX = "LOYALTY#REDEMPTION#"
+
+
+def rewards_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#REWARDS"
+
+
+def reward_sk(reward_id: str) -> str:
+    return f"{REWARD_PREFIX}{reward_id}"
+
+
+def reward_redemption_sk(redemption_id: str) -> str:
+    return f"{REWARD_REDEMPTION_PREFIX}{redemption_id}"
+
+
+def reward_count_sk(reward_id: str) -> str:
+    return f"LOYALTY#REWARDCOUNT#{reward_id}"
+
+
+# Offers and coupons (issue 15). Offers are one partition per tenant; a coupon is its own
+# item keyed by its code (so a code is unique within the tenant), listed on gsi1 under its
+# customer.
+
+OFFER_PREFIX = "OFFER#"
+COUPON_SK = "COUPON"
+
+
+def offers_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#OFFERS"
+
+
+def offer_sk(offer_id: str) -> str:
+    return f"{OFFER_PREFIX}{offer_id}"
+
+
+def coupon_pk(tenant: TenantId, code: str) -> str:
+    return f"{_tenant_prefix(tenant)}#COUPON#{code}"
+
+
+def customer_coupons_pk(tenant: TenantId, customer_id: str) -> str:
+    return f"{customer_pk(tenant, customer_id)}#COUPONS"
+
+
 # Service tickets. The ticket and its comments share a partition; a full copy of the
 # ticket and its events live in the customer's partition (the customer's item collection).
 

@@ -4,7 +4,7 @@ and order claims. See docs/data-model.md for the keys and access patterns."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -67,6 +67,18 @@ class DailyPurchaseTally:
         return int(value * AMOUNT_UNITS_PER_CURRENCY_UNIT)
 
 
+@dataclass(frozen=True)
+class ConditionedPart:
+    """Writes another feature adds to a points transaction (a reward's stock, say): `add`
+    puts them into the transaction under labels starting with `label`, and `refused`
+    answers the error to raise when one of their conditions fails (given the labels of
+    those that failed)."""
+
+    label: str
+    add: Callable[[LabelledTransaction], None]
+    refused: Callable[[set[str]], Exception]
+
+
 @dataclass
 class LoyaltyWrite:
     """Everything one request changes for one customer, committed in one transaction."""
@@ -81,6 +93,7 @@ class LoyaltyWrite:
     new_order: Order | None = None
     updated_order: Order | None = None
     purchase_tally: DailyPurchaseTally | None = None
+    parts: Sequence[ConditionedPart] = ()
 
 
 # Conversions between items and domain objects.
@@ -415,6 +428,8 @@ def _build(tenant: TenantId, write: LoyaltyWrite) -> LabelledTransaction:
         transaction.put(_ORDER_UPDATE, _order_item(tenant, write.updated_order))
     if write.purchase_tally is not None:
         _add_to_tally(transaction, tenant, customer, write.purchase_tally)
+    for part in write.parts:
+        part.add(transaction)
     return transaction
 
 
@@ -482,6 +497,10 @@ def commit(tenant: TenantId, write: LoyaltyWrite) -> list[LedgerEntry]:
                 f"the customer's purchases recorded with app credentials today would exceed "
                 f"{limit}",
             ) from error
+        for part in write.parts:
+            failed = {label for label in labels if label.startswith(part.label)}
+            if failed:
+                raise part.refused(failed) from error
         raise ConcurrentModification("the points account changed; retry") from error
     version = (write.account_before.version if write.account_before else 0) + 1
     return [

@@ -36,6 +36,8 @@ from chalicelib.dal.models import (
     TicketCommentItem,
     TicketEventItem,
 )
+from chalicelib.dal.rewards import redemption_from_item
+from chalicelib.dal.rewards_models import RewardRedemptionItem
 from chalicelib.dal.segments import segment_state_from_plain
 from chalicelib.dal.tickets import comment_from_item, ticket_event_from_item, ticket_from_item
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
@@ -51,6 +53,7 @@ from chalicelib.domain.privacy import (
     anonymised_ticket,
     is_anonymised,
 )
+from chalicelib.domain.rewards import RewardRedemption
 from chalicelib.domain.segments import SegmentState
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tickets import Comment, Ticket, TicketChange, TicketEvent
@@ -74,6 +77,7 @@ class CustomerHoldings:
     tickets: list[Ticket] = field(default_factory=list)
     ticket_events: list[TicketEvent] = field(default_factory=list)
     erasure: Erasure | None = None
+    reward_redemptions: list[RewardRedemption] = field(default_factory=list)
     # The ticket subject each event item copied (events are not read back with it).
     event_subjects: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -162,6 +166,9 @@ _READERS: dict[str, Callable[[CustomerHoldings, dict[str, Any]], None]] = {
     ),
     "ticket_event": lambda h, raw: _read_event(h, TicketEventItem.from_raw_data(raw)),
     "erasure": lambda h, raw: setattr(h, "erasure", _to_erasure(ErasureItem.from_raw_data(raw))),
+    "reward_redemption": lambda h, raw: h.reward_redemptions.append(
+        redemption_from_item(RewardRedemptionItem.from_raw_data(raw))
+    ),
 }
 
 

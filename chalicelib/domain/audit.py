@@ -450,6 +450,8 @@ _PATH_RESOURCES = (
     "event_id",
     "tenant_id",
     "pair_id",
+    "reward_id",
+    "offer_id",
 )
 MAX_RECORDED_IDS = 100
 

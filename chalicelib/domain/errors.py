@@ -83,6 +83,32 @@ class InsufficientPoints(DomainError):
     """A redemption or deduction asks for more points than are available."""
 
 
+class OutOfStock(DomainError):
+    """The reward's stock is spent."""
+
+
+class RedemptionLimitReached(DomainError):
+    """The customer has redeemed the reward as often as its per-customer limit allows."""
+
+
+class RewardUnavailable(DomainError):
+    """The reward cannot be redeemed now (inactive, outside its validity, or the
+    customer's tier is below the one it requires); `reason` says which."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class CouponUnusable(DomainError):
+    """The coupon cannot be redeemed: `reason` is `expired` or `redeemed` (for another
+    order)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class IdempotencyKeyReused(DomainError):
     """An Idempotency-Key was sent again with a different request."""
 

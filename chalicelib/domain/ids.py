@@ -73,6 +73,32 @@ def new_audit_entry_id() -> str:
     return f"aud_{_ulid()}"
 
 
+REWARD_ID_PATTERN = re.compile(r"^rwd_[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def new_reward_id() -> str:
+    return f"rwd_{_ulid()}"
+
+
+def is_reward_id(value: str) -> bool:
+    return bool(REWARD_ID_PATTERN.match(value))
+
+
+def new_reward_redemption_id() -> str:
+    return f"rdm_{_ulid()}"
+
+
+OFFER_ID_PATTERN = re.compile(r"^off_[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def new_offer_id() -> str:
+    return f"off_{_ulid()}"
+
+
+def is_offer_id(value: str) -> bool:
+    return bool(OFFER_ID_PATTERN.match(value))
+
+
 def derived_id(prefix: str, seed: str) -> str:
     """An id that always follows from `seed` (for writes that must be idempotent), in the
     same alphabet and length as the time-sortable ones."""

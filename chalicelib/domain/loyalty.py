@@ -37,6 +37,7 @@ class EntryType(StrEnum):
     EXPIRE = "expire"
     REVERSE = "reverse"
     TIER_CHANGE = "tier_change"
+    REWARD = "reward"
 
 
 @dataclass(frozen=True)
@@ -268,13 +269,25 @@ class AccountChange:
         it until 30 days after it expires)."""
         return {expiry for expiry in self.touched_lots if self.before.lots.get(expiry, 0) <= 0}
 
-    def earn(self, points: int, interaction_id: str | None, reference: str | None = None) -> None:
+    def earn(
+        self,
+        points: int,
+        interaction_id: str | None,
+        reference: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         """Credit a new lot; a pending clawback is settled from it first."""
         if points <= 0:
             return
         self._add_lot(points)
         self._update(lifetime_earned=self._account.lifetime_earned + points)
-        self._entry(EntryType.EARN, points, interaction_id=interaction_id, reference=reference)
+        self._entry(
+            EntryType.EARN,
+            points,
+            interaction_id=interaction_id,
+            reference=reference,
+            reason=reason,
+        )
         settled = min(self._account.clawback_pending, points)
         if settled:
             self._take(settled, latest_first=True)
@@ -308,13 +321,20 @@ class AccountChange:
         )
         return taken
 
-    def redeem(self, points: int, reason: str, reference: str | None) -> None:
+    def redeem(
+        self,
+        points: int,
+        reason: str,
+        reference: str | None,
+        kind: EntryType = EntryType.REDEEM,
+    ) -> None:
+        """Spend points (a `redeem` entry, or `reward` for a catalogue reward)."""
         available = self.available()
         if points > available:
             raise InsufficientPoints(f"{points} points asked, {available} available")
         self._take(points)
         self._update(redeemed=self._account.redeemed + points)
-        self._entry(EntryType.REDEEM, -points, reason=reason, reference=reference)
+        self._entry(kind, -points, reason=reason, reference=reference)
 
     def adjust(self, points: int, reason: str, reference: str | None) -> None:
         """A manual correction: positive adds a lot, negative deducts like a redemption."""

@@ -52,7 +52,7 @@ class InteractionRecord(BaseModel):
 
 class LedgerEntryRecord(BaseModel):
     id: str = Field(description="Position in the customer's ledger (sorts chronologically).")
-    type: str = Field(description="earn, redeem, adjust, expire, reverse or tier_change.")
+    type: str = Field(description="earn, redeem, reward, adjust, expire, reverse or tier_change.")
     points: int = Field(description="Signed: credits positive, debits negative.")
     balance_after: int
     at: datetime

@@ -20,6 +20,8 @@ from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.interactions import Interaction
 from chalicelib.domain.loyalty import LedgerEntry, PointsAccount
+from chalicelib.domain.offers import Coupon
+from chalicelib.domain.rewards import RewardRedemption
 from chalicelib.domain.segments import SegmentState
 from chalicelib.domain.tickets import Comment, Ticket, TicketEvent
 
@@ -83,3 +85,5 @@ class CustomerDossier:
     tickets: tuple[TicketRecord, ...]
     audit_entries: tuple[AuditEntry, ...]
     exported_at: datetime
+    reward_redemptions: tuple[RewardRedemption, ...] = ()
+    coupons: tuple[Coupon, ...] = ()

@@ -79,3 +79,9 @@ class Problem(BaseModel):
     allowed_transitions: list[str] | None = Field(
         None, description="The statuses the ticket may move to now (409 transition)."
     )
+    reason: str | None = Field(
+        None,
+        description="Why a reward cannot be redeemed now (inactive, not_yet_valid, "
+        "no_longer_valid, tier_too_low: 409 reward-unavailable) or a coupon cannot "
+        "(expired, redeemed: 409 coupon-unusable).",
+    )

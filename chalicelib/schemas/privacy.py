@@ -8,8 +8,10 @@ from pydantic import BaseModel, Field
 
 from chalicelib.domain.outcomes import InteractionRecord, LedgerEntryRecord
 from chalicelib.domain.privacy import CustomerDossier, TicketRecord
+from chalicelib.domain.rewards import RewardRedemptionRecord
 from chalicelib.schemas.audit import AuditEntryOut
 from chalicelib.schemas.customers import CustomerOut
+from chalicelib.schemas.offers import CouponOut
 from chalicelib.schemas.segments import CustomerSegmentsOut
 from chalicelib.schemas.tickets import CommentOut, TicketEventOut, TicketOut
 
@@ -55,6 +57,10 @@ class CustomerExport(BaseModel):
     audit_entries: list[AuditEntryOut] = Field(
         description="The audit trail's entries about this customer's data, oldest first."
     )
+    reward_redemptions: list[RewardRedemptionRecord] = Field(
+        description="Rewards redeemed, oldest first."
+    )
+    coupons: list[CouponOut] = Field(description="Coupons issued to the customer, newest first.")
 
     @classmethod
     def of(cls, dossier: CustomerDossier) -> CustomerExport:
@@ -83,4 +89,6 @@ class CustomerExport(BaseModel):
             tickets=[TicketExport.of_record(record, now) for record in dossier.tickets],
             segments=CustomerSegmentsOut.of(dossier.customer.id, state),
             audit_entries=[AuditEntryOut.of(entry) for entry in dossier.audit_entries],
+            reward_redemptions=[RewardRedemptionRecord.of(r) for r in dossier.reward_redemptions],
+            coupons=[CouponOut.of(coupon, now) for coupon in dossier.coupons],
         )

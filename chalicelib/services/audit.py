@@ -149,6 +149,10 @@ _RESOURCE_ID_ATTRIBUTE = {
     "ticket_comment": "comment_id",
     "segment": "segment_id",
     "duplicate_pair": "pair_id",
+    "reward": "reward_id",
+    "reward_redemption": "redemption_id",
+    "offer": "offer_id",
+    "coupon": "code",
 }
 
 

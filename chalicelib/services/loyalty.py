@@ -262,20 +262,25 @@ def _capped_tally(
 
 
 def _stage_purchase(
+    tenant: TenantId,
     customer_id: str,
     draft: InteractionDraft,
     config: LoyaltyConfig,
     now: datetime,
     caps: AppPurchasesConfig | None,
 ) -> Callable[[AccountChange], StagedChange]:
+    from chalicelib.services.offers import boosted_points
+
     interaction_id = new_interaction_id()
     amount = draft.amount or Decimal(0)
     tally = _capped_tally(amount, caps, now)
 
     def stage(change: AccountChange) -> StagedChange:
-        points = purchase_points(amount, config, change.account.tier)
-        points += fixed_points(config, draft.type.value)
-        change.earn(points, interaction_id, reference=draft.order_id)
+        earned = purchase_points(amount, config, change.account.tier)
+        earned, offer = boosted_points(tenant, earned, draft.occurred_at or now)
+        points = earned + fixed_points(config, draft.type.value)
+        reason = f"offer {offer.id}: points x{offer.multiplier}" if offer else None
+        change.earn(points, interaction_id, reference=draft.order_id, reason=reason)
         change.record_spend(amount, (draft.occurred_at or now).date())
         change.upgrade_tier()
         interaction = _new_interaction(customer_id, draft, interaction_id, now, points)
@@ -362,7 +367,7 @@ def _prepare(
     draft = replace(draft, occurred_at=occurred_at)
     points = fixed_points(config, draft.type.value)
     if draft.type is InteractionType.PURCHASE:
-        return draft, _stage_purchase(customer_id, draft, config, now, caps)
+        return draft, _stage_purchase(tenant, customer_id, draft, config, now, caps)
     if draft.type is InteractionType.REFUND:
         return draft, _stage_refund(tenant, customer_id, draft, now)
     if points:

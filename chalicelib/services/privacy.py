@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime
 
+from chalicelib.dal import offers as offers_repository
 from chalicelib.dal import privacy as repository
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import ConcurrentModification, NotFound, PreconditionFailed
@@ -60,6 +61,8 @@ def export_customer(
         tickets=tickets,
         audit_entries=tuple(entries_about_customer(tenant, customer_id)),
         exported_at=now or utc_now(),
+        reward_redemptions=tuple(holdings.reward_redemptions),
+        coupons=tuple(offers_repository.customer_coupons(tenant, customer_id, None)),
     )
 
 

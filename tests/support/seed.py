@@ -10,10 +10,10 @@ from tests.support.api import Api
 
 
 def seed_one_of_each(tenant: Api) -> dict[str, str]:
-    """A customer with a purchase, a ticket with a comment, a segment, a spare staff key and
-    a duplicate candidate pair (a second profile of Ann, made by the stack's stream runner:
-    this waits until it is listed, so reads of it do not change under a test) of `tenant`;
-    answers their ids by path parameter name."""
+    """A customer with a purchase, a ticket with a comment, a segment, a spare staff key, a
+    duplicate candidate pair (a second profile of Ann, made by the stack's stream runner:
+    this waits until it is listed, so reads of it do not change under a test), a reward, an
+    offer and a coupon of `tenant`; answers their ids by path parameter name."""
     customer = tenant.create_customer(name="Ann Lee", email="ann@example.com", tags=["vip"])
     twin = tenant.create_customer(name="Ann Lee", email="ann+shop@example.com")
     purchase = {"type": "purchase", "amount": "80.00", "currency": "EUR", "order_id": "o-1"}
@@ -39,12 +39,21 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
     key = tenant.post("/v1/api-keys", {"role": "staff", "label": "spare"})
     assert key.status == 201, key.text
     _wait_until_listed(tenant, customer["id"], twin["id"])
+    reward = tenant.post("/v1/rewards", {"name": "Mug", "points_cost": 10, "stock": 5})
+    assert reward.status == 201, reward.text
+    offer = tenant.post("/v1/offers", {"name": "Ten off", "type": "discount", "percent": "10"})
+    assert offer.status == 201, offer.text
+    coupon = tenant.post(f"/v1/offers/{offer.json['id']}/coupons", {"customer_id": customer["id"]})
+    assert coupon.status == 201, coupon.text
     return {
         "customer_id": customer["id"],
         "ticket_id": ticket.json["id"],
         "segment_id": segment.json["id"],
         "key_id": key.json["id"],
         "pair_id": pair_id(customer["id"], twin["id"]),
+        "reward_id": reward.json["id"],
+        "offer_id": offer.json["id"],
+        "code": coupon.json["code"],
     }
 
 
