@@ -112,6 +112,14 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/timeseries"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/cohorts"): RouteAccess(TENANT_READERS),
+    # Campaigns (issue 15): admin and staff keys manage them; readonly keys read them.
+    ("POST", "/v1/campaigns"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/campaigns"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/campaigns/{campaign_id}"): RouteAccess(TENANT_READERS),
+    ("PATCH", "/v1/campaigns/{campaign_id}"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/campaigns/{campaign_id}/launch"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/campaigns/{campaign_id}/cancel"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/campaigns/{campaign_id}/results"): RouteAccess(TENANT_READERS),
 }
 
 

@@ -27,6 +27,7 @@ _AUDIT = "chalicelib.api.audit"
 _PRIVACY = "chalicelib.api.privacy"
 _ANALYTICS = "chalicelib.api.analytics"
 _CUSTOMER_TOKENS = "chalicelib.api.customer_tokens"
+_CAMPAIGNS = "chalicelib.api.campaigns"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -70,6 +71,13 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/analytics/summary"): (_ANALYTICS, "get_summary"),
     ("GET", "/v1/analytics/timeseries"): (_ANALYTICS, "get_timeseries"),
     ("GET", "/v1/analytics/cohorts"): (_ANALYTICS, "get_cohorts"),
+    ("POST", "/v1/campaigns"): (_CAMPAIGNS, "create_campaign"),
+    ("GET", "/v1/campaigns"): (_CAMPAIGNS, "list_campaigns"),
+    ("GET", "/v1/campaigns/{campaign_id}"): (_CAMPAIGNS, "get_campaign"),
+    ("PATCH", "/v1/campaigns/{campaign_id}"): (_CAMPAIGNS, "update_campaign"),
+    ("POST", "/v1/campaigns/{campaign_id}/launch"): (_CAMPAIGNS, "launch_campaign"),
+    ("POST", "/v1/campaigns/{campaign_id}/cancel"): (_CAMPAIGNS, "cancel_campaign"),
+    ("GET", "/v1/campaigns/{campaign_id}/results"): (_CAMPAIGNS, "get_campaign_results"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),
