@@ -86,7 +86,7 @@ def _progress_json(progress: Progress | None) -> str | None:
 
 def _to_item(tenant: TenantId, campaign: Campaign) -> CampaignItem:
     due = campaign.state in _ACTIVE and campaign.next_run_at is not None
-    return CampaignItem(
+    item = CampaignItem(
         pk=keys.campaigns_pk(tenant),
         sk=campaign.id,
         gsi1pk=keys.campaigns_due_pk(tenant) if due else None,
@@ -103,8 +103,10 @@ def _to_item(tenant: TenantId, campaign: Campaign) -> CampaignItem:
         runs=campaign.runs,
         created_at=campaign.created_at,
         updated_at=campaign.updated_at,
-        version=campaign.version or None,
     )
+    if campaign.version:
+        item.version = campaign.version
+    return item
 
 
 def _to_campaign(item: CampaignItem) -> Campaign:
