@@ -338,6 +338,9 @@ def is_trail_entry(item_keys: Mapping[str, Any]) -> bool:
 
 def audited_entities() -> dict[str, str]:
     """Each audited data-table item's `entity` and the resource type the trail names."""
+    from chalicelib.dal import campaign_models
+
+    del campaign_models  # imported for its models: they are DataTableModel subclasses
     audited = {}
     pending: list[type[DataTableModel]] = [DataTableModel]
     while pending:

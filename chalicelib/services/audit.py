@@ -145,6 +145,8 @@ _RESOURCE_ID_ATTRIBUTE = {
     "ticket": "ticket_id",
     "ticket_comment": "comment_id",
     "segment": "segment_id",
+    "campaign": "campaign_id",
+    "campaign_message": "campaign_id",
 }
 
 

@@ -7,7 +7,7 @@ from tests.support.api import Api
 
 
 def seed_one_of_each(tenant: Api) -> dict[str, str]:
-    """A customer with a purchase, a ticket with a comment, a segment and a spare staff key
+    """A customer with a purchase, a ticket with a comment, a segment, a campaign and a spare staff key
     of `tenant`; answers their ids by path parameter name."""
     customer = tenant.create_customer(name="Ann Lee", email="ann@example.com", tags=["vip"])
     purchase = {"type": "purchase", "amount": "80.00", "currency": "EUR", "order_id": "o-1"}
@@ -30,11 +30,23 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
         {"name": "VIPs", "rule": {"field": "tags", "op": "contains", "value": "vip"}},
     )
     assert segment.status == 201, segment.text
+    campaign = tenant.post(
+        "/v1/campaigns",
+        {
+            "name": "Welcome",
+            "audience": {"segment_id": segment.json["id"]},
+            "message": {"template": "Hi {{first_name}}"},
+            "channel": "email",
+            "schedule": {"kind": "now"},
+        },
+    )
+    assert campaign.status == 201, campaign.text
     key = tenant.post("/v1/api-keys", {"role": "staff", "label": "spare"})
     assert key.status == 201, key.text
     return {
         "customer_id": customer["id"],
         "ticket_id": ticket.json["id"],
         "segment_id": segment.json["id"],
+        "campaign_id": campaign.json["id"],
         "key_id": key.json["id"],
     }
