@@ -7,8 +7,8 @@ from tests.support.api import Api
 
 
 def seed_one_of_each(tenant: Api) -> dict[str, str]:
-    """A customer with a purchase, a ticket with a comment, a segment, a campaign and a spare staff key
-    of `tenant`; answers their ids by path parameter name."""
+    """A customer with a purchase, a ticket with a comment, a segment, a campaign and a
+    spare staff key of `tenant`; answers their ids by path parameter name."""
     customer = tenant.create_customer(name="Ann Lee", email="ann@example.com", tags=["vip"])
     purchase = {"type": "purchase", "amount": "80.00", "currency": "EUR", "order_id": "o-1"}
     assert tenant.post(f"/v1/customers/{customer['id']}/interactions", purchase).status == 201
