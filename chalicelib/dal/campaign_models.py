@@ -24,13 +24,26 @@ class CampaignsByDue(GlobalSecondaryIndex["CampaignItem"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class CampaignsByEntry(GlobalSecondaryIndex["CampaignItem"]):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class CampaignItem(DataTableModel):
     """A campaign (`T#{t}#CAMPAIGNS`, sk its id). Listed in gsi1 under
-    `T#{t}#CAMPAIGNS#DUE` / `{next_run_at}#{id}` while scheduled or running."""
+    `T#{t}#CAMPAIGNS#DUE` / `{next_run_at}#{id}` while scheduled or running with a run due,
+    and, while a `segment.entered` campaign runs, in gsi2 under
+    `T#{t}#CAMPAIGNS#ENTERED#{segment}` / `{id}`."""
 
     audit_resource = "campaign"
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
     entity = UnicodeAttribute(default="campaign")
     tenant_id = UnicodeAttribute()
     campaign_id = UnicodeAttribute()
@@ -45,6 +58,7 @@ class CampaignItem(DataTableModel):
     version = VersionAttribute()
 
     by_due = CampaignsByDue()
+    by_entry = CampaignsByEntry()
 
 
 class CampaignStatsItem(DataTableModel):

@@ -86,6 +86,11 @@ def _progress_json(progress: Progress | None) -> str | None:
 
 def _to_item(tenant: TenantId, campaign: Campaign) -> CampaignItem:
     due = campaign.state in _ACTIVE and campaign.next_run_at is not None
+    on_entry = (
+        campaign.state is CampaignState.RUNNING
+        and campaign.audience.trigger is TriggerKind.SEGMENT_ENTERED
+        and campaign.audience.trigger_segment_id is not None
+    )
     item = CampaignItem(
         pk=keys.campaigns_pk(tenant),
         sk=campaign.id,
@@ -93,6 +98,10 @@ def _to_item(tenant: TenantId, campaign: Campaign) -> CampaignItem:
         gsi1sk=f"{campaign.next_run_at.isoformat()}#{campaign.id}"
         if due and campaign.next_run_at
         else None,
+        gsi2pk=keys.campaigns_on_entry_pk(tenant, campaign.audience.trigger_segment_id or "")
+        if on_entry
+        else None,
+        gsi2sk=campaign.id if on_entry else None,
         tenant_id=tenant,
         campaign_id=campaign.id,
         name=campaign.name,
@@ -203,6 +212,15 @@ def due_campaigns(tenant: TenantId, now: datetime) -> list[Campaign]:
         for item in CampaignItem.by_due.query(
             keys.campaigns_due_pk(tenant), CampaignItem.gsi1sk <= f"{now.isoformat()}~"
         )
+    ]
+
+
+def campaigns_on_entry(tenant: TenantId, segment_id: str) -> list[Campaign]:
+    """The running campaigns triggered by entering `segment_id`: one Query of gsi2."""
+    bound_settings()
+    return [
+        _to_campaign(item)
+        for item in CampaignItem.by_entry.query(keys.campaigns_on_entry_pk(tenant, segment_id))
     ]
 
 

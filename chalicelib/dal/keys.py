@@ -303,6 +303,10 @@ def campaigns_due_pk(tenant: TenantId) -> str:
     return f"{_tenant_prefix(tenant)}#CAMPAIGNS#DUE"
 
 
+def campaigns_on_entry_pk(tenant: TenantId, segment_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#CAMPAIGNS#ENTERED#{segment_id}"
+
+
 def campaign_stats_pk(tenant: TenantId, campaign_id: str, shard: int) -> str:
     return f"{_tenant_prefix(tenant)}#CMPSTATS#{campaign_id}#{shard:02d}"
 

@@ -196,6 +196,12 @@ def require_editable(campaign: Campaign) -> None:
 
 
 def run_started(campaign: Campaign, now: datetime) -> Campaign:
+    """scheduled → running. A campaign triggered by events (no launch segment) then runs
+    until cancelled, with no run due."""
+    if campaign.audience.launch_segment() is None:
+        return _replace(
+            campaign, state=CampaignState.RUNNING, next_run_at=None, progress=None, updated_at=now
+        )
     run_at = campaign.next_run_at or now
     return _replace(
         campaign, state=CampaignState.RUNNING, progress=Progress(run_at=run_at), updated_at=now

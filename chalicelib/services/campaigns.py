@@ -264,6 +264,20 @@ def _send(
 # Reactions to the data stream (chalicelib.streams.campaigns).
 
 
+def on_segment_entered(
+    tenant: TenantId, segment_id: str, customer_id: str, occurred_at: datetime
+) -> None:
+    """A `segment.entered` event: one message from each running campaign triggered by that
+    segment, named by the event's time (a redelivered event records nothing new)."""
+    campaigns = repository.campaigns_on_entry(tenant, segment_id)
+    if not campaigns:
+        return
+    config = get_tenant_config(tenant).campaigns
+    now = utc_now()
+    for campaign in campaigns:
+        send_to(tenant, campaign, [customer_id], occurred_at, now, config)
+
+
 def record_delivery(tenant: TenantId, customer_id: str, detail: Mapping[str, Any]) -> None:
     """A campaign message event was delivered: the message's `delivered_at` and the
     `delivered` counter, once."""

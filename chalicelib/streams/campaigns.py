@@ -37,6 +37,8 @@ def react(record: DynamoDBRecord, image: ItemImage, raw: dict[str, Any]) -> bool
         return False
     if image.entity == "segment_event":
         _message_delivered(record, raw)
+        if record.event_name is DynamoDBRecordEventName.INSERT:
+            _segment_entered(raw)
     elif (
         isinstance(image, InteractionImage)
         and image.type == "purchase"
@@ -57,6 +59,18 @@ def _message_delivered(record: DynamoDBRecord, raw: dict[str, Any]) -> None:
     customer = raw.get("customer_id")
     if isinstance(detail, dict) and isinstance(customer, str):
         record_delivery(tenant_id(str(raw["tenant_id"])), customer, detail)
+
+
+def _segment_entered(raw: dict[str, Any]) -> None:
+    from datetime import datetime
+
+    from chalicelib.services.campaigns import on_segment_entered
+
+    segment, customer = raw.get("segment_id"), raw.get("customer_id")
+    if raw.get("type") != "segment.entered" or not segment or not customer:
+        return
+    occurred = datetime.fromisoformat(str(raw["occurred_at"]))
+    on_segment_entered(tenant_id(str(raw["tenant_id"])), str(segment), str(customer), occurred)
 
 
 def _purchase(image: InteractionImage) -> None:

@@ -310,3 +310,38 @@ def test_a_holdout_member_is_recorded_not_sent(tenant_a: Api, streams: LocalStre
     results = _results(tenant_a, campaign)
     held = sum(in_holdout(campaign, c, 50) for c in customers)
     assert (results["held_out"], results["sent"]) == (held, len(customers) - held)
+
+
+def test_a_segment_entered_campaign_messages_each_customer_that_enters(
+    tenant_a: Api, streams: LocalStreamRunner, receiver: Receiver
+) -> None:
+    # Given a running campaign triggered by entering lifecycle:new
+    _configure(tenant_a, url=receiver.url)
+    campaign = _create(
+        tenant_a,
+        audience={"trigger": {"kind": "segment.entered", "segment_id": "lifecycle:new"}},
+        message={"template": "Thanks for your first order, {{first_name}}"},
+    )["id"]
+    tenant_a.post(f"/v1/campaigns/{campaign}/launch")
+    _run_job()
+    assert tenant_a.get(f"/v1/campaigns/{campaign}").json["state"] == "running"
+    ann = tenant_a.create_customer(name="Ann", consent={"email_marketing": True})["id"]
+    streams.drain()
+    assert _messages(tenant_a, ann) == []
+    # When Ann's first purchase moves her into lifecycle:new, and the streams run twice
+    bought = tenant_a.post(
+        f"/v1/customers/{ann}/interactions",
+        {"type": "purchase", "amount": "15", "currency": "EUR", "order_id": "t-1"},
+    )
+    assert bought.status == 201
+    streams.drain()
+    streams.drain()
+    # Then she got exactly one message from the campaign, and the purchase that caused it
+    # is not its conversion
+    sent = [json.loads(d["body"]) for d in receiver.received if b"campaign.message" in d["body"]]
+    assert [(m["customer_id"], m["detail"]["message"]) for m in sent] == [
+        (ann, "Thanks for your first order, Ann")
+    ]
+    assert [m["status"] for m in _messages(tenant_a, ann)] == ["sent"]
+    results = _results(tenant_a, campaign)
+    assert (results["sent"], results["delivered"], results["conversions"]) == (1, 1, 0)
