@@ -83,6 +83,7 @@ class CampaignMessageItem(DataTableModel):
     event_id = UnicodeAttribute(null=True)
     offer_id = UnicodeAttribute(null=True)
     delivered_at = UTCDateTimeAttribute(null=True)
+    counted_at = UTCDateTimeAttribute(null=True)
     detail = MapAttribute[str, str](null=True)
 
 

@@ -305,15 +305,15 @@ def _message_item(tenant: TenantId, message: Message, event_id: str | None) -> C
 def record_message(
     tenant: TenantId,
     message: Message,
-    counters: Mapping[str, int],
     cap: CapWindow | None = None,
     event: SegmentEvent | None = None,
 ) -> bool:
     """One transaction: the message on the customer's timeline (once per campaign run:
     `attribute_not_exists`), the cap window's counter (`ADD 1` on condition it is below the
-    cap: nothing is read first), the outbox event, and the campaign's counters. False when
-    this run already recorded the customer (a repeated page); OverCap when the window is
-    full (nothing written)."""
+    cap: nothing is read first) and the outbox event. The campaign's counters follow from
+    the data stream (`count_message`), so parallel sends share no item. False when this
+    run already recorded the customer (a repeated page); OverCap when the window is full
+    (nothing written)."""
     bound_settings()
 
     def build() -> LabelledTransaction:
@@ -337,7 +337,6 @@ def record_message(
             )
         if event is not None:
             event_repository.add_to(transaction, tenant, event)
-        _add_counters(transaction, tenant, message.campaign_id, message.customer_id, counters)
         return transaction
 
     try:
@@ -350,6 +349,52 @@ def record_message(
             raise OverCap() from failed
         raise
     return True
+
+
+def count_message(
+    tenant: TenantId,
+    customer_id: str,
+    message_sk: str,
+    campaign_id: str,
+    status: str,
+    counter: str,
+    at: datetime,
+) -> bool:
+    """The message's `counted_at` (condition: not yet set, and the message stored with
+    the `status` the record shows) and its outcome's counter, in one transaction: a
+    redelivered stream record counts nothing again."""
+    bound_settings()
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        message = CampaignMessageItem(pk=keys.customer_pk(tenant, customer_id), sk=message_sk)
+        transaction.update(
+            "message",
+            message,
+            [CampaignMessageItem.counted_at.set(at)],
+            condition=(CampaignMessageItem.status == status)
+            & CampaignMessageItem.counted_at.does_not_exist(),
+        )
+        _add_counters(transaction, tenant, campaign_id, customer_id, {counter: 1})
+        return transaction
+
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed:
+        return False
+    return True
+
+
+def uncounted_message_status(tenant: TenantId, customer_id: str, message_sk: str) -> str | None:
+    """The stored status of a message not yet counted (None: gone, or counted)."""
+    bound_settings()
+    try:
+        item = CampaignMessageItem.get(
+            keys.customer_pk(tenant, customer_id), message_sk, consistent_read=True
+        )
+    except CampaignMessageItem.DoesNotExist:
+        return None
+    return None if item.counted_at is not None else item.status
 
 
 def messages_since(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from chalicelib.dal import campaigns as repository
@@ -37,11 +38,13 @@ from chalicelib.domain.segments import SegmentEvent
 from chalicelib.domain.tenancy import TenantId, TenantStatus
 from chalicelib.domain.tenant_config import CampaignsConfig
 from chalicelib.observability import logger
+from chalicelib.parallel import run_all
 from chalicelib.services.segment_events import publishes_events
 from chalicelib.services.tenant_config import get_tenant_config
 
 MESSAGE_EVENT = "campaign.message"
 RECIPIENTS_PER_PAGE = 100
+SEND_WORKERS = 16
 
 
 @dataclass(frozen=True)
@@ -192,35 +195,48 @@ def send_to(
     now: datetime,
     config: CampaignsConfig,
 ) -> None:
-    """One message per customer of this run (a customer already recorded by the run is
-    skipped, so a repeated page sends nothing twice): held out, refused by consent or the
-    frequency cap, or sent (the outbox event, when the tenant publishes events)."""
+    """One message per customer of this run, the page's customers on up to SEND_WORKERS
+    threads (each recipient's writes are one transaction on its own partition). A customer
+    the run already recorded is skipped, so a repeated page sends nothing twice."""
     profiles = repository.profiles(tenant, customer_ids)
     cap = FrequencyCap(config.max_messages_per_customer, config.frequency_window_hours)
     publishing = publishes_events(get_tenant_config(tenant))
-    for customer_id in customer_ids:
-        profile = profiles.get(customer_id)
-        if profile is None:
-            continue
-        message = Message(
-            campaign_id=campaign.id,
-            customer_id=customer_id,
-            channel=campaign.channel.value,
-            status="held_out",
-            run_at=run_at,
-            at=now,
-            offer_id=campaign.offer_id,
-        )
-        if rules.in_holdout(campaign.id, customer_id, campaign.holdout_percent):
-            repository.record_message(tenant, message, {"held_out": 1})
-            continue
-        consent_flag = rules.CONSENT_FOR_CHANNEL.get(campaign.channel)
-        if consent_flag is not None and not repository.consent_of(profile).get(consent_flag):
-            repository.record_message(
-                tenant, replace(message, status="no_consent"), {"skipped_consent": 1}
-            )
-            continue
-        _send(tenant, campaign, profile, message, cap, now, publishing)
+    tasks = [
+        partial(_message_one, tenant, campaign, profiles[customer_id], run_at, now, cap, publishing)
+        for customer_id in customer_ids
+        if customer_id in profiles
+    ]
+    run_all(tasks, SEND_WORKERS)
+
+
+def _message_one(
+    tenant: TenantId,
+    campaign: Campaign,
+    profile: Any,
+    run_at: datetime,
+    now: datetime,
+    cap: FrequencyCap,
+    publishing: bool,
+) -> None:
+    """Held out (recorded, not sent), refused by consent, or sent (within the cap)."""
+    customer_id = profile.customer_id
+    message = Message(
+        campaign_id=campaign.id,
+        customer_id=customer_id,
+        channel=campaign.channel.value,
+        status="held_out",
+        run_at=run_at,
+        at=now,
+        offer_id=campaign.offer_id,
+    )
+    if rules.in_holdout(campaign.id, customer_id, campaign.holdout_percent):
+        repository.record_message(tenant, message)
+        return
+    consent_flag = rules.CONSENT_FOR_CHANNEL.get(campaign.channel)
+    if consent_flag is not None and not repository.consent_of(profile).get(consent_flag):
+        repository.record_message(tenant, replace(message, status="no_consent"))
+        return
+    _send(tenant, campaign, profile, message, cap, now, publishing)
 
 
 def _send(
@@ -256,9 +272,9 @@ def _send(
     )
     sent = replace(message, status="sent", detail={"channel": campaign.channel.value})
     try:
-        repository.record_message(tenant, sent, {"sent": 1}, cap=window, event=event)
+        repository.record_message(tenant, sent, cap=window, event=event)
     except OverCap:
-        repository.record_message(tenant, replace(message, status="over_cap"), {"skipped_cap": 1})
+        repository.record_message(tenant, replace(message, status="over_cap"))
 
 
 # Reactions to the data stream (chalicelib.streams.campaigns).
@@ -276,6 +292,31 @@ def on_segment_entered(
     now = utc_now()
     for campaign in campaigns:
         send_to(tenant, campaign, [customer_id], occurred_at, now, config)
+
+
+COUNTER_FOR_STATUS = {
+    "sent": "sent",
+    "held_out": "held_out",
+    "no_consent": "skipped_consent",
+    "over_cap": "skipped_cap",
+}
+
+
+def record_message_outcome(
+    tenant: TenantId, customer_id: str, message_sk: str, campaign_id: str, status: str
+) -> None:
+    """A new campaign message item: its outcome's counter, once. The outcome counted is
+    the one stored (a record may show an image that a later write replaced)."""
+    while status in COUNTER_FOR_STATUS:
+        counter = COUNTER_FOR_STATUS[status]
+        if repository.count_message(
+            tenant, customer_id, message_sk, campaign_id, status, counter, utc_now()
+        ):
+            return
+        stored = repository.uncounted_message_status(tenant, customer_id, message_sk)
+        if stored is None or stored == status:
+            return
+        status = stored
 
 
 def record_delivery(tenant: TenantId, customer_id: str, detail: Mapping[str, Any]) -> None:

@@ -30,9 +30,11 @@ def _old_status(record: DynamoDBRecord) -> str | None:
 def react(record: DynamoDBRecord, image: ItemImage, raw: dict[str, Any]) -> bool:
     """Count what the record means for campaigns; True when the record is a campaign item
     (nothing else to do with it)."""
+    removed = record.event_name is DynamoDBRecordEventName.REMOVE
+    if image.entity == "campaign_message" and not removed and "counted_at" not in raw:
+        _message_recorded(raw)
     if image.entity in CAMPAIGN_ENTITIES:
         return True
-    removed = record.event_name is DynamoDBRecordEventName.REMOVE
     if removed:
         return False
     if image.entity == "segment_event":
@@ -46,6 +48,18 @@ def react(record: DynamoDBRecord, image: ItemImage, raw: dict[str, Any]) -> bool
     ):
         _purchase(image)
     return False
+
+
+def _message_recorded(raw: dict[str, Any]) -> None:
+    from chalicelib.services.campaigns import record_message_outcome
+
+    record_message_outcome(
+        tenant_id(str(raw["tenant_id"])),
+        str(raw["customer_id"]),
+        str(raw["sk"]),
+        str(raw["campaign_id"]),
+        str(raw["status"]),
+    )
 
 
 def _message_delivered(record: DynamoDBRecord, raw: dict[str, Any]) -> None:
