@@ -33,6 +33,7 @@ BENCHMARKS = (
     "segments",
     "audit",
     "analytics",
+    "campaigns",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"
 
