@@ -212,14 +212,16 @@ _LISTS_TENANTS = TableAccess(
 )
 
 
-def _keeps_segments(*indexes: str) -> TableAccess:
+def _keeps_segments(*indexes: str, batch_reads: bool = False) -> TableAccess:
     """Reads a customer's partition (consistent Query) and its segment state, commits the
     state with membership and count changes (transactions of put, delete and update)
     and, in the same transactions, the customer's analytics contribution (put) and the
-    counter shards (update), reads custom definitions; `indexes` for the jobs' own look-ups."""
+    counter shards (update), reads custom definitions; `indexes` for the jobs' own look-ups;
+    `batch_reads` for campaign sends, which read a page of profiles at once."""
     return TableAccess(
         DATA_TABLE,
         actions=(
+            *(("dynamodb:BatchGetItem",) if batch_reads else ()),
             "dynamodb:GetItem",
             "dynamodb:Query",
             "dynamodb:PutItem",
@@ -234,7 +236,16 @@ def _keeps_segments(*indexes: str) -> TableAccess:
 
 KEEP_CUSTOMERS_CURRENT = FunctionAccess(
     function="KeepCustomersCurrent",
-    tables=(_READS_TENANT_CONFIG, _keeps_segments()),
+    # gsi2 and batch reads: the campaigns a `segment.entered` event triggers, and the
+    # profile of the customer they message (chalicelib/streams/campaigns.py).
+    tables=(_READS_TENANT_CONFIG, _keeps_segments("gsi2", batch_reads=True)),
+)
+RUN_CAMPAIGNS = FunctionAccess(
+    function="RunCampaigns",
+    # The tenants and their configuration; per tenant the due campaigns (gsi1), the
+    # segment's membership pages, a page of profiles (batch), one transaction per recipient
+    # (message put, cap window update, outbox event put) and the campaign's cursor (put).
+    tables=(_LISTS_TENANTS, _keeps_segments("gsi1", batch_reads=True)),
 )
 DAILY_SEGMENTS = FunctionAccess(
     function="DailySegments",
@@ -362,6 +373,7 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         KEEP_CUSTOMERS_CURRENT,
         DAILY_SEGMENTS,
         SEGMENT_BACKFILLS,
+        RUN_CAMPAIGNS,
         DAILY_LOYALTY,
         RECORD_DATA_CHANGES,
         CHAIN_AUDIT_TRAIL,
