@@ -105,6 +105,22 @@ def _membership_query(params: dict[str, Any]) -> bool:
     return any("#SEG#" in str(value.get("S", "")) for value in values.values())
 
 
+def _read_membership_alone(tenant: Any) -> float:
+    """The baseline, in the same run: every membership page of the segment read (the
+    launch's reads alone), no profile read and no write."""
+    from chalicelib.dal.segments import list_members
+    from chalicelib.domain.paging import PageRequest
+    from chalicelib.services.campaigns import RECIPIENTS_PER_PAGE
+
+    started = time.perf_counter()
+    cursor = None
+    while True:
+        page = list_members(tenant, SEGMENT, PageRequest(RECIPIENTS_PER_PAGE, cursor))
+        cursor = page.next_cursor
+        if cursor is None:
+            return time.perf_counter() - started
+
+
 def run(context: Context) -> Section:
     """Launch to N members: calls by operation, invocations, throughput."""
     from chalicelib.domain.campaigns import CampaignState
@@ -131,6 +147,7 @@ def run(context: Context) -> Section:
                 report,
             )
     seconds = time.perf_counter() - started
+    baseline = _read_membership_alone(tenant)
     operations = Counter(call.operation for call in calls)
     membership = sum(1 for c in calls if c.operation == "Query" and _membership_query(c.params))
     pages = math.ceil(members / RECIPIENTS_PER_PAGE)
@@ -169,6 +186,10 @@ def run(context: Context) -> Section:
                     ],
                     ["invocations to complete", str(invocations)],
                     ["time to complete", f"{seconds:.1f} s ({rate:.0f} members/s)"],
+                    [
+                        "baseline: reading the membership pages alone (same run)",
+                        f"{baseline:.2f} s; launch / baseline {seconds / baseline:.0f}x",
+                    ],
                     [
                         "50,000 members, extrapolated",
                         f"{projected:.0f} s, {projected_invocations} invocation(s) of "
