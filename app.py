@@ -52,6 +52,10 @@ segment_backfills = app.schedule(Rate(1, unit=Rate.MINUTES), name="segment_backf
     deferred("chalicelib.jobs", "segment_backfills")
 )
 
+run_campaigns = app.schedule(Rate(1, unit=Rate.MINUTES), name="run_campaigns")(
+    deferred("chalicelib.jobs", "run_campaigns")
+)
+
 record_data_changes = app.on_dynamodb_record(
     stream_arn=stream_arn_placeholder("Data"),
     batch_size=AUDIT_CHANGES.settings.batch_size,

@@ -34,6 +34,7 @@ BENCHMARKS = (
     "audit",
     "analytics",
     "rewards",
+    "campaigns",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"
 

@@ -85,3 +85,13 @@ def _today() -> date:
     from chalicelib.domain.clock import utc_now
 
     return utc_now().date()
+
+
+@_as_system
+def run_campaigns(event: CloudWatchEvent) -> None:
+    """Every minute: start the campaigns that are due and continue the running ones, a page
+    of recipients at a time, from each campaign's saved cursor, within the time left."""
+    from chalicelib.domain.clock import utc_now
+    from chalicelib.services.campaigns import log_run, run_due_campaigns
+
+    log_run(run_due_campaigns(utc_now(), _deadline(event)))

@@ -236,8 +236,16 @@ def _keeps_segments(*indexes: str, batch_reads: bool = False) -> TableAccess:
 
 KEEP_CUSTOMERS_CURRENT = FunctionAccess(
     function="KeepCustomersCurrent",
-    # Duplicate detection (issue 16) also batch-gets the profiles it compares.
-    tables=(_READS_TENANT_CONFIG, _keeps_segments(batch_reads=True)),
+    # Duplicate detection (issue 16) also batch-gets the profiles it compares; gsi2: the
+    # campaigns a `segment.entered` event triggers (chalicelib/streams/campaigns.py).
+    tables=(_READS_TENANT_CONFIG, _keeps_segments("gsi2", batch_reads=True)),
+)
+RUN_CAMPAIGNS = FunctionAccess(
+    function="RunCampaigns",
+    # The tenants and their configuration; per tenant the due campaigns (gsi1), the
+    # segment's membership pages, a page of profiles (batch), one transaction per recipient
+    # (message put, cap window update, outbox event put) and the campaign's cursor (put).
+    tables=(_LISTS_TENANTS, _keeps_segments("gsi1", batch_reads=True)),
 )
 DAILY_SEGMENTS = FunctionAccess(
     function="DailySegments",
@@ -365,6 +373,7 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         KEEP_CUSTOMERS_CURRENT,
         DAILY_SEGMENTS,
         SEGMENT_BACKFILLS,
+        RUN_CAMPAIGNS,
         DAILY_LOYALTY,
         RECORD_DATA_CHANGES,
         CHAIN_AUDIT_TRAIL,

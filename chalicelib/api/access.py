@@ -142,6 +142,14 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     # CSV exports of many customers' personal data: admins only.
     ("GET", "/v1/customers/export"): RouteAccess(TENANT_ADMINS),
     ("GET", "/v1/segments/{segment_id}/export"): RouteAccess(TENANT_ADMINS),
+    # Campaigns (issue 15): admin and staff keys manage them; readonly keys read them.
+    ("POST", "/v1/campaigns"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/campaigns"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/campaigns/{campaign_id}"): RouteAccess(TENANT_READERS),
+    ("PATCH", "/v1/campaigns/{campaign_id}"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/campaigns/{campaign_id}/launch"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/campaigns/{campaign_id}/cancel"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/campaigns/{campaign_id}/results"): RouteAccess(TENANT_READERS),
 }
 
 

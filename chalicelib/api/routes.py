@@ -31,6 +31,7 @@ _DUPLICATES = "chalicelib.api.duplicates"
 _EXPORTS = "chalicelib.api.exports"
 _REWARDS = "chalicelib.api.rewards"
 _OFFERS = "chalicelib.api.offers"
+_CAMPAIGNS = "chalicelib.api.campaigns"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -104,6 +105,13 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/coupons/{code}/redeem"): (_OFFERS, "redeem_coupon"),
     ("GET", "/v1/customers/{customer_id}/coupons"): (_OFFERS, "list_customer_coupons"),
     ("GET", "/v1/customers/{customer_id}/offers"): (_OFFERS, "list_customer_offers"),
+    ("POST", "/v1/campaigns"): (_CAMPAIGNS, "create_campaign"),
+    ("GET", "/v1/campaigns"): (_CAMPAIGNS, "list_campaigns"),
+    ("GET", "/v1/campaigns/{campaign_id}"): (_CAMPAIGNS, "get_campaign"),
+    ("PATCH", "/v1/campaigns/{campaign_id}"): (_CAMPAIGNS, "update_campaign"),
+    ("POST", "/v1/campaigns/{campaign_id}/launch"): (_CAMPAIGNS, "launch_campaign"),
+    ("POST", "/v1/campaigns/{campaign_id}/cancel"): (_CAMPAIGNS, "cancel_campaign"),
+    ("GET", "/v1/campaigns/{campaign_id}/results"): (_CAMPAIGNS, "get_campaign_results"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

@@ -238,3 +238,9 @@ def get_contribution(tenant: TenantId, customer_id: str) -> StoredContribution:
         return StoredContribution(Contribution(), 0)
     document = json.loads(zlib.decompress(item.contribution))
     return StoredContribution(Contribution.from_json(document), int(item.version or 0))
+
+
+# Shared with the campaign counters (chalicelib.dal.campaigns), which work the same way.
+ExactNumber = _ExactNumber
+figures_of = _figures
+merge_figures = _merge

@@ -339,7 +339,7 @@ def is_trail_entry(item_keys: Mapping[str, Any]) -> bool:
 def audited_entities() -> dict[str, str]:
     """Each audited data-table item's `entity` and the resource type the trail names (the
     item modules outside `models` are imported here, so their models are found)."""
-    from chalicelib.dal import rewards_models  # noqa: F401
+    from chalicelib.dal import campaign_models, rewards_models  # noqa: F401
 
     audited = {}
     pending: list[type[DataTableModel]] = [DataTableModel]

@@ -370,3 +370,43 @@ def duplicate_rank(score: int) -> str:
 # partition (ticket events: TICKET_EVENT_PREFIX above).
 
 INTERACTION_PREFIX = "INT#"
+# Campaigns (issue 15). Campaign items share the tenant's campaigns partition; messages,
+# cap counters and conversion markers live in the recipient's partition between `LOT#` and
+# `POINTS`, outside the ranges a metrics refresh reads.
+
+CAMPAIGN_STATS_SHARDS = 16
+CAMPAIGN_STATS_SK = "STATS"
+CAMPAIGN_MESSAGE_PREFIX = "MSG#"
+CAMPAIGN_CAP_PREFIX = "MSGCAP#"
+CAMPAIGN_CONVERSION_PREFIX = "MSGCONV#"
+
+
+def campaigns_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#CAMPAIGNS"
+
+
+def campaigns_due_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#CAMPAIGNS#DUE"
+
+
+def campaigns_on_entry_pk(tenant: TenantId, segment_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#CAMPAIGNS#ENTERED#{segment_id}"
+
+
+def campaign_stats_pk(tenant: TenantId, campaign_id: str, shard: int) -> str:
+    return f"{_tenant_prefix(tenant)}#CMPSTATS#{campaign_id}#{shard:02d}"
+
+
+def campaign_message_sk(run_at_iso: str, campaign_id: str) -> str:
+    return f"{CAMPAIGN_MESSAGE_PREFIX}{run_at_iso}#{campaign_id}"
+
+
+def campaign_cap_sk(window_start_iso: str) -> str:
+    return f"{CAMPAIGN_CAP_PREFIX}{window_start_iso}"
+
+
+def campaign_conversion_sk(campaign_id: str, interaction_id: str | None = None) -> str:
+    """A campaign's converter marker (`MSGCONV#{campaign}`) or one purchase's
+    (`MSGCONV#{campaign}#{interaction}`)."""
+    suffix = f"#{interaction_id}" if interaction_id else ""
+    return f"{CAMPAIGN_CONVERSION_PREFIX}{campaign_id}{suffix}"

@@ -65,6 +65,13 @@ def new_segment_id() -> str:
     return f"seg_{_ulid()}"
 
 
+CAMPAIGN_ID_PATTERN = re.compile(r"^cmp_[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def new_campaign_id() -> str:
+    return f"cmp_{_ulid()}"
+
+
 def new_event_id() -> str:
     return f"evt_{_ulid()}"
 

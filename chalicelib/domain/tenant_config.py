@@ -151,6 +151,37 @@ class AppPurchasesConfig(_Section):
     max_daily_purchase_amount: Annotated[Decimal, Field(gt=0, le=10**12)] = Decimal(5000)
 
 
+class QuietHoursConfig(_Section):
+    """Campaign messages due between `start` and `end` (in `time_zone`; a window whose end
+    is before its start runs over midnight) wait until it ends."""
+
+    start: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "21:00"
+    end: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "08:00"
+    time_zone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone name, e.g. Europe/Berlin") from None
+        return zone
+
+
+class CampaignsConfig(_Section):
+    """Campaign delivery and measurement (issue 15)."""
+
+    quiet_hours: QuietHoursConfig | None = Field(
+        None, description="None (the default): campaign messages go out at any hour."
+    )
+    max_messages_per_customer: Annotated[int, Field(ge=1, le=1000)] = 3
+    frequency_window_hours: Annotated[int, Field(ge=1, le=24 * 31)] = 168
+    attribution_window_days: Annotated[int, Field(ge=1, le=90)] = 7
+
+
 class TenantConfig(_Section):
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig)
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
@@ -158,6 +189,7 @@ class TenantConfig(_Section):
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     app_purchases: AppPurchasesConfig = Field(default_factory=AppPurchasesConfig)
+    campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
     webhook_url: HttpUrl | None = Field(
         None,
         description="Receives signed segment events. Deployed: https to a public host only "

@@ -153,6 +153,8 @@ _RESOURCE_ID_ATTRIBUTE = {
     "reward_redemption": "redemption_id",
     "offer": "offer_id",
     "coupon": "code",
+    "campaign": "campaign_id",
+    "campaign_message": "campaign_id",
 }
 
 

@@ -30,7 +30,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.dal.keys import PROFILE_SK
 from chalicelib.domain.tenancy import TenantId, tenant_id
-from chalicelib.streams.records import SegmentEventImage, customer_change, parse_image
+from chalicelib.streams.records import (
+    ItemImage,
+    SegmentEventImage,
+    customer_change,
+    parse_image,
+)
 
 if TYPE_CHECKING:
     from chalicelib.services.segments import TenantRules
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
 CustomerKey = tuple[str, str]
 TenantRulesCache = dict[TenantId, "TenantRules"]
 Refresh = Callable[[TenantId, str], object]
+Reaction = Callable[[DynamoDBRecord, ItemImage, dict[str, Any]], bool]
+"""Another feature's reaction to a record; True when the record needs nothing more."""
 EventEnqueue = Callable[[TenantId, str], object]
 """Queues a pending event for the webhook queue's consumer: this consumer never makes an
 HTTP call, so its time per batch does not depend on any receiver."""
@@ -64,6 +71,7 @@ class DataStreamBatch:
     enqueue: EventEnqueue | None = None
     match: Refresh | None = None
     """Duplicate detection's refresh, run for records of a customer's profile item."""
+    react: Reaction | None = None
     done: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
     matched: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
 
@@ -74,6 +82,8 @@ class DataStreamBatch:
         removed = record.event_name is DynamoDBRecordEventName.REMOVE
         raw = stream.old_image if removed else stream.new_image
         image = parse_image(raw or stream.keys)
+        if self.react is not None and self.react(record, image, raw or {}):
+            return
         if isinstance(image, SegmentEventImage):
             if self.enqueue is not None and _newly_pending(record, image, removed):
                 self.enqueue(tenant_id(image.tenant_id), image.event_id)
@@ -111,11 +121,12 @@ def process_batch(
     refresh: Refresh,
     enqueue: EventEnqueue | None = None,
     match: Refresh | None = None,
+    react: Reaction | None = None,
 ) -> PartialItemFailureResponse:
     """Powertools' partial-batch processing: failed records are reported by sequence
     number, the rest count as done."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    batch = DataStreamBatch(refresh, enqueue, match)
+    batch = DataStreamBatch(refresh, enqueue, match, react)
     return process_partial_response(
         event=event,
         record_handler=batch.handle,
@@ -165,10 +176,13 @@ def keep_customers_current(event: Any) -> PartialItemFailureResponse:
     """The Chalice handler (registered in app.py): `event` is Chalice's DynamoDBEvent."""
     from chalicelib.dal.attribution import system_writer, writing_as
     from chalicelib.domain.clock import utc_now
+    from chalicelib.streams import campaigns
 
     raw = event.to_dict()
     context = getattr(event, "context", None)
     rules: TenantRulesCache = {}
     refresh = _service_refresh(utc_now().date(), rules)
     with writing_as(system_writer("keep_customers_current", event)):
-        return process_batch(raw, context, refresh, _service_enqueue, _service_match(rules))
+        return process_batch(
+            raw, context, refresh, _service_enqueue, _service_match(rules), campaigns.react
+        )

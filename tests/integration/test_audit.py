@@ -38,6 +38,7 @@ DUMMY = {
     "key_id": "key_01J00000000000000000000000",
     "event_id": "evt_01J00000000000000000000000",
     "pair_id": "dup_cus_01J00000000000000000000000_cus_01J00000000000000000000001",
+    "campaign_id": "cmp_01J00000000000000000000000",
     "asset": "swagger-ui.css",
 }
 UNAUDITED = {("GET", "/v1/openapi.json"), ("GET", "/docs"), ("GET", "/docs/{asset}")}

@@ -10,10 +10,11 @@ from tests.support.api import Api
 
 
 def seed_one_of_each(tenant: Api) -> dict[str, str]:
-    """A customer with a purchase, a ticket with a comment, a segment, a spare staff key, a
-    duplicate candidate pair (a second profile of Ann, made by the stack's stream runner:
-    this waits until it is listed, so reads of it do not change under a test), a reward, an
-    offer and a coupon of `tenant`; answers their ids by path parameter name."""
+    """A customer with a purchase, a ticket with a comment, a segment, a campaign, a spare
+    staff key, a duplicate candidate pair (a second profile of Ann, made by the stack's
+    stream runner: this waits until it is listed, so reads of it do not change under a
+    test), a reward, an offer and a coupon of `tenant`; answers their ids by path parameter
+    name."""
     customer = tenant.create_customer(name="Ann Lee", email="ann@example.com", tags=["vip"])
     twin = tenant.create_customer(name="Ann Lee", email="ann+shop@example.com")
     purchase = {"type": "purchase", "amount": "80.00", "currency": "EUR", "order_id": "o-1"}
@@ -36,6 +37,17 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
         {"name": "VIPs", "rule": {"field": "tags", "op": "contains", "value": "vip"}},
     )
     assert segment.status == 201, segment.text
+    campaign = tenant.post(
+        "/v1/campaigns",
+        {
+            "name": "Welcome",
+            "audience": {"segment_id": segment.json["id"]},
+            "message": {"template": "Hi {{first_name}}"},
+            "channel": "email",
+            "schedule": {"kind": "now"},
+        },
+    )
+    assert campaign.status == 201, campaign.text
     key = tenant.post("/v1/api-keys", {"role": "staff", "label": "spare"})
     assert key.status == 201, key.text
     _wait_until_listed(tenant, customer["id"], twin["id"])
@@ -49,6 +61,7 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
         "customer_id": customer["id"],
         "ticket_id": ticket.json["id"],
         "segment_id": segment.json["id"],
+        "campaign_id": campaign.json["id"],
         "key_id": key.json["id"],
         "pair_id": pair_id(customer["id"], twin["id"]),
         "reward_id": reward.json["id"],

@@ -1,0 +1,396 @@
+"""Campaigns: plain rules for their lifecycle, audience, message templates, holdout
+assignment, quiet hours, the frequency-cap window and the uplift of a campaign."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.errors import FieldIssue, IllegalTransition, InvalidInput
+
+
+class CampaignState(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    WEBHOOK = "webhook"
+
+
+CONSENT_FOR_CHANNEL: Mapping[Channel, str] = {
+    Channel.EMAIL: "email_marketing",
+    Channel.SMS: "sms_marketing",
+}
+"""The consent flag a channel needs. Push and webhook messages go to the tenant's own app
+integration; the consent map has no flag for them, so they need none."""
+
+
+class TriggerKind(StrEnum):
+    SEGMENT_ENTERED = "segment.entered"
+    BIRTHDAY = "birthday"
+    POINTS_EXPIRING = "points_expiring"
+    TIER_CHANGED = "tier_changed"
+    TICKET_RESOLVED = "ticket_resolved"
+
+
+SUPPORTED_TRIGGERS = frozenset({TriggerKind.SEGMENT_ENTERED, TriggerKind.BIRTHDAY})
+BIRTHDAY_SEGMENT = "birthday:this_month"
+
+
+class ScheduleKind(StrEnum):
+    NOW = "now"
+    AT = "at"
+    RECURRING = "recurring"
+
+
+class Every(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Either a segment's members at launch, or a trigger."""
+
+    segment_id: str | None = None
+    trigger: TriggerKind | None = None
+    trigger_segment_id: str | None = None
+
+    def launch_segment(self) -> str | None:
+        """The segment whose membership pages a run reads (birthday: the built-in
+        `birthday:this_month`); None for triggers that react to events one by one."""
+        if self.segment_id is not None:
+            return self.segment_id
+        if self.trigger is TriggerKind.BIRTHDAY:
+            return BIRTHDAY_SEGMENT
+        return None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    kind: ScheduleKind
+    at: datetime | None = None
+    every: Every | None = None
+    time_of_day: time | None = None
+    weekday: int | None = None
+    day_of_month: int | None = None
+
+    def first_run(self, now: datetime) -> datetime:
+        if self.kind is ScheduleKind.NOW:
+            return now
+        if self.kind is ScheduleKind.AT and self.at is not None:
+            return self.at.astimezone(UTC)
+        return self.next_after(now)
+
+    def next_after(self, after: datetime) -> datetime:
+        """The first recurrence strictly after `after` (UTC): daily at `time_of_day`,
+        weekly on `weekday` (0 = Monday), monthly on `day_of_month` (1-28)."""
+        at = self.time_of_day or time(0, 0)
+        day = after.astimezone(UTC).date()
+        for offset in range(0, 64):
+            candidate_day = day + timedelta(days=offset)
+            candidate = datetime.combine(candidate_day, at, tzinfo=UTC)
+            if candidate <= after:
+                continue
+            if self.every is Every.WEEKLY and candidate_day.weekday() != (self.weekday or 0):
+                continue
+            if self.every is Every.MONTHLY and candidate_day.day != (self.day_of_month or 1):
+                continue
+            return candidate
+        raise ValueError("a recurrence always falls within 64 days")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the current run stands: its start (which names its messages) and the
+    position in the audience's membership shards."""
+
+    run_at: datetime
+    shard: int = 0
+    after: str | None = None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    name: str
+    audience: Audience
+    channel: Channel
+    template: str
+    schedule: Schedule
+    holdout_percent: int
+    created_at: datetime
+    updated_at: datetime
+    state: CampaignState = CampaignState.DRAFT
+    offer_id: str | None = None
+    survey: Mapping[str, str] | None = None
+    next_run_at: datetime | None = None
+    progress: Progress | None = None
+    runs: int = 0
+    version: int = 0
+
+
+_LAUNCHABLE = frozenset({CampaignState.DRAFT})
+_CANCELLABLE = frozenset({CampaignState.DRAFT, CampaignState.SCHEDULED, CampaignState.RUNNING})
+_EDITABLE = frozenset({CampaignState.DRAFT, CampaignState.SCHEDULED})
+
+
+def _allowed(state: CampaignState) -> list[str]:
+    moves = []
+    if state in _LAUNCHABLE:
+        moves.append("launch")
+    if state in _CANCELLABLE:
+        moves.append("cancel")
+    return moves
+
+
+def launched(campaign: Campaign, now: datetime) -> Campaign:
+    """draft → scheduled (running at once when due now, so the next job run starts it)."""
+    if campaign.state not in _LAUNCHABLE:
+        raise IllegalTransition(
+            campaign.state.value,
+            "scheduled",
+            _allowed(campaign.state),
+            f"a {campaign.state.value} campaign cannot be launched",
+        )
+    first = campaign.schedule.first_run(now)
+    return _replace(campaign, state=CampaignState.SCHEDULED, next_run_at=first, updated_at=now)
+
+
+def cancelled(campaign: Campaign, now: datetime) -> Campaign:
+    if campaign.state not in _CANCELLABLE:
+        raise IllegalTransition(
+            campaign.state.value,
+            "cancelled",
+            _allowed(campaign.state),
+            f"a {campaign.state.value} campaign cannot be cancelled",
+        )
+    return _replace(
+        campaign, state=CampaignState.CANCELLED, next_run_at=None, progress=None, updated_at=now
+    )
+
+
+def require_editable(campaign: Campaign) -> None:
+    if campaign.state not in _EDITABLE:
+        raise IllegalTransition(
+            campaign.state.value,
+            campaign.state.value,
+            _allowed(campaign.state),
+            f"a {campaign.state.value} campaign cannot be changed",
+        )
+
+
+def run_started(campaign: Campaign, now: datetime) -> Campaign:
+    """scheduled → running. A campaign triggered by events (no launch segment) then runs
+    until cancelled, with no run due."""
+    if campaign.audience.launch_segment() is None:
+        return _replace(
+            campaign, state=CampaignState.RUNNING, next_run_at=None, progress=None, updated_at=now
+        )
+    run_at = campaign.next_run_at or now
+    return _replace(
+        campaign, state=CampaignState.RUNNING, progress=Progress(run_at=run_at), updated_at=now
+    )
+
+
+def run_finished(campaign: Campaign, now: datetime) -> Campaign:
+    """A one-off campaign completes; a recurring one waits for its next run; a trigger
+    campaign without a launch segment keeps running (its sends come from events)."""
+    runs = campaign.runs + 1
+    if campaign.schedule.kind is ScheduleKind.RECURRING:
+        after = max(now, campaign.progress.run_at if campaign.progress else now)
+        return _replace(
+            campaign,
+            state=CampaignState.SCHEDULED,
+            progress=None,
+            next_run_at=campaign.schedule.next_after(after),
+            runs=runs,
+            updated_at=now,
+        )
+    return _replace(
+        campaign,
+        state=CampaignState.COMPLETED,
+        progress=None,
+        next_run_at=None,
+        runs=runs,
+        updated_at=now,
+    )
+
+
+def _replace(campaign: Campaign, **changes: object) -> Campaign:
+    from dataclasses import replace
+
+    return replace(campaign, **changes)  # type: ignore[arg-type]
+
+
+# Message templates.
+
+TEMPLATE_FIELDS = frozenset(
+    {"first_name", "last_name", "name", "email", "phone", "external_id", "customer_id"}
+)
+"""The customer fields a template may name as `{{field}}`. Substitution is plain text
+replacement of these names: nothing in a template is evaluated."""
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+def template_fields(template: str) -> list[str]:
+    return [match.group(1) for match in _PLACEHOLDER.finditer(template)]
+
+
+def check_template(template: str, field_name: str = "message.template") -> None:
+    """Unknown `{{fields}}` and stray braces are refused at creation (422)."""
+    unknown = sorted({name for name in template_fields(template) if name not in TEMPLATE_FIELDS})
+    issues = [
+        FieldIssue(field_name, f"unknown field {{{{{name}}}}}", "unknown_field") for name in unknown
+    ]
+    leftover = _PLACEHOLDER.sub("", template)
+    if "{{" in leftover or "}}" in leftover:
+        issues.append(FieldIssue(field_name, "unbalanced '{{' or '}}'", "unbalanced"))
+    if issues:
+        raise InvalidInput(issues)
+
+
+def customer_fields(
+    customer_id: str, name: str | None, email: str | None, phone: str | None, external: str | None
+) -> dict[str, str]:
+    parts = (name or "").split(maxsplit=1)
+    return {
+        "customer_id": customer_id,
+        "name": name or "",
+        "first_name": parts[0] if parts else "",
+        "last_name": parts[1] if len(parts) > 1 else "",
+        "email": email or "",
+        "phone": phone or "",
+        "external_id": external or "",
+    }
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Each `{{field}}` replaced by the customer's value (empty when it has none)."""
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), ""), template)
+
+
+# Holdout.
+
+MAX_HOLDOUT_PERCENT = 50
+
+
+def in_holdout(campaign_id: str, customer_id: str, holdout_percent: int) -> bool:
+    """Deterministic: SHA-256 of (campaign, customer) as a number in [0, 1) below the
+    share. The same customer is always in the same group of one campaign, and groups of
+    different campaigns are independent."""
+    if holdout_percent <= 0:
+        return False
+    digest = hashlib.sha256(f"{campaign_id}:{customer_id}".encode()).digest()
+    position = int.from_bytes(digest[:8], "big") / 2**64
+    return position < holdout_percent / 100
+
+
+# Quiet hours and the frequency cap.
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time
+    time_zone: str = "UTC"
+
+    def ends_after(self, now: datetime) -> datetime | None:
+        """When quiet hours that hold at `now` end (UTC), or None when sending is allowed.
+        A window whose end is before its start runs over midnight."""
+        zone = ZoneInfo(self.time_zone)
+        local = now.astimezone(zone)
+        clock = local.time().replace(tzinfo=None)
+        if self.start == self.end:
+            return None
+        overnight = self.end < self.start
+        quiet = (
+            (clock >= self.start or clock < self.end)
+            if overnight
+            else (self.start <= clock < self.end)
+        )
+        if not quiet:
+            return None
+        end_day = local.date()
+        if overnight and clock >= self.start:
+            end_day += timedelta(days=1)
+        return datetime.combine(end_day, self.end, tzinfo=zone).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class FrequencyCap:
+    max_messages: int
+    window_hours: int
+
+    def window_of(self, now: datetime) -> str:
+        """The cap's window holding `now`: consecutive windows of `window_hours` from the
+        Unix epoch (the counter of a window is one item, so the cap is one conditioned
+        update; a window is fixed, not sliding)."""
+        seconds = self.window_hours * 3600
+        start = int(now.timestamp()) // seconds * seconds
+        return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def window_end(self, now: datetime) -> datetime:
+        seconds = self.window_hours * 3600
+        start = int(now.timestamp()) // seconds * seconds
+        return datetime.fromtimestamp(start + seconds, UTC)
+
+
+# Measurement.
+
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Uplift:
+    """Treatment minus holdout conversion rate, with its 95 % confidence interval."""
+
+    treatment_rate: float
+    holdout_rate: float
+    difference: float
+    low: float
+    high: float
+
+
+def uplift(
+    treatment_converted: int, treatment_size: int, holdout_converted: int, holdout_size: int
+) -> Uplift | None:
+    """Difference of two proportions with the Wald interval:
+    d = p_t - p_h, d ± 1.96 · sqrt(p_t(1-p_t)/n_t + p_h(1-p_h)/n_h). None without both
+    groups."""
+    if treatment_size <= 0 or holdout_size <= 0:
+        return None
+    p_t = treatment_converted / treatment_size
+    p_h = holdout_converted / holdout_size
+    error = math.sqrt(p_t * (1 - p_t) / treatment_size + p_h * (1 - p_h) / holdout_size)
+    difference = p_t - p_h
+    return Uplift(p_t, p_h, difference, difference - Z_95 * error, difference + Z_95 * error)
+
+
+@dataclass(frozen=True)
+class CampaignFigures:
+    """The campaign's counters (sums over their shards)."""
+
+    values: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def count(self, name: str) -> int:
+        return int(self.values.get(name, 0))
+
+    def amount(self, name: str) -> Decimal:
+        return self.values.get(name, Decimal(0))

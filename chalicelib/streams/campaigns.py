@@ -1,0 +1,98 @@
+"""The data stream's campaign reactions (issue 15), called by the data table consumer for
+each record: delivered campaign messages and purchases that convert are counted once each
+(every count sits behind a marker written in the same transaction, so redelivery counts
+nothing again). Campaign items in a customer's partition feed no metrics: the consumer
+skips its refresh for them."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+
+from chalicelib.domain.tenancy import tenant_id
+from chalicelib.streams.records import InteractionImage, ItemImage
+
+CAMPAIGN_ENTITIES = frozenset(
+    {"campaign_message", "campaign_cap", "campaign_conversion", "campaign_stats", "campaign"}
+)
+
+
+def _old_status(record: DynamoDBRecord) -> str | None:
+    old = record.dynamodb.old_image if record.dynamodb is not None else None
+    return str(old.get("status")) if old else None
+
+
+def react(record: DynamoDBRecord, image: ItemImage, raw: dict[str, Any]) -> bool:
+    """Count what the record means for campaigns; True when the record is a campaign item
+    (nothing else to do with it)."""
+    removed = record.event_name is DynamoDBRecordEventName.REMOVE
+    if image.entity == "campaign_message" and not removed and "counted_at" not in raw:
+        _message_recorded(raw)
+    if image.entity in CAMPAIGN_ENTITIES:
+        return True
+    if removed:
+        return False
+    if image.entity == "segment_event":
+        _message_delivered(record, raw)
+        if record.event_name is DynamoDBRecordEventName.INSERT:
+            _segment_entered(raw)
+    elif (
+        isinstance(image, InteractionImage)
+        and image.type == "purchase"
+        and record.event_name is DynamoDBRecordEventName.INSERT
+    ):
+        _purchase(image)
+    return False
+
+
+def _message_recorded(raw: dict[str, Any]) -> None:
+    from chalicelib.services.campaigns import record_message_outcome
+
+    record_message_outcome(
+        tenant_id(str(raw["tenant_id"])),
+        str(raw["customer_id"]),
+        str(raw["sk"]),
+        str(raw["campaign_id"]),
+        str(raw["status"]),
+    )
+
+
+def _message_delivered(record: DynamoDBRecord, raw: dict[str, Any]) -> None:
+    from chalicelib.services.campaigns import MESSAGE_EVENT, record_delivery
+
+    if raw.get("type") != MESSAGE_EVENT or raw.get("status") != "delivered":
+        return
+    if _old_status(record) == "delivered":
+        return
+    detail = raw.get("detail")
+    customer = raw.get("customer_id")
+    if isinstance(detail, dict) and isinstance(customer, str):
+        record_delivery(tenant_id(str(raw["tenant_id"])), customer, detail)
+
+
+def _segment_entered(raw: dict[str, Any]) -> None:
+    from datetime import datetime
+
+    from chalicelib.services.campaigns import on_segment_entered
+
+    segment, customer = raw.get("segment_id"), raw.get("customer_id")
+    if raw.get("type") != "segment.entered" or not segment or not customer:
+        return
+    occurred = datetime.fromisoformat(str(raw["occurred_at"]))
+    on_segment_entered(tenant_id(str(raw["tenant_id"])), str(segment), str(customer), occurred)
+
+
+def _purchase(image: InteractionImage) -> None:
+    from chalicelib.services.campaigns import record_purchase
+
+    try:
+        amount = Decimal(str(image.details.get("amount", "0")))
+    except InvalidOperation:
+        amount = Decimal(0)
+    _, tenant, _, customer = image.pk.split("#", 3)
+    record_purchase(tenant_id(tenant), customer, image.interaction_id, image.occurred_at, amount)
