@@ -112,6 +112,11 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/timeseries"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/cohorts"): RouteAccess(TENANT_READERS),
+    # Feedback (issue 15): a customer token answers a survey for its own customer; the
+    # follow-up list and NPS figures are tenant-wide.
+    ("POST", "/v1/customers/{customer_id}/feedback"): RouteAccess(CUSTOMER_WRITERS),
+    ("GET", "/v1/feedback"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/analytics/nps"): RouteAccess(TENANT_READERS),
 }
 
 

@@ -27,6 +27,7 @@ _AUDIT = "chalicelib.api.audit"
 _PRIVACY = "chalicelib.api.privacy"
 _ANALYTICS = "chalicelib.api.analytics"
 _CUSTOMER_TOKENS = "chalicelib.api.customer_tokens"
+_FEEDBACK = "chalicelib.api.feedback"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -70,6 +71,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/analytics/summary"): (_ANALYTICS, "get_summary"),
     ("GET", "/v1/analytics/timeseries"): (_ANALYTICS, "get_timeseries"),
     ("GET", "/v1/analytics/cohorts"): (_ANALYTICS, "get_cohorts"),
+    ("POST", "/v1/customers/{customer_id}/feedback"): (_FEEDBACK, "record_feedback"),
+    ("GET", "/v1/feedback"): (_FEEDBACK, "list_feedback"),
+    ("GET", "/v1/analytics/nps"): (_FEEDBACK, "get_nps"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

@@ -29,13 +29,21 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.domain.tenancy import TenantId, tenant_id
-from chalicelib.streams.records import SegmentEventImage, customer_change, parse_image
+from chalicelib.streams.feedback import is_new_feedback
+from chalicelib.streams.records import (
+    InteractionImage,
+    SegmentEventImage,
+    customer_change,
+    parse_image,
+)
 
 CustomerKey = tuple[str, str]
 Refresh = Callable[[TenantId, str], object]
 EventEnqueue = Callable[[TenantId, str], object]
 """Queues a pending event for the webhook queue's consumer: this consumer never makes an
 HTTP call, so its time per batch does not depend on any receiver."""
+FeedbackCount = Callable[[InteractionImage], object]
+"""Adds a new feedback answer to its segments' and campaign's NPS counters, once."""
 
 
 def _newly_pending(record: DynamoDBRecord, image: SegmentEventImage, removed: bool) -> bool:
@@ -57,6 +65,7 @@ class DataStreamBatch:
 
     refresh: Refresh
     enqueue: EventEnqueue | None = None
+    count_feedback: FeedbackCount | None = None
     done: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
 
     def handle(self, record: DynamoDBRecord) -> None:
@@ -70,6 +79,8 @@ class DataStreamBatch:
             if self.enqueue is not None and _newly_pending(record, image, removed):
                 self.enqueue(tenant_id(image.tenant_id), image.event_id)
             return
+        if self.count_feedback is not None and is_new_feedback(image, record):
+            self.count_feedback(image)
         change = customer_change(image)
         if change is None:
             return
@@ -92,11 +103,12 @@ def process_batch(
     context: LambdaContext | None,
     refresh: Refresh,
     enqueue: EventEnqueue | None = None,
+    count_feedback: FeedbackCount | None = None,
 ) -> PartialItemFailureResponse:
     """Powertools' partial-batch processing: failed records are reported by sequence
     number, the rest count as done."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    batch = DataStreamBatch(refresh, enqueue)
+    batch = DataStreamBatch(refresh, enqueue, count_feedback)
     return process_partial_response(
         event=event,
         record_handler=batch.handle,
@@ -131,9 +143,10 @@ def keep_customers_current(event: Any) -> PartialItemFailureResponse:
     """The Chalice handler (registered in app.py): `event` is Chalice's DynamoDBEvent."""
     from chalicelib.dal.attribution import system_writer, writing_as
     from chalicelib.domain.clock import utc_now
+    from chalicelib.streams.feedback import count_feedback
 
     raw = event.to_dict()
     context = getattr(event, "context", None)
     refresh = _service_refresh(utc_now().date())
     with writing_as(system_writer("keep_customers_current", event)):
-        return process_batch(raw, context, refresh, _service_enqueue)
+        return process_batch(raw, context, refresh, _service_enqueue, count_feedback)
