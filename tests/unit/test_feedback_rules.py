@@ -20,8 +20,14 @@ from chalicelib.domain.feedback import (
 
 @pytest.mark.parametrize(
     ("score", "category"),
-    [(0, "detractor"), (6, "detractor"), (7, "passive"), (8, "passive"), (9, "promoter")]
-    + [(10, "promoter")],
+    [
+        (0, "detractor"),
+        (6, "detractor"),
+        (7, "passive"),
+        (8, "passive"),
+        (9, "promoter"),
+        (10, "promoter"),
+    ],
 )
 def test_scores_fall_into_their_categories(score: int, category: str) -> None:
     assert category_of(score) is NpsCategory(category)
