@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from chalicelib.dal import audit as trail
+from chalicelib.domain.audit import EntryKind
 from chalicelib.domain.clock import utc_now
+from chalicelib.domain.tenancy import tenant_id
 from chalicelib.streams.data_table import keep_customers_current
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Answer, Api
@@ -319,3 +323,25 @@ def test_a_tenant_sees_only_its_own_feedback_and_figures(
     assert listed == [] and figures["responses"] == 0 and prospects["responses"] == 0
     foreign.problem(404)
     assert _nps(tenant_a, "campaign_id=cmp_1")["total"]["responses"] == 1
+
+
+def test_an_answer_is_audited_as_its_interaction_changed_by_the_feedback_route(
+    tenant_a: Api, streams: LocalStreamRunner
+) -> None:
+    # Given a customer who answered a campaign's survey
+    customer = tenant_a.create_customer(name="Ann")["id"]
+    answer = _answer(tenant_a, customer, a_feedback().nps(9).campaign("cmp_1"))
+    assert answer.status == 201, answer.text
+    # When the streams have run
+    streams.drain()
+    # Then the trail holds the interaction's creation, named after the feedback route
+    now = utc_now()
+    entries = trail.entries_between(
+        tenant_id(str(tenant_a.tenant_id)), now - timedelta(hours=1), now
+    ).values()
+    created = [
+        (e.action, e.customer_ids, e.request_id)
+        for e in entries
+        if e.kind is EntryKind.CHANGE and e.resource_type == "interaction"
+    ]
+    assert created == [("record_feedback", (customer,), answer.headers["x-request-id"])]
