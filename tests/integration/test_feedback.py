@@ -345,3 +345,22 @@ def test_an_answer_is_audited_as_its_interaction_changed_by_the_feedback_route(
         if e.kind is EntryKind.CHANGE and e.resource_type == "interaction"
     ]
     assert created == [("record_feedback", (customer,), answer.headers["x-request-id"])]
+
+
+def test_feedback_recorded_through_the_interaction_routes_is_listed_and_counted(
+    tenant_a: Api, streams: LocalStreamRunner
+) -> None:
+    # Given a prospect whose memberships the stream computed
+    customer = tenant_a.create_customer(name="Ann")["id"]
+    streams.drain()
+    # When it gives feedback through the single and the batch interaction routes
+    single = {"type": "feedback", "nps": 0, "text": "broken"}
+    batch = {"items": [{"customer_id": customer, "type": "feedback", "nps": 10}]}
+    assert tenant_a.post(f"/v1/customers/{customer}/interactions", single).status == 201
+    assert tenant_a.post("/v1/interactions:batch", batch).json["created"] == 1
+    streams.drain()
+    # Then both are listed and count for the segment the customer is in
+    listed = tenant_a.get("/v1/feedback").json["items"]
+    assert sorted((i["nps"], i["comment"]) for i in listed) == [(0, "broken"), (10, None)]
+    prospects = _nps(tenant_a, "segment_id=lifecycle:prospect")["total"]
+    assert (prospects["responses"], prospects["promoters"], prospects["detractors"]) == (2, 1, 1)
