@@ -11,6 +11,7 @@ from typing import Any
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path, Value
 from pynamodb.expressions.update import Action
+from pynamodb.indexes import GlobalSecondaryIndex
 
 from chalicelib.dal import keys
 from chalicelib.dal.analytics import _ExactNumber, _figures, _merge
@@ -80,11 +81,12 @@ def list_feedback(
     bound_settings()
     lower = first.isoformat()
     upper = (last + timedelta(days=1)).isoformat()
+    index: GlobalSecondaryIndex[FeedbackInteractionItem]
     if category is None:
         index, pk, names = FeedbackInteractionItem.all_feedback, keys.feedback_pk(tenant), "gsi3"
         sort_key = FeedbackInteractionItem.gsi3sk
     else:
-        index = FeedbackInteractionItem.by_category  # type: ignore[assignment]
+        index = FeedbackInteractionItem.by_category
         pk, names = keys.feedback_by_category_pk(tenant, category), "gsi4"
         sort_key = FeedbackInteractionItem.gsi4sk
     return page_of(
