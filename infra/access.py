@@ -121,6 +121,8 @@ API_HANDLER = FunctionAccess(
         # rights: the export queries the customer partition and each ticket's comments;
         # the erasure updates items in transactions (no action or index beyond these).
         # Analytics: the counter shards (Query per shard, BatchGetItem of the gauges).
+        # Feedback: the tenant-wide answer lists (gsi3, gsi4), survey answer claims in the
+        # interaction's transaction, the NPS counters of a segment or campaign (Query).
         TableAccess(
             DATA_TABLE,
             actions=(
@@ -216,8 +218,9 @@ def _keeps_segments(*indexes: str, batch_reads: bool = False) -> TableAccess:
     """Reads a customer's partition (consistent Query) and its segment state, commits the
     state with membership and count changes (transactions of put, delete and update)
     and, in the same transactions, the customer's analytics contribution (put) and the
-    counter shards (update), reads custom definitions; `indexes` for the jobs' own look-ups;
-    `batch_reads` adds BatchGetItem."""
+    counter shards (update), reads custom definitions; adds feedback answers to the NPS
+    counters with their markers (transactions of put and update); `indexes` for the jobs'
+    own look-ups; `batch_reads` adds BatchGetItem."""
     return TableAccess(
         DATA_TABLE,
         actions=(

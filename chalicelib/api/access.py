@@ -150,6 +150,11 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/v1/campaigns/{campaign_id}/launch"): RouteAccess(TENANT_WRITERS),
     ("POST", "/v1/campaigns/{campaign_id}/cancel"): RouteAccess(TENANT_WRITERS),
     ("GET", "/v1/campaigns/{campaign_id}/results"): RouteAccess(TENANT_READERS),
+    # Feedback (issue 15): a customer token answers a survey for its own customer; the
+    # follow-up list and NPS figures are tenant-wide.
+    ("POST", "/v1/customers/{customer_id}/feedback"): RouteAccess(CUSTOMER_WRITERS),
+    ("GET", "/v1/feedback"): RouteAccess(TENANT_READERS),
+    ("GET", "/v1/analytics/nps"): RouteAccess(TENANT_READERS),
 }
 
 

@@ -32,6 +32,7 @@ _EXPORTS = "chalicelib.api.exports"
 _REWARDS = "chalicelib.api.rewards"
 _OFFERS = "chalicelib.api.offers"
 _CAMPAIGNS = "chalicelib.api.campaigns"
+_FEEDBACK = "chalicelib.api.feedback"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -112,6 +113,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/campaigns/{campaign_id}/launch"): (_CAMPAIGNS, "launch_campaign"),
     ("POST", "/v1/campaigns/{campaign_id}/cancel"): (_CAMPAIGNS, "cancel_campaign"),
     ("GET", "/v1/campaigns/{campaign_id}/results"): (_CAMPAIGNS, "get_campaign_results"),
+    ("POST", "/v1/customers/{customer_id}/feedback"): (_FEEDBACK, "record_feedback"),
+    ("GET", "/v1/feedback"): (_FEEDBACK, "list_feedback"),
+    ("GET", "/v1/analytics/nps"): (_FEEDBACK, "get_nps"),
     ("POST", "/v1/api-keys"): (_TENANT, "create_key"),
     ("GET", "/v1/api-keys"): (_TENANT, "list_keys"),
     ("POST", "/v1/api-keys/{key_id}/rotate"): (_TENANT, "rotate_key"),

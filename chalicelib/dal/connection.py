@@ -45,6 +45,9 @@ def _subclasses(base: type[Model]) -> list[type[Model]]:
 def _bind(settings: Settings) -> _Binding:
     """Point every item model at its table (the base a model extends names the table) and
     at the one shared client."""
+    # Every module of models is imported before binding: a model defined later would use
+    # its parent's connection (without its own indexes) or a client of its own.
+    import chalicelib.dal.feedback_models  # noqa: F401
     from chalicelib.dal import metering
     from chalicelib.dal.models import AuditTableModel, ControlTableModel, DataTableModel
 

@@ -410,3 +410,39 @@ def campaign_conversion_sk(campaign_id: str, interaction_id: str | None = None) 
     (`MSGCONV#{campaign}#{interaction}`)."""
     suffix = f"#{interaction_id}" if interaction_id else ""
     return f"{CAMPAIGN_CONVERSION_PREFIX}{campaign_id}{suffix}"
+
+
+# Feedback and NPS (issue 15): feedback interactions listed tenant-wide on gsi3 (all) and
+# gsi4 (one NPS category), a claim per answered campaign survey, and per-segment and
+# per-campaign daily counters kept by the data stream consumer.
+
+FEEDBACK_COUNTED_SK = "COUNTED"
+
+
+def feedback_pk(tenant: TenantId) -> str:
+    """gsi3: a tenant's feedback interactions, newest first."""
+    return f"{_tenant_prefix(tenant)}#FEEDBACK"
+
+
+def feedback_by_category_pk(tenant: TenantId, category: str) -> str:
+    """gsi4: a tenant's feedback interactions of one NPS category, newest first."""
+    return f"{_tenant_prefix(tenant)}#FEEDBACK#{category}"
+
+
+def survey_answer_pk(tenant: TenantId, campaign_id: str, customer_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#SURVEY#{campaign_id}#CUS#{customer_id}"
+
+
+SURVEY_ANSWER_SK = "ANSWER"
+
+
+def feedback_counted_pk(tenant: TenantId, interaction_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#FEEDBACK#COUNTED#{interaction_id}"
+
+
+def nps_segment_pk(tenant: TenantId, segment_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#NPS#SEG#{segment_id}"
+
+
+def nps_campaign_pk(tenant: TenantId, campaign_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#NPS#CMP#{campaign_id}"

@@ -15,6 +15,8 @@ from pynamodb.expressions.update import Action
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
 from chalicelib.dal.cursors import page_of
+from chalicelib.dal.feedback import SURVEY_ANSWER_LABEL, index_feedback, survey_answer
+from chalicelib.dal.feedback_models import FeedbackInteractionItem
 from chalicelib.dal.models import (
     InteractionItem,
     LedgerItem,
@@ -30,7 +32,11 @@ from chalicelib.dal.transactions import (
     commit_with_retry,
 )
 from chalicelib.domain.clock import sortable_timestamp, utc_now
-from chalicelib.domain.errors import ConcurrentModification, PurchaseCapExceeded
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    PurchaseCapExceeded,
+    SurveyAlreadyAnswered,
+)
 from chalicelib.domain.interactions import Channel, Interaction, InteractionType, Order
 from chalicelib.domain.loyalty import EntryType, LedgerEntry, PointsAccount
 from chalicelib.domain.paging import Page, PageRequest
@@ -101,7 +107,9 @@ class LoyaltyWrite:
 
 def _interaction_item(tenant: TenantId, interaction: Interaction) -> InteractionItem:
     occurred = sortable_timestamp(interaction.occurred_at)
-    return InteractionItem(
+    feedback = interaction.type is InteractionType.FEEDBACK
+    model = FeedbackInteractionItem if feedback else InteractionItem
+    item = model(
         pk=keys.customer_pk(tenant, interaction.customer_id),
         sk=keys.interaction_sk(occurred, interaction.id),
         gsi2pk=keys.interactions_by_type_pk(
@@ -120,6 +128,9 @@ def _interaction_item(tenant: TenantId, interaction: Interaction) -> Interaction
         custom_attributes=json.dumps(interaction.attributes, separators=(",", ":")),
         points=interaction.points,
     )
+    if isinstance(item, FeedbackInteractionItem):
+        index_feedback(tenant, interaction, item)
+    return item
 
 
 def interaction_from_item(item: InteractionItem) -> Interaction:
@@ -402,11 +413,7 @@ def _build(tenant: TenantId, write: LoyaltyWrite) -> LabelledTransaction:
     for day in sorted(write.lots_expired - write.lots_added)[:MAX_MARKER_DELETES]:
         transaction.delete(f"lot-expired:{day}", _lot_item(tenant, customer, day))
     if write.interaction is not None:
-        transaction.put(
-            "interaction",
-            _interaction_item(tenant, write.interaction),
-            condition=InteractionItem.pk.does_not_exist(),
-        )
+        _add_interaction(transaction, tenant, write.interaction)
     if write.account_after is not None and write.account_before is not None:
         after = _points_item(
             tenant, customer, _with_version(write.account_after, write.account_before.version)
@@ -431,6 +438,20 @@ def _build(tenant: TenantId, write: LoyaltyWrite) -> LabelledTransaction:
     for part in write.parts:
         part.add(transaction)
     return transaction
+
+
+def _add_interaction(
+    transaction: LabelledTransaction, tenant: TenantId, interaction: Interaction
+) -> None:
+    """The interaction, new, and the survey answer's claim when it answers one."""
+    transaction.put(
+        "interaction",
+        _interaction_item(tenant, interaction),
+        condition=InteractionItem.pk.does_not_exist(),
+    )
+    answer = survey_answer(tenant, interaction)
+    if answer is not None:
+        transaction.put(SURVEY_ANSWER_LABEL, answer[0], condition=answer[1])
 
 
 def _add_to_tally(
@@ -487,6 +508,10 @@ def commit(tenant: TenantId, write: LoyaltyWrite) -> list[LedgerEntry]:
         commit_with_retry(lambda: _build(tenant, write))
     except ConditionsFailed as error:
         labels = {failure.label for failure in error.failures}
+        if SURVEY_ANSWER_LABEL in labels:
+            raise SurveyAlreadyAnswered(
+                "the customer already answered this campaign's survey"
+            ) from error
         if _ORDER_CLAIM in labels and write.new_order is not None:
             raise OrderAlreadyRecorded(write.new_order.order_id) from error
         if _PURCHASE_TALLY in labels and write.purchase_tally is not None:
@@ -544,6 +569,10 @@ def put_interactions(tenant: TenantId, interactions: Sequence[Interaction]) -> N
 
 
 def put_interaction(tenant: TenantId, interaction: Interaction) -> None:
-    """An interaction that moves no points: one PutItem."""
+    """An interaction that moves no points: one PutItem (an answer to a campaign's survey:
+    one TransactWriteItems with its claim)."""
+    if survey_answer(tenant, interaction) is not None:
+        commit(tenant, LoyaltyWrite(interaction.customer_id, interaction=interaction))
+        return
     bound_settings()
     _interaction_item(tenant, interaction).save(condition=InteractionItem.pk.does_not_exist())

@@ -168,6 +168,10 @@ class AlreadyRated(DomainError):
     """A ticket takes one satisfaction rating."""
 
 
+class SurveyAlreadyAnswered(DomainError):
+    """A customer answers a campaign's survey once."""
+
+
 class AuditUnavailable(DomainError):
     """The audit entry of a request could not be written: the request must not answer."""
 

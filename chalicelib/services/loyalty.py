@@ -10,11 +10,12 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from chalicelib.caching import ExpiringLruCache
 from chalicelib.dal import customers as customer_repository
@@ -420,19 +421,24 @@ def record_interaction(
     idempotency_key: str | None,
     now: datetime | None = None,
     app_credentials: bool = False,
+    details_when_recorded: Callable[[], Mapping[str, Any]] | None = None,
 ) -> InteractionRecord:
     """Record a touchpoint and the points it moves, in one transaction. Purchases recorded
-    with `app_credentials` are capped by the tenant's `app_purchases` configuration."""
+    with `app_credentials` are capped by the tenant's `app_purchases` configuration.
+    `details_when_recorded` adds details read only when the interaction is recorded (not
+    part of the request an `Idempotency-Key` stands for)."""
     moment = now or utc_now()
     request = idempotent_request(tenant, "interaction", idempotency_key, customer_id, draft)
     config = loyalty_config(tenant)
     capped = app_credentials and draft.type is InteractionType.PURCHASE
     caps = get_tenant_config(tenant).app_purchases if capped else None
-    return run_once(
-        request,
-        _interaction_receipt(tenant),
-        lambda: _record(tenant, customer_id, draft, actor, moment, config, caps)[0],
-    )
+
+    def record() -> InteractionRecord:
+        extra = details_when_recorded() if details_when_recorded else {}
+        recorded = replace(draft, details={**draft.details, **extra}) if extra else draft
+        return _record(tenant, customer_id, recorded, actor, moment, config, caps)[0]
+
+    return run_once(request, _interaction_receipt(tenant), record)
 
 
 def _replay_interaction(tenant: TenantId, receipt: InteractionReceipt) -> InteractionRecord:

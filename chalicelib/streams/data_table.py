@@ -30,7 +30,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.dal.keys import PROFILE_SK
 from chalicelib.domain.tenancy import TenantId, tenant_id
+from chalicelib.streams.feedback import is_new_feedback
 from chalicelib.streams.records import (
+    InteractionImage,
     ItemImage,
     SegmentEventImage,
     customer_change,
@@ -48,6 +50,8 @@ Reaction = Callable[[DynamoDBRecord, ItemImage, dict[str, Any]], bool]
 EventEnqueue = Callable[[TenantId, str], object]
 """Queues a pending event for the webhook queue's consumer: this consumer never makes an
 HTTP call, so its time per batch does not depend on any receiver."""
+FeedbackCount = Callable[[InteractionImage], object]
+"""Adds a new feedback answer to its segments' and campaign's NPS counters, once."""
 
 
 def _newly_pending(record: DynamoDBRecord, image: SegmentEventImage, removed: bool) -> bool:
@@ -72,6 +76,7 @@ class DataStreamBatch:
     match: Refresh | None = None
     """Duplicate detection's refresh, run for records of a customer's profile item."""
     react: Reaction | None = None
+    count_feedback: FeedbackCount | None = None
     done: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
     matched: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
 
@@ -88,6 +93,8 @@ class DataStreamBatch:
             if self.enqueue is not None and _newly_pending(record, image, removed):
                 self.enqueue(tenant_id(image.tenant_id), image.event_id)
             return
+        if self.count_feedback is not None and is_new_feedback(image, record):
+            self.count_feedback(image)
         change = customer_change(image)
         if change is None:
             return
@@ -122,11 +129,12 @@ def process_batch(
     enqueue: EventEnqueue | None = None,
     match: Refresh | None = None,
     react: Reaction | None = None,
+    count_feedback: FeedbackCount | None = None,
 ) -> PartialItemFailureResponse:
     """Powertools' partial-batch processing: failed records are reported by sequence
     number, the rest count as done."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    batch = DataStreamBatch(refresh, enqueue, match, react)
+    batch = DataStreamBatch(refresh, enqueue, match, react, count_feedback)
     return process_partial_response(
         event=event,
         record_handler=batch.handle,
@@ -177,6 +185,7 @@ def keep_customers_current(event: Any) -> PartialItemFailureResponse:
     from chalicelib.dal.attribution import system_writer, writing_as
     from chalicelib.domain.clock import utc_now
     from chalicelib.streams import campaigns
+    from chalicelib.streams.feedback import count_feedback
 
     raw = event.to_dict()
     context = getattr(event, "context", None)
@@ -184,5 +193,11 @@ def keep_customers_current(event: Any) -> PartialItemFailureResponse:
     refresh = _service_refresh(utc_now().date(), rules)
     with writing_as(system_writer("keep_customers_current", event)):
         return process_batch(
-            raw, context, refresh, _service_enqueue, _service_match(rules), campaigns.react
+            raw,
+            context,
+            refresh,
+            _service_enqueue,
+            match=_service_match(rules),
+            react=campaigns.react,
+            count_feedback=count_feedback,
         )

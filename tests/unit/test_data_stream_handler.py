@@ -138,3 +138,39 @@ def test_a_new_or_replayed_event_is_queued_once_and_attempts_queue_nothing() -> 
     # Then the event was queued twice: when it appeared and when it was replayed
     assert answer == {"batchItemFailures": []}
     assert queue.messages == [(TENANT, "evt_1"), (TENANT, "evt_1")]
+
+
+def _feedback(customer: str, n: int, nps: int) -> dict[str, object]:
+    return {**_interaction(customer, n, details=f'{{"nps": {nps}}}'), "type": "feedback"}
+
+
+def test_new_feedback_answers_are_counted_and_their_changes_are_not() -> None:
+    # Given a batch with a new answer, a change of an older one and a new purchase
+    builder = StreamEventBuilder()
+    builder.insert(_feedback(ANN, 1, 9))
+    builder.modify(_feedback(BOB, 2, 3), _feedback(BOB, 2, 3))
+    builder.insert(_interaction(BOB, 3))
+    counted: list[str] = []
+    # When it is processed
+    answer = process_batch(
+        builder.build(),
+        None,
+        FakeRefresh(),
+        count_feedback=lambda image: counted.append(image.interaction_id),
+    )
+    # Then only the new answer was counted
+    assert answer == {"batchItemFailures": []}
+    assert counted == ["int_1"]
+
+
+def test_a_failed_count_fails_its_record_for_redelivery() -> None:
+    builder = StreamEventBuilder()
+    builder.insert(_feedback(ANN, 1, 9))
+    builder.insert(_interaction(BOB, 2))
+
+    def failing(image: object) -> None:
+        raise RuntimeError("DynamoDB said no")
+
+    answer = process_batch(builder.build(), None, FakeRefresh(), count_feedback=failing)
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": builder.sequence_numbers()[0]}]}
