@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.dal.cursors import decode_cursor, encode_cursor
@@ -60,6 +60,8 @@ def _keys(prefix: str) -> st.SearchStrategy[Stream]:
     )
 
 
+# Generation is cheap; only a loaded machine makes it slow.
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(interactions=_keys("int"), ticket_events=_keys("tkt"), limit=st.integers(1, 12))
 def test_paging_the_merge_yields_every_entry_once_newest_first(
     interactions: Stream, ticket_events: Stream, limit: int
