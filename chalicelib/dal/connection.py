@@ -98,3 +98,15 @@ def transaction_connection() -> Connection:
 def dynamodb_client() -> Any:
     """The process's one botocore DynamoDB client (for callers outside PynamoDB)."""
     return _current_binding().client
+
+
+def bind_late_models(*models: type[Model]) -> Settings:
+    """Point models whose module was imported after the binding (a feature's own models
+    module, imported with the view that uses it) at the one shared client, as `_bind` does
+    for the models it finds; answers the bound settings. Cheap to call on every use."""
+    binding = _current_binding()
+    for model in models:
+        connection = model._get_connection().connection
+        if connection._client is not binding.client:
+            connection._client = binding.client
+    return binding.settings

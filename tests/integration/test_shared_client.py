@@ -66,3 +66,24 @@ def test_models_transactions_and_idempotency_share_one_session_and_client(
     assert points.json["balance"] == 10
     assert botocore_made["sessions"] == 1
     assert botocore_made["dynamodb clients"] == 1
+
+
+def test_models_of_a_module_imported_after_the_binding_share_the_client_too(
+    anonymous: Api, botocore_made: Counter[str]
+) -> None:
+    # Given a process bound by its first requests (before the duplicates views and their
+    # models module were imported)
+    from chalicelib.services.tenants import register_platform_key
+    from tests.integration.conftest import ADMIN_SECRET
+
+    register_platform_key(ADMIN_SECRET)
+    tenant = anonymous.as_key(ADMIN_SECRET).create_tenant("Late models")
+    customer = tenant.create_customer(name="Ann")["id"]
+
+    # When routes reading those models are called
+    listed = tenant.get(f"/v1/customers/{customer}/duplicates")
+    tenant_wide = tenant.get("/v1/duplicates")
+
+    # Then they used the one client too
+    assert listed.status == 200 and tenant_wide.status == 200
+    assert botocore_made["dynamodb clients"] == 1
