@@ -15,14 +15,13 @@ Offer maths:
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 
 from chalicelib.domain.errors import CouponUnusable, FieldIssue, InvalidInput
 
-UNSET: object = object()
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10
 _CROCKFORD_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
@@ -113,15 +112,10 @@ class OfferChanges:
     """A PATCH of an offer: name, description, validity, coupon days, active (an offer's
     type and value stay what they were issued as)."""
 
-    name: object = UNSET
-    description: object = UNSET
-    coupon_days: object = UNSET
-    valid_from: object = UNSET
-    valid_until: object = UNSET
-    active: object = UNSET
+    fields: dict[str, object] = field(default_factory=dict)
 
     def sent(self) -> dict[str, object]:
-        return {name: value for name, value in vars(self).items() if value is not UNSET}
+        return dict(self.fields)
 
 
 def apply_offer_changes(offer: Offer, changes: OfferChanges, now: datetime) -> Offer:

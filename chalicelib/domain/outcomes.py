@@ -32,6 +32,7 @@ class InteractionRecord(BaseModel):
     nps: int | None = None
     text: str | None = None
     name: str | None = None
+    coupon_code: str | None = Field(None, description="The coupon redeemed with a purchase.")
     points: int = Field(0, description="Points this interaction earned (negative: reversed).")
 
     @classmethod

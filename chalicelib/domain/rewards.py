@@ -3,7 +3,7 @@ but for the records a redemption answers (pydantic, as `outcomes`: receipts are 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -11,8 +11,6 @@ from pydantic import BaseModel, Field
 from chalicelib.domain.errors import FieldIssue, InvalidInput, RewardUnavailable
 from chalicelib.domain.loyalty import tier_rank
 from chalicelib.domain.tenant_config import LoyaltyConfig
-
-UNSET: object = object()
 
 
 @dataclass(frozen=True)
@@ -67,20 +65,12 @@ class Reward:
 
 @dataclass(frozen=True)
 class RewardChanges:
-    """A PATCH: only the fields sent (`UNSET` elsewhere); None clears an optional one."""
+    """A PATCH: `fields` holds the fields sent (as CustomerChanges); None clears an optional one."""
 
-    name: object = UNSET
-    description: object = UNSET
-    points_cost: object = UNSET
-    stock: object = UNSET
-    per_customer_limit: object = UNSET
-    valid_from: object = UNSET
-    valid_until: object = UNSET
-    tier_required: object = UNSET
-    active: object = UNSET
+    fields: dict[str, object] = field(default_factory=dict)
 
     def sent(self) -> dict[str, object]:
-        return {name: value for name, value in vars(self).items() if value is not UNSET}
+        return dict(self.fields)
 
 
 def check_window(valid_from: datetime | None, valid_until: datetime | None) -> None:

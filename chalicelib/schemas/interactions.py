@@ -73,6 +73,11 @@ class PurchaseBody(_Common):
     currency: Currency
     order_id: Id = Field(description="Unique within the tenant: a repeat records nothing new.")
     items: Annotated[list[LineItem], Field(max_length=200)] | None = None
+    coupon_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
+        None,
+        description="A coupon of the customer applied to this order: redeemed for it in the "
+        "same write (422 if it is no coupon of the customer's, 409 if it is used or expired).",
+    )
 
 
 class RefundBody(_Common):

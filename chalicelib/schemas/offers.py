@@ -59,7 +59,7 @@ class OfferPatch(RequestBody):
     active: bool | None = None
 
     def to_changes(self) -> OfferChanges:
-        return OfferChanges(**{name: getattr(self, name) for name in self.model_fields_set})
+        return OfferChanges(fields={name: getattr(self, name) for name in self.model_fields_set})
 
 
 class OfferOut(BaseModel):

@@ -54,7 +54,7 @@ class RewardPatch(RequestBody):
     active: bool | None = None
 
     def to_changes(self) -> RewardChanges:
-        return RewardChanges(**{name: getattr(self, name) for name in self.model_fields_set})
+        return RewardChanges(fields={name: getattr(self, name) for name in self.model_fields_set})
 
 
 class RewardOut(BaseModel):

@@ -270,11 +270,19 @@ def _stage_purchase(
     now: datetime,
     caps: AppPurchasesConfig | None,
 ) -> Callable[[AccountChange], StagedChange]:
-    from chalicelib.services.offers import boosted_points
+    from chalicelib.services.offers import boosted_points, purchase_coupon
 
     interaction_id = new_interaction_id()
     amount = draft.amount or Decimal(0)
     tally = _capped_tally(amount, caps, now)
+    code = draft.details.get("coupon_code")
+    coupon = (
+        purchase_coupon(tenant, str(code), customer_id, draft.order_id or "", now)
+        if code is not None
+        else None
+    )
+    if coupon is not None:
+        draft = replace(draft, details={**draft.details, "coupon_code": coupon.code})
 
     def stage(change: AccountChange) -> StagedChange:
         earned = purchase_points(amount, config, change.account.tier)
@@ -282,11 +290,15 @@ def _stage_purchase(
         points = earned + fixed_points(config, draft.type.value)
         reason = f"offer {offer.id}: points x{offer.multiplier}" if offer else None
         change.earn(points, interaction_id, reference=draft.order_id, reason=reason)
+        if coupon is not None:
+            change.earn(coupon.bonus_points, interaction_id, reference=f"coupon:{coupon.code}")
         change.record_spend(amount, (draft.occurred_at or now).date())
         change.upgrade_tier()
         interaction = _new_interaction(customer_id, draft, interaction_id, now, points)
         write = account_write(customer_id, change, interaction)
         write.purchase_tally = tally
+        if coupon is not None and coupon.part is not None:
+            write.parts = [coupon.part]
         if draft.order_id is not None:
             write.new_order = Order(
                 order_id=draft.order_id,

@@ -18,6 +18,7 @@ from decimal import Decimal
 from chalicelib.caching import ExpiringLruCache
 from chalicelib.dal import loyalty as loyalty_repository
 from chalicelib.dal import offers as repository
+from chalicelib.dal.loyalty import ConditionedPart
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import (
     ConcurrentModification,
@@ -254,6 +255,46 @@ def redeem_coupon(
     if redeemed_now:
         return replace(coupon, redeemed_at=moment, order_id=order_id)
     return _held_coupon(tenant, coupon.code, holder)
+
+
+@dataclass(frozen=True)
+class PurchaseCoupon:
+    """A coupon a purchase applies: the write that redeems it for the purchase's order (None
+    when it was redeemed for that order already), and the points it adds."""
+
+    code: str
+    part: ConditionedPart | None
+    bonus_points: int
+
+
+def purchase_coupon(
+    tenant: TenantId, raw_code: str, customer_id: str, order_id: str, now: datetime
+) -> PurchaseCoupon:
+    """The coupon a purchase names, checked: the customer's (422 otherwise), not used for
+    another order nor expired (409)."""
+    code = normalise_code(raw_code)
+    coupon = repository.get_coupon(tenant, code) if code else None
+    if coupon is None or coupon.customer_id != customer_id:
+        raise InvalidInput([FieldIssue("coupon_code", "no coupon of this customer has this code")])
+    if not coupon.check_redeemable(order_id, now):
+        return PurchaseCoupon(coupon.code, None, 0)
+    points = 0
+    if coupon.offer_type is OfferType.BONUS_POINTS:
+        points = get_offer(tenant, coupon.offer_id).points or 0
+    refusal = _refusal(tenant, coupon.code, order_id, now)
+
+    def refused(labels: set[str]) -> Exception:
+        error = refusal(labels)
+        if isinstance(error, _RedeemedForThisOrder):
+            return CouponUnusable(
+                "redeemed",
+                f"coupon {coupon.code} was just redeemed for this order by another request; "
+                "send the purchase again",
+            )
+        return error
+
+    part = repository.redemption_part(tenant, coupon, order_id, now, refused)
+    return PurchaseCoupon(coupon.code, part, points)
 
 
 def list_customer_coupons(tenant: TenantId, customer_id: str, page: PageRequest) -> Page[Coupon]:

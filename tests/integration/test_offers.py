@@ -231,3 +231,39 @@ def test_a_customer_token_sees_and_redeems_its_own_coupons_only(
     assert sorted(o["id"] for o in offered.json["items"]) == sorted([discount["id"], boost["id"]])
     assert redeemed.status == 200 and redeemed.json["order_id"] == "o-2"
     assert tenant_a.get(f"/v1/coupons/{their_coupon['code']}").json["status"] == "valid"
+
+
+def test_a_purchase_recorded_with_a_coupon_redeems_it_for_its_order(tenant_a: Api) -> None:
+    # Given a customer's discount coupon and a bonus-points coupon, and another's coupon
+    customer, other = _customer(tenant_a), _customer(tenant_a)
+    discount = _issue(tenant_a, _create_offer(tenant_a)["id"], customer)
+    bonus_offer = _create_offer(tenant_a, type="bonus_points", percent=None, points=30)
+    bonus = _issue(tenant_a, bonus_offer["id"], customer)
+    theirs = _issue(tenant_a, _create_offer(tenant_a)["id"], other)
+
+    # When purchases name them (the first in lower case), and the first is sent again
+    purchase = {"type": "purchase", "amount": "50", "currency": "EUR"}
+    path = f"/v1/customers/{customer}/interactions"
+    first = tenant_a.post(
+        path, {**purchase, "order_id": "o-1", "coupon_code": discount["code"].lower()}
+    )
+    again = tenant_a.post(path, {**purchase, "order_id": "o-1", "coupon_code": discount["code"]})
+    reused = tenant_a.post(path, {**purchase, "order_id": "o-2", "coupon_code": discount["code"]})
+    boosted = tenant_a.post(path, {**purchase, "order_id": "o-3", "coupon_code": bonus["code"]})
+    foreign = tenant_a.post(path, {**purchase, "order_id": "o-4", "coupon_code": theirs["code"]})
+
+    # Then each coupon is redeemed for its purchase's order, shown both ways, and only once
+    assert first.status == 201, first.text
+    assert first.json["coupon_code"] == discount["code"]
+    assert again.json["id"] == first.json["id"]
+    assert reused.problem(409)["reason"] == "redeemed"
+    assert foreign.problem(422)["errors"][0]["field"] == "coupon_code"
+    checked = tenant_a.get(f"/v1/coupons/{discount['code']}").json
+    assert (checked["status"], checked["order_id"]) == ("redeemed", "o-1")
+    assert checked["purchase"]["interaction_id"] == first.json["id"]
+    assert boosted.status == 201 and boosted.json["points"] == 50
+    points = tenant_a.get(f"/v1/customers/{customer}/points").json["balance"]
+    assert points == 50 + 50 + 30
+    assert tenant_a.get(f"/v1/coupons/{theirs['code']}").json["status"] == "valid"
+    orders = [i["order_id"] for i in tenant_a.get(path).json["items"]]
+    assert sorted(orders) == ["o-1", "o-3"]
