@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
@@ -14,7 +15,6 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex
 
 from chalicelib.dal import keys
-from chalicelib.dal.analytics import _ExactNumber, _figures, _merge
 from chalicelib.dal.connection import bound_settings, transaction_connection
 from chalicelib.dal.cursors import page_of
 from chalicelib.dal.feedback_models import (
@@ -24,7 +24,6 @@ from chalicelib.dal.feedback_models import (
     SurveyAnswerItem,
 )
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
-from chalicelib.domain.analytics import Figures
 from chalicelib.domain.clock import sortable_timestamp
 from chalicelib.domain.feedback import CAMPAIGN_DETAIL, NpsCategory, category_in
 from chalicelib.domain.interactions import Interaction, InteractionType
@@ -105,7 +104,9 @@ def list_feedback(
     )
 
 
-def _add_actions(figures: Figures) -> list[Action]:
+def _add_actions(figures: dict[str, Decimal]) -> list[Action]:
+    from chalicelib.dal.analytics import _ExactNumber
+
     number = _ExactNumber()
     actions: list[Action] = [NpsCounterItem.entity.set("nps_counter")]
     for name, value in sorted(figures.items()):
@@ -119,7 +120,7 @@ def count_answer(
     day: date,
     segment_ids: Iterable[str],
     campaign_id: str | None,
-    figures: Figures,
+    figures: dict[str, Decimal],
 ) -> int:
     """Add one answer's figures to the day item of each counter partition (a segment's or
     a campaign's), with a marker per transaction of up to 99 counters on condition it is
@@ -161,19 +162,21 @@ def count_answer(
 
 def read_segment_days(
     tenant: TenantId, segment_id: str, first: str, last: str
-) -> dict[str, Figures]:
+) -> dict[str, dict[str, Decimal]]:
     """A segment's daily figures, `first`..`last` (ISO days): one Query."""
     return _read_days(keys.nps_segment_pk(tenant, segment_id), first, last)
 
 
 def read_campaign_days(
     tenant: TenantId, campaign_id: str, first: str, last: str
-) -> dict[str, Figures]:
+) -> dict[str, dict[str, Decimal]]:
     """A campaign's daily figures, `first`..`last` (ISO days): one Query."""
     return _read_days(keys.nps_campaign_pk(tenant, campaign_id), first, last)
 
 
-def _read_days(pk: str, first: str, last: str) -> dict[str, Figures]:
+def _read_days(pk: str, first: str, last: str) -> dict[str, dict[str, Decimal]]:
+    from chalicelib.dal.analytics import _figures, _merge
+
     settings = bound_settings()
     client = transaction_connection().client
     prefix = len(keys.analytics_day_sk(""))
@@ -186,7 +189,7 @@ def _read_days(pk: str, first: str, last: str) -> dict[str, Figures]:
             ":upper": {"S": keys.analytics_day_sk(last)},
         },
     }
-    rows: dict[str, Figures] = {}
+    rows: dict[str, dict[str, Decimal]] = {}
     while True:
         answer = client.query(**request)
         for item in answer.get("Items", []):

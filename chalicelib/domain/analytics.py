@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Final
 
 from chalicelib.domain.errors import FieldIssue, InvalidInput
+from chalicelib.domain.feedback import DETRACTOR_MAX, PROMOTER_MIN
 from chalicelib.domain.interactions import Channel, InteractionType
 from chalicelib.domain.metrics import (
     CustomerFacts,
@@ -46,9 +47,6 @@ DURATION_GROWTH: Final = 1.1
 DURATION_BOUNDS: Final[tuple[int, ...]] = tuple(
     math.ceil(DURATION_FIRST_BOUND_SECONDS * DURATION_GROWTH**k) for k in range(140)
 )
-
-PROMOTER_MIN: Final = 9
-DETRACTOR_MAX: Final = 6
 
 MAX_PERIOD_DAYS: Final = 366
 MAX_COHORT_MONTHS: Final = 36

@@ -13,10 +13,10 @@ from chalicelib.domain.feedback import (
     CAMPAIGN_DETAIL,
     TICKET_DETAIL,
     NpsCategory,
-    NpsFigures,
     category_in,
 )
 from chalicelib.domain.interactions import Channel, Interaction, InteractionDraft, InteractionType
+from chalicelib.domain.nps import NpsFigures
 from chalicelib.domain.outcomes import InteractionRecord
 from chalicelib.schemas.analytics import PeriodOut
 from chalicelib.schemas.common import Day, Instant, PageQuery, QueryParameters, RequestBody

@@ -16,8 +16,9 @@ from chalicelib.dal.loyalty import interaction_from_item
 from chalicelib.domain import analytics
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import FieldIssue, InvalidInput, NotFound
-from chalicelib.domain.feedback import SEGMENTS_DETAIL, NpsCategory, NpsFigures, nps_by_period
+from chalicelib.domain.feedback import SEGMENTS_DETAIL, NpsCategory
 from chalicelib.domain.interactions import Interaction, InteractionDraft
+from chalicelib.domain.nps import NpsFigures, nps_by_period
 from chalicelib.domain.outcomes import InteractionRecord
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.segments import BUILT_IN_SEGMENTS

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from chalicelib.dal import audit as trail
+from chalicelib.dal import feedback as repository
 from chalicelib.domain.audit import EntryKind
 from chalicelib.domain.clock import utc_now
+from chalicelib.domain.feedback import answer_figures
 from chalicelib.domain.tenancy import tenant_id
 from chalicelib.streams.data_table import keep_customers_current
 from devtools.stream_runner import LocalStreamRunner
@@ -364,3 +366,24 @@ def test_feedback_recorded_through_the_interaction_routes_is_listed_and_counted(
     assert sorted((i["nps"], i["comment"]) for i in listed) == [(0, "broken"), (10, None)]
     prospects = _nps(tenant_a, "segment_id=lifecycle:prospect")["total"]
     assert (prospects["responses"], prospects["promoters"], prospects["detractors"]) == (2, 1, 1)
+
+
+def test_an_answer_in_more_segments_than_a_transaction_holds_counts_once_in_each(
+    tenant_a: Api,
+) -> None:
+    # Given an answer of a customer in 150 segments and a campaign (more than 99 counters)
+    owner = tenant_id(str(tenant_a.tenant_id))
+    segments = [f"seg_{n:03d}" for n in range(150)]
+    figures = answer_figures({"nps": 10, "rating": 4})
+    day = date(2026, 3, 2)
+    # When it is counted, and then counted again (a redelivery)
+    first = repository.count_answer(owner, "int_1", day, segments, "cmp_1", figures)
+    again = repository.count_answer(owner, "int_1", day, segments, "cmp_1", figures)
+    # Then two parts were committed once, and every counter holds the answer once
+    assert (first, again) == (2, 0)
+    for segment in (segments[0], segments[98], segments[99], segments[149]):
+        rows = repository.read_segment_days(owner, segment, "2026-03-01", "2026-03-31")
+        assert rows == {"2026-03-02": figures}, segment
+    assert repository.read_campaign_days(owner, "cmp_1", "2026-03-02", "2026-03-02") == {
+        "2026-03-02": figures
+    }

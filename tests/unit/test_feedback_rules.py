@@ -10,12 +10,8 @@ import pytest
 
 from chalicelib.domain.analytics import Granularity, Period, checked_period
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.feedback import (
-    NpsCategory,
-    answer_figures,
-    category_of,
-    nps_by_period,
-)
+from chalicelib.domain.feedback import NpsCategory, answer_figures, category_of
+from chalicelib.domain.nps import nps_by_period
 
 
 @pytest.mark.parametrize(
