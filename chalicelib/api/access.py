@@ -112,6 +112,13 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("GET", "/v1/analytics/summary"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/timeseries"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/cohorts"): RouteAccess(TENANT_READERS),
+    # Bulk imports write many customers at once: the merchant's admin and staff keys only.
+    ("POST", "/v1/imports"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/imports"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/imports/{import_id}"): RouteAccess(TENANT_WRITERS),
+    ("PUT", "/v1/imports/{import_id}/file"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/imports/{import_id}/start"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/imports/{import_id}/errors"): RouteAccess(TENANT_WRITERS),
 }
 
 

@@ -114,6 +114,12 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
                 "application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}
             },
         }
+    if op.file_media_types:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        document["requestBody"] = {
+            "required": True,
+            "content": {media_type: binary for media_type in op.file_media_types},
+        }
     if rule is not None and rule.public:
         document["security"] = []
     return document

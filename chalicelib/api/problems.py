@@ -33,6 +33,7 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
     errors.IllegalTransition: ProblemKind(409, "illegal-transition", "Transition not allowed"),
     errors.TicketStateConflict: ProblemKind(409, "ticket-state", "Not allowed in this state"),
     errors.AlreadyRated: ProblemKind(409, "already-rated", "Already rated"),
+    errors.ImportStateConflict: ProblemKind(409, "import-state", "Not allowed in this state"),
     errors.PreconditionFailed: ProblemKind(412, "precondition-failed", "Precondition failed"),
     errors.PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
     errors.PreconditionRequired: ProblemKind(428, "precondition-required", "If-Match required"),

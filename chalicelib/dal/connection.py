@@ -45,8 +45,10 @@ def _subclasses(base: type[Model]) -> list[type[Model]]:
 def _bind(settings: Settings) -> _Binding:
     """Point every item model at its table (the base a model extends names the table) and
     at the one shared client."""
-    from chalicelib.dal import metering
+    from chalicelib.dal import import_models, metering
     from chalicelib.dal.models import AuditTableModel, ControlTableModel, DataTableModel
+
+    del import_models  # imported so its models are among the subclasses bound below
 
     metering.install()
     transactions = Connection(region=settings.aws_region, host=settings.dynamodb_endpoint)

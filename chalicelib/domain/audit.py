@@ -437,7 +437,15 @@ def _mismatch_order(mismatch: Mismatch) -> tuple[int, str]:
 
 
 # Which path parameters name which resources; a customer id is also a resource id.
-_PATH_RESOURCES = ("customer_id", "ticket_id", "segment_id", "key_id", "event_id", "tenant_id")
+_PATH_RESOURCES = (
+    "customer_id",
+    "ticket_id",
+    "segment_id",
+    "key_id",
+    "event_id",
+    "tenant_id",
+    "import_id",
+)
 MAX_RECORDED_IDS = 100
 
 

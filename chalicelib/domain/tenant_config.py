@@ -151,6 +151,13 @@ class AppPurchasesConfig(_Section):
     max_daily_purchase_amount: Annotated[Decimal, Field(gt=0, le=10**12)] = Decimal(5000)
 
 
+class ImportsConfig(_Section):
+    """Bulk imports (issue 16): phones without a country code are read as numbers of
+    `default_country` (ISO 3166-1 alpha-2); without it such rows fail."""
+
+    default_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+
+
 class TenantConfig(_Section):
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig)
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
@@ -158,6 +165,7 @@ class TenantConfig(_Section):
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     app_purchases: AppPurchasesConfig = Field(default_factory=AppPurchasesConfig)
+    imports: ImportsConfig = Field(default_factory=ImportsConfig)
     webhook_url: HttpUrl | None = Field(
         None,
         description="Receives signed segment events. Deployed: https to a public host only "

@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.domain.tenancy import TenantId, tenant_id
+from chalicelib.streams import import_queue
 from chalicelib.streams.records import SegmentEventImage, customer_change, parse_image
 
 CustomerKey = tuple[str, str]
@@ -36,6 +37,7 @@ Refresh = Callable[[TenantId, str], object]
 EventEnqueue = Callable[[TenantId, str], object]
 """Queues a pending event for the webhook queue's consumer: this consumer never makes an
 HTTP call, so its time per batch does not depend on any receiver."""
+ImportChunkSender = Callable[[import_queue.ChunkRequest], object]
 
 
 def _newly_pending(record: DynamoDBRecord, image: SegmentEventImage, removed: bool) -> bool:
@@ -58,11 +60,17 @@ class DataStreamBatch:
     refresh: Refresh
     enqueue: EventEnqueue | None = None
     done: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
+    import_chunks: ImportChunkSender | None = None
 
     def handle(self, record: DynamoDBRecord) -> None:
         stream = record.dynamodb
         if stream is None:
             raise ValueError("a stream record without its dynamodb section")
+        if import_queue.is_import_record(record):
+            request = import_queue.chunk_due(record)
+            if request is not None and self.import_chunks is not None:
+                self.import_chunks(request)
+            return
         removed = record.event_name is DynamoDBRecordEventName.REMOVE
         raw = stream.old_image if removed else stream.new_image
         image = parse_image(raw or stream.keys)
@@ -92,11 +100,12 @@ def process_batch(
     context: LambdaContext | None,
     refresh: Refresh,
     enqueue: EventEnqueue | None = None,
+    import_chunks: ImportChunkSender | None = None,
 ) -> PartialItemFailureResponse:
     """Powertools' partial-batch processing: failed records are reported by sequence
     number, the rest count as done."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    batch = DataStreamBatch(refresh, enqueue)
+    batch = DataStreamBatch(refresh, enqueue, import_chunks=import_chunks)
     return process_partial_response(
         event=event,
         record_handler=batch.handle,
@@ -136,4 +145,6 @@ def keep_customers_current(event: Any) -> PartialItemFailureResponse:
     context = getattr(event, "context", None)
     refresh = _service_refresh(utc_now().date())
     with writing_as(system_writer("keep_customers_current", event)):
-        return process_batch(raw, context, refresh, _service_enqueue)
+        return process_batch(
+            raw, context, refresh, _service_enqueue, import_queue.send_chunk_request
+        )
