@@ -55,7 +55,7 @@ def problem_statuses(op: Operation) -> frozenset[int]:
     statuses = set(_ERRORS_ON_EVERY_CALL)
     if rule is None or not rule.public:
         statuses |= _ERRORS_WITH_A_KEY
-    if op.body is not None:
+    if op.body is not None or op.file_media_types:
         statuses |= _ERRORS_WITH_A_BODY
     if _PATH_PARAM.search(op.path):
         statuses |= _ERRORS_WITH_PATH_IDS

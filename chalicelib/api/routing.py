@@ -212,7 +212,13 @@ def _parse_body(request: Request, model: type[BaseModel] | None) -> BaseModel | 
         raise InvalidInput(_issues_from(exc, "body")) from exc
 
 
-def _file_body(request: Request) -> bytes:
+def _file_body(request: Request, media_types: tuple[str, ...]) -> bytes:
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type not in media_types:
+        raise UnsupportedMediaType(
+            f"send the file as one of {', '.join(media_types)} "
+            f"(got {content_type or 'no Content-Type'})"
+        )
     raw = request.raw_body or b""
     return raw if isinstance(raw, bytes) else raw.encode()
 
@@ -347,7 +353,9 @@ class Operations:
                             headers=request.headers,
                             request_id=request_id,
                             audit_note=note,
-                            raw_body=_file_body(request) if file_media_types else b"",
+                            raw_body=_file_body(request, file_media_types)
+                            if file_media_types
+                            else b"",
                         )
                         sent = call.body
                         reply = view(call, **path_params)

@@ -320,7 +320,7 @@ def _phone(value: object, default_country: str | None) -> str | RowError:
 
 def _tags(value: object) -> list[str]:
     raw = _text(value) or ""
-    return [tag for tag in raw.replace(";", ",").split(",") if tag.strip()]
+    return [tag.strip() for tag in raw.replace(";", ",").split(",") if tag.strip()]
 
 
 def _value_for(target: str, value: object, spec: ImportSpec, default_country: str | None) -> object:

@@ -458,3 +458,15 @@ def test_staff_keys_import_and_the_customers_are_written_as_that_key(
     assert item.written_role == "staff"
     assert item.written_request == job["id"]
     assert item.written_action == "import_customers"
+
+
+def test_a_file_of_another_media_type_is_refused(tenant_a: Api) -> None:
+    # Given an import
+    created = tenant_a.post("/v1/imports", import_body()).json
+
+    # When its file is sent as JSON
+    answer = upload(tenant_a, created["id"], b'{"a": 1}', media_type="application/json")
+
+    # Then it is refused and the import still awaits its file
+    answer.problem(415)
+    assert tenant_a.get(f"/v1/imports/{created['id']}").json["status"] == "awaiting_upload"
