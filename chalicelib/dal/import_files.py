@@ -19,10 +19,13 @@ UPLOAD_URL_SECONDS = 3600
 LOCAL_IMPORTS_DIR = Path(".local") / "imports"
 
 
+IMPORTS_PREFIX = "imports/"
+
+
 def object_key(tenant: TenantId, import_id: str) -> str:
     if not tenant:
         raise ValueError("a tenant is required to name an import file")
-    return f"imports/{tenant}/{import_id}"
+    return f"{IMPORTS_PREFIX}{tenant}/{import_id}"
 
 
 class ImportFiles(Protocol):
