@@ -37,6 +37,7 @@ DUMMY = {
     "segment_id": "seg_does_not_exist",
     "key_id": "key_01J00000000000000000000000",
     "event_id": "evt_01J00000000000000000000000",
+    "import_id": "imp_01J00000000000000000000000",
     "asset": "swagger-ui.css",
 }
 UNAUDITED = {("GET", "/v1/openapi.json"), ("GET", "/docs"), ("GET", "/docs/{asset}")}
