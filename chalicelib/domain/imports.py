@@ -30,12 +30,19 @@ CUSTOMER_FIELDS: Final = frozenset(
     | {f"consent.{name}" for name in CONSENT_FIELDS}
 )
 ATTRIBUTE_PREFIX: Final = "attributes."
+INTERACTION_FIELDS: Final = frozenset(
+    {"type", "amount", "currency", "order_id", "occurred_at", "channel", "location_id"}
+    | {"name", "rating", "nps", "text"}
+)
+CUSTOMER_LOCATORS: Final = frozenset({"external_id", "email", "phone"})
+_WHOLE_NUMBERS: Final = frozenset({"rating", "nps"})
 _TRUE: Final = frozenset({"true", "yes", "y", "1"})
 _FALSE: Final = frozenset({"false", "no", "n", "0", ""})
 
 
 class ImportKind(StrEnum):
     CUSTOMERS = "customers"
+    INTERACTIONS = "interactions"
 
 
 class ImportFormat(StrEnum):
@@ -60,10 +67,15 @@ class ImportStatus(StrEnum):
 ACTIVE_STATUSES: Final = frozenset({ImportStatus.QUEUED, ImportStatus.RUNNING})
 
 
-def is_target_field(name: str) -> bool:
-    """A field a source column may map to: a profile field, `address.*`, `consent.*` or
-    `attributes.<key>`."""
-    return name in CUSTOMER_FIELDS or (
+def is_target_field(name: str, kind: ImportKind = ImportKind.CUSTOMERS) -> bool:
+    """A field a source column may map to. Customers: a profile field, `address.*`,
+    `consent.*` or `attributes.<key>`; interactions: a field of POST
+    /v1/customers/{id}/interactions, `attributes.<key>`, or the customer's external_id,
+    email or phone (by which the row names its customer)."""
+    fields = CUSTOMER_FIELDS if kind is ImportKind.CUSTOMERS else INTERACTION_FIELDS
+    if kind is ImportKind.INTERACTIONS:
+        fields = fields | CUSTOMER_LOCATORS
+    return name in fields or (
         name.startswith(ATTRIBUTE_PREFIX) and len(name) > len(ATTRIBUTE_PREFIX)
     )
 
@@ -204,10 +216,14 @@ def read_header(data: bytes, spec: ImportSpec) -> list[str] | RowError:
     return [column.strip() for column in columns]
 
 
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def _parse_record(text: str, line: int, spec: ImportSpec, header: list[str] | None) -> SourceRow:
     if spec.format is ImportFormat.JSONL:
         try:
-            document = json.loads(text)
+            document = json.loads(text, parse_constant=_refuse_constant)
         except ValueError:
             return SourceRow(line, 0, error=RowError(line, None, "not a JSON object"))
         if not isinstance(document, dict):
@@ -362,3 +378,45 @@ def map_customer_row(
             body[target] = value
     body.update(nested)
     return MappedRow(body, frozenset(body))
+
+
+@dataclass(frozen=True)
+class MappedInteraction:
+    """A row as one item of POST /v1/interactions:batch (not yet validated), less its
+    customer, and the value of the import's key that names the customer."""
+
+    locator: str | None
+    item: dict[str, object]
+
+
+def _whole_number(value: object, target: str) -> object:
+    text = _text(value) or ""
+    return int(text) if text.lstrip("-").isdigit() else value
+
+
+def map_interaction_row(
+    values: Mapping[str, object], spec: ImportSpec, default_country: str | None
+) -> MappedInteraction | RowError:
+    """Applies the mapping: text trimmed, numbers for `rating` and `nps`, the customer's
+    key normalised as a customer row's would be (so it finds the same customer)."""
+    item: dict[str, object] = {}
+    attributes: dict[str, object] = {}
+    locator: str | None = None
+    for column, target in spec.mapping.items():
+        raw = values.get(column)
+        if _text(raw) is None:
+            continue
+        if target == spec.upsert_key.value:
+            key = _value_for(target, raw, spec, default_country)
+            if isinstance(key, RowError):
+                return key
+            locator = str(key)
+        elif target.startswith(ATTRIBUTE_PREFIX):
+            attributes[target.removeprefix(ATTRIBUTE_PREFIX)] = _attribute(raw)
+        elif target in _WHOLE_NUMBERS:
+            item[target] = _whole_number(raw, target)
+        elif target in INTERACTION_FIELDS:
+            item[target] = raw if isinstance(raw, int | float) else _text(raw)
+    if attributes:
+        item["attributes"] = attributes
+    return MappedInteraction(locator, item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from chalicelib.domain.imports import (
     ImportFormat,
@@ -24,17 +24,19 @@ SourceColumn = Annotated[
 ]
 
 
-def _target(name: str) -> str:
-    if not is_target_field(name):
-        raise ValueError(
-            "map to external_id, name, email, phone, birthday, gender, tags, "
-            "address.<line1|line2|city|region|postal_code|country>, "
-            "consent.<email_marketing|sms_marketing> or attributes.<key>"
-        )
-    return name
+_TARGETS = {
+    ImportKind.CUSTOMERS: (
+        "external_id, name, email, phone, birthday, gender, tags, "
+        "address.<line1|line2|city|region|postal_code|country>, "
+        "consent.<email_marketing|sms_marketing> or attributes.<key>"
+    ),
+    ImportKind.INTERACTIONS: (
+        "the customer's external_id, email or phone, type, amount, currency, order_id, "
+        "occurred_at, channel, location_id, name, rating, nps, text or attributes.<key>"
+    ),
+}
 
-
-TargetField = Annotated[str, AfterValidator(_target)]
+TargetField = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 class ImportOptions(RequestBody):
@@ -62,7 +64,10 @@ class ImportCreate(RequestBody):
     """An import: what the file holds, how its columns map to customer fields and which
     field finds an existing customer."""
 
-    kind: ImportKind = Field(description="What the rows are: `customers`.")
+    kind: ImportKind = Field(
+        description="What the rows are: `customers`, or `interactions` (recorded as "
+        "POST /v1/interactions:batch records them; a purchase's order id counts once)."
+    )
     format: ImportFormat = Field(description="`csv` or `jsonl` (one JSON object a line).")
     upsert_key: UpsertKey = Field(
         description="The field that finds an existing customer; it must be mapped."
@@ -79,6 +84,17 @@ class ImportCreate(RequestBody):
         twice = sorted({name for name in targets if targets.count(name) > 1})
         if twice:
             raise ValueError(f"map one column to each field, not several to {', '.join(twice)}")
+        return mapping
+
+    @field_validator("mapping")
+    @classmethod
+    def _targets_of_the_kind(cls, mapping: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        kind = info.data.get("kind")
+        if kind is None:
+            return mapping
+        unknown = [column for column, t in mapping.items() if not is_target_field(t, kind)]
+        if unknown:
+            raise ValueError(f"column {unknown[0]!r}: map to {_TARGETS[kind]}")
         return mapping
 
     def to_spec(self) -> ImportSpec:

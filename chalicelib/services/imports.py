@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pydantic import ValidationError
 
 from chalicelib.dal import imports as repository
-from chalicelib.dal.import_files import import_files
+from chalicelib.dal.import_files import ImportFiles, import_files
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customers import CustomerChanges, UniqueField
 from chalicelib.domain.errors import (
@@ -39,12 +39,16 @@ from chalicelib.domain.imports import (
     MAX_ROW_BYTES,
     ImportFormat,
     ImportJob,
+    ImportKind,
     ImportProgress,
     ImportSpec,
     ImportStatus,
     MappedRow,
     RowError,
+    SourceRow,
+    UpsertKey,
     map_customer_row,
+    map_interaction_row,
     read_chunk,
     read_header,
 )
@@ -218,10 +222,123 @@ def _import_row(
     return None
 
 
+def _interaction_item(
+    tenant: TenantId, spec: ImportSpec, row: SourceRow, default_country: str | None
+) -> dict[str, object] | RowError:
+    """The row as an item of POST /v1/interactions:batch, its customer found by the
+    import's key (external ids are passed on; an email or phone is looked up)."""
+    from chalicelib.dal.customers import find_customer_id
+
+    mapped = map_interaction_row(row.values, spec, default_country)
+    if isinstance(mapped, RowError):
+        return replace(mapped, line=row.line)
+    key = spec.upsert_key.value
+    if mapped.locator is None:
+        return RowError(row.line, key, "the customer's key is missing")
+    if spec.upsert_key is UpsertKey.EXTERNAL_ID:
+        return {**mapped.item, "external_id": mapped.locator}
+    customer_id = find_customer_id(tenant, UniqueField(key), mapped.locator)
+    if customer_id is None:
+        return RowError(row.line, key, f"no customer has this {key}")
+    return {**mapped.item, "customer_id": customer_id}
+
+
+def _item_field(path: str, item: dict[str, object]) -> str:
+    """`items.3.purchase.amount` (a batch item's field, under its type) as `amount`."""
+    parts = path.split(".")
+    if parts[:1] == ["items"]:
+        parts = parts[2:]
+    if parts[:1] == [item.get("type")] and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts) or "type"
+
+
+def _import_interactions(
+    tenant: TenantId,
+    plan: Plan,
+    job: ImportJob,
+    offset: int,
+    rows: list[SourceRow],
+    default_country: str | None,
+    outcome: _Outcome,
+) -> list[RowError]:
+    """Records the rows as POST /v1/interactions:batch does (validation, points, the
+    order claim that makes a purchase count once), a batch of the plan's size at a time.
+    Each batch's Idempotency-Key is the import, chunk and batch: a chunk processed again
+    answers the first outcome and records nothing twice."""
+    from chalicelib.domain.plans import limits_of
+    from chalicelib.schemas.interactions import InteractionsBatch
+    from chalicelib.services import loyalty
+
+    errors: list[RowError] = []
+    pending: list[tuple[int, dict[str, object]]] = []
+    for row in rows:
+        item = _interaction_item(tenant, job.spec, row, default_country)
+        if isinstance(item, RowError):
+            errors.append(item)
+        else:
+            pending.append((row.line, item))
+    size = limits_of(plan).max_batch_size
+    for start in range(0, len(pending), size):
+        group = pending[start : start + size]
+        batch = InteractionsBatch.model_validate_json(
+            json.dumps({"items": [item for _, item in group]}, default=str)
+        )
+        parsed = batch.parsed()
+        lines = [line for line, _ in group]
+        valid = [
+            (line, parsed_item)
+            for line, parsed_item in zip(lines, parsed, strict=True)
+            if not isinstance(parsed_item, InvalidInput)
+        ]
+        for (line, item), parsed_item in zip(group, parsed, strict=True):
+            if isinstance(parsed_item, InvalidInput):
+                issue = parsed_item.issues[0]
+                errors.append(RowError(line, _item_field(issue.field, item), issue.message))
+        if not valid:
+            continue
+        result = loyalty.record_batch(
+            tenant,
+            [item for _, item in valid],
+            job.created_by,
+            f"import:{job.id}:{offset}:{start}",
+            size,
+        )
+        for (line, _), answer in zip(valid, result.items, strict=True):
+            if answer.outcome == "created":
+                outcome.created += 1
+            elif answer.outcome == "duplicate":
+                outcome.unchanged += 1
+            else:
+                errors.append(RowError(line, None, answer.detail or answer.error or "failed"))
+    return errors
+
+
 def _tenant_default_country(tenant: TenantId) -> str | None:
     from chalicelib.services.tenant_config import get_tenant_config
 
     return get_tenant_config(tenant).imports.default_country
+
+
+def _header_and_start(
+    files: ImportFiles, tenant: TenantId, job: ImportJob, offset: int
+) -> tuple[list[str] | None, int, int] | str:
+    """The CSV header's columns (None without one) and where the chunk's rows start (byte
+    offset and line: past the header for the first chunk); or why the import cannot go on."""
+    spec = job.spec
+    if spec.format is not ImportFormat.CSV or not spec.header_row:
+        return None, offset, job.next_line
+    head = files.read(tenant, job.id, 0, MAX_ROW_BYTES + 1)
+    columns = read_header(head, spec)
+    if isinstance(columns, RowError):
+        return columns.message
+    missing = sorted(set(spec.mapping) - set(columns))
+    if missing:
+        return f"the header has no column {', '.join(missing)}"
+    if offset > 0:
+        return columns, offset, job.next_line
+    after_header = read_chunk(head, 0, 1, job.file_bytes, spec, None, max_rows=1)
+    return columns, after_header.end_offset, after_header.next_line
 
 
 def process_chunk(tenant: TenantId, plan: Plan, import_id: str, offset: int) -> bool:
@@ -233,32 +350,26 @@ def process_chunk(tenant: TenantId, plan: Plan, import_id: str, offset: int) -> 
         return False
     files = import_files()
     spec = job.spec
-    header: list[str] | None = None
-    start, line = offset, job.next_line
-    if spec.format is ImportFormat.CSV and spec.header_row:
-        head = files.read(tenant, import_id, 0, MAX_ROW_BYTES + 1)
-        columns = read_header(head, spec)
-        if isinstance(columns, RowError):
-            return repository.mark_failed(tenant, job, columns.message, utc_now())
-        missing = sorted(set(spec.mapping) - set(columns))
-        if missing:
-            reason = f"the header has no column {', '.join(missing)}"
-            return repository.mark_failed(tenant, job, reason, utc_now())
-        header = columns
-        if offset == 0:
-            after_header = read_chunk(head, 0, 1, job.file_bytes, spec, None, max_rows=1)
-            start, line = after_header.end_offset, after_header.next_line
+    position = _header_and_start(files, tenant, job, offset)
+    if isinstance(position, str):
+        return repository.mark_failed(tenant, job, position, utc_now())
+    header, start, line = position
     data = files.read(tenant, import_id, start, CHUNK_BYTES + MAX_ROW_BYTES)
     chunk = read_chunk(data, start, line, job.file_bytes, spec, header, max_rows=CHUNK_ROWS)
     default_country = _tenant_default_country(tenant)
     outcome = _Outcome()
-    errors: list[RowError] = []
-    for row in chunk.rows:
-        error = row.error or _import_row(
-            tenant, plan, job, row.values, row.line, default_country, outcome
+    errors: list[RowError] = [row.error for row in chunk.rows if row.error is not None]
+    readable = [row for row in chunk.rows if row.error is None]
+    if spec.kind is ImportKind.INTERACTIONS:
+        errors += _import_interactions(
+            tenant, plan, job, offset, readable, default_country, outcome
         )
-        if error is not None:
-            errors.append(error)
+    else:
+        for row in readable:
+            error = _import_row(tenant, plan, job, row.values, row.line, default_country, outcome)
+            if error is not None:
+                errors.append(error)
+    errors.sort(key=lambda error: error.line)
     if errors:
         repository.put_row_errors(tenant, import_id, errors)
     progress = outcome.progress(len(chunk.rows), len(errors))

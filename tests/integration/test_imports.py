@@ -353,9 +353,11 @@ def test_imports_are_listed_newest_first(tenant_a: Api) -> None:
     ("body", "field"),
     [
         (import_body(kind="orders"), "kind"),
+        (import_body(mapping={"x": "type", "id": "external_id"}), "mapping"),
         (import_body(format="xlsx"), "format"),
         (import_body(upsert_key="name"), "upsert_key"),
-        (import_body(mapping={"x": "loyalty_points", "id": "external_id"}), "mapping.x"),
+        (import_body(mapping={"x": "loyalty_points", "id": "external_id"}), "mapping"),
+        (import_body(kind="interactions", mapping={"id": "external_id", "n": "name.x"}), "mapping"),
         (import_body(mapping={"Name": "name"}), "mapping"),
         (import_body(mapping={}), "mapping"),
         (import_body(mapping={"a": "name", "b": "name", "c": "external_id"}), "mapping"),
@@ -470,3 +472,42 @@ def test_a_file_of_another_media_type_is_refused(tenant_a: Api) -> None:
     # Then it is refused and the import still awaits its file
     answer.problem(415)
     assert tenant_a.get(f"/v1/imports/{created['id']}").json["status"] == "awaiting_upload"
+
+
+PURCHASE_MAPPING = {
+    "customer": "external_id",
+    "kind": "type",
+    "total": "amount",
+    "cur": "currency",
+    "order": "order_id",
+    "when": "occurred_at",
+}
+
+
+def test_purchases_import_and_earn_points_once_however_often_the_file_runs(
+    tenant_a: Api,
+) -> None:
+    # Given a customer and a file of its purchases (one for a customer nobody has)
+    customer = tenant_a.create_customer(external_id="c-1", name="Ann")
+    data = csv_file(
+        "c-1,purchase,80.00,EUR,o-1,2026-11-01T10:00:00Z",
+        "c-1,purchase,20.50,EUR,o-2,2026-11-02T10:00:00Z",
+        "c-404,purchase,5.00,EUR,o-3,2026-11-02T10:00:00Z",
+        "c-1,purchase,abc,EUR,o-4,2026-11-02T10:00:00Z",
+        header="customer,kind,total,cur,order,when",
+    )
+
+    # When it is imported twice
+    first = run_import(tenant_a, data, kind="interactions", mapping=PURCHASE_MAPPING)
+    again = run_import(tenant_a, data, kind="interactions", mapping=PURCHASE_MAPPING)
+
+    # Then the purchases were recorded once and earned their points once
+    assert (first["status"], first["created"], first["failed"]) == ("completed", 2, 2)
+    assert (again["created"], again["unchanged"], again["failed"]) == (0, 2, 2)
+    points = tenant_a.get(f"/v1/customers/{customer['id']}/points").json
+    assert points["balance"] == 100
+    timeline = tenant_a.get(f"/v1/customers/{customer['id']}/interactions").json["items"]
+    assert sorted(item["order_id"] for item in timeline) == ["o-1", "o-2"]
+    errors = tenant_a.get(f"/v1/imports/{first['id']}/errors").json["items"]
+    assert [(e["line"], e["field"]) for e in errors][1] == (5, "amount")
+    assert errors[0]["line"] == 4

@@ -126,11 +126,16 @@ def test_a_record_cut_by_the_read_window_is_left_for_the_next_chunk() -> None:
 
 
 def test_json_lines_rows_are_objects() -> None:
-    data = b'{"id": "1"}\n[1]\n{bad\n'
+    data = b'{"id": "1"}\n[1]\n{bad\n{"score": NaN}\n'
 
     rows = rows_of(data, None, format=ImportFormat.JSONL)
 
-    assert rows == [(2, {"id": "1"}), (3, "not a JSON object"), (4, "not a JSON object")]
+    assert rows == [
+        (2, {"id": "1"}),
+        (3, "not a JSON object"),
+        (4, "not a JSON object"),
+        (5, "not a JSON object"),
+    ]
 
 
 def mapping_spec() -> ImportSpec:
