@@ -116,7 +116,11 @@ def import_files() -> ImportFiles:
     settings = get_settings()
     if settings.imports_bucket:
         import boto3
+        from botocore.config import Config
 
-        client = boto3.client("s3", region_name=settings.aws_region)
+        # SigV4: objects are KMS-encrypted, and S3 refuses other signatures for them.
+        client = boto3.client(
+            "s3", region_name=settings.aws_region, config=Config(signature_version="s3v4")
+        )
         return BucketFiles(settings.imports_bucket, client)
     return DirectoryFiles(Path(settings.imports_dir) if settings.imports_dir else LOCAL_IMPORTS_DIR)

@@ -511,3 +511,55 @@ def test_purchases_import_and_earn_points_once_however_often_the_file_runs(
     errors = tenant_a.get(f"/v1/imports/{first['id']}/errors").json["items"]
     assert [(e["line"], e["field"]) for e in errors][1] == (5, "amount")
     assert errors[0]["line"] == 4
+
+
+@pytest.fixture
+def imports_bucket(tenant_a: Api, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A deployed stage's file store: the imports bucket (on moto's S3)."""
+    import boto3
+
+    from chalicelib.settings import reset_settings
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="customer-ops-test-imports")
+    monkeypatch.setenv("IMPORTS_BUCKET", "customer-ops-test-imports")
+    reset_settings()
+    yield s3
+    reset_settings()
+
+
+def test_deployed_files_go_to_the_bucket_by_presigned_url_then_start(
+    tenant_a: Api, imports_bucket: Any
+) -> None:
+    # Given an import in a stage with an imports bucket
+    created = tenant_a.post("/v1/imports", import_body()).json
+    url = created["upload"]["url"]
+
+    # When its file is PUT where the URL says (as the client would), and it is started
+    assert url.startswith("https://") and "X-Amz-Signature=" in url
+    assert f"imports/{tenant_a.tenant_id}/{created['id']}" in url
+    imports_bucket.put_object(
+        Bucket="customer-ops-test-imports",
+        Key=f"imports/{tenant_a.tenant_id}/{created['id']}",
+        Body=csv_file("c-1,Ann,,,,,,"),
+    )
+    started = tenant_a.post(f"/v1/imports/{created['id']}/start")
+    job = run_to_end(tenant_a, created["id"])
+
+    # Then it was read from the bucket, imported, and its file deleted
+    assert started.status == 202 and started.json["status"] == "queued"
+    assert (job["status"], job["created"]) == ("completed", 1)
+    listed = imports_bucket.list_objects_v2(Bucket="customer-ops-test-imports")
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_deployed_stages_refuse_a_file_sent_to_the_api(tenant_a: Api, imports_bucket: Any) -> None:
+    # Given an import in a stage with an imports bucket
+    created = tenant_a.post("/v1/imports", import_body()).json
+
+    # When its file is sent to the API itself
+    answer = upload(tenant_a, created["id"], csv_file("c-1,Ann,,,,,,"))
+
+    # Then it is refused, and the import still awaits its file
+    assert "upload_url" in answer.problem(403)["detail"]
+    assert tenant_a.get(f"/v1/imports/{created['id']}").json["status"] == "awaiting_upload"
