@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.imports import (
     ImportFormat,
     ImportJob,
@@ -151,7 +152,7 @@ class ImportOut(BaseModel):
 
     @classmethod
     def of(cls, job: ImportJob, upload_url: str | None = None) -> ImportOut:
-        now = datetime.now(UTC)
+        now = utc_now()
         upload = None
         if job.status is ImportStatus.AWAITING_UPLOAD:
             upload = ImportUpload(method="PUT", url=upload_url or f"/v1/imports/{job.id}/file")
