@@ -7,7 +7,12 @@ from chalicelib.api.middleware import http_middleware
 from chalicelib.api.routes import api_blueprint
 from chalicelib.lazy import deferred
 from chalicelib.observability import metrics
-from chalicelib.queues_config import WEBHOOK_DEAD_LETTERS, WEBHOOK_QUEUE, queue_placeholder
+from chalicelib.queues_config import (
+    IMPORT_QUEUE,
+    WEBHOOK_DEAD_LETTERS,
+    WEBHOOK_QUEUE,
+    queue_placeholder,
+)
 from chalicelib.streams_config import (
     AUDIT_CHANGES,
     AUDIT_DIGEST_PERIOD_MINUTES,
@@ -83,3 +88,9 @@ record_undelivered_webhooks = app.on_sqs_message(
     batch_size=WEBHOOK_DEAD_LETTERS.batch_size,
     name=WEBHOOK_DEAD_LETTERS.handler,
 )(deferred("chalicelib.streams.webhook_queue", "record_undelivered_webhooks"))
+
+process_imports = app.on_sqs_message(
+    queue=queue_placeholder(IMPORT_QUEUE.queue_name),
+    batch_size=IMPORT_QUEUE.batch_size,
+    name=IMPORT_QUEUE.handler,
+)(deferred("chalicelib.streams.import_queue", "process_imports"))

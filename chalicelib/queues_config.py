@@ -83,8 +83,20 @@ WEBHOOK_DEAD_LETTERS = QueueConsumer(
     batch_size=10,
 )
 
+# Bulk imports (issue 16): one message per chunk of an import's file, sent by the data
+# stream consumer when the import's checkpoint moves (docs/streams.md, "Bulk import").
+# A chunk is bounded (chalicelib/domain/imports.py), well within the visibility timeout.
+IMPORT_QUEUE = QueueConsumer(
+    handler="process_imports",
+    queue_name="import-chunks",
+    queue_url_variable="IMPORT_QUEUE_URL",
+    batch_size=1,
+    visibility_timeout_seconds=300,
+    max_receive_count=5,
+)
+
 QUEUE_CONSUMERS: dict[str, QueueConsumer] = {
-    consumer.handler: consumer for consumer in (WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTERS)
+    consumer.handler: consumer for consumer in (WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTERS, IMPORT_QUEUE)
 }
 
 

@@ -63,6 +63,15 @@ class Settings(BaseModel):
     the runner, on moto's in-process SQS)."""
     webhook_backoff_seconds: int = Field(default=30, ge=0, le=3_600)
     """WEBHOOK_BACKOFF_SECONDS: the first retry's delay; each further retry doubles it."""
+    imports_bucket: str | None = None
+    """IMPORTS_BUCKET: the S3 bucket of import files (set by infra; uploads are presigned
+    PUTs). Without it (locally) files are kept under `imports_dir`."""
+    imports_dir: str | None = None
+    """IMPORTS_DIR: locally, the directory of import files, uploaded straight to the API
+    (PUT /v1/imports/{id}/file) and read by the import worker (default `.local/imports`)."""
+    import_queue_url: str | None = None
+    """IMPORT_QUEUE_URL: the SQS queue of import chunks (set by infra; locally by the
+    runner, on moto's in-process SQS)."""
     gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
     """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
     by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
@@ -114,6 +123,9 @@ class Settings(BaseModel):
             "webhook_local_receivers": read("WEBHOOK_LOCAL_RECEIVERS"),
             "webhook_queue_url": read("WEBHOOK_QUEUE_URL"),
             "webhook_backoff_seconds": read("WEBHOOK_BACKOFF_SECONDS"),
+            "imports_bucket": read("IMPORTS_BUCKET"),
+            "imports_dir": read("IMPORTS_DIR"),
+            "import_queue_url": read("IMPORT_QUEUE_URL"),
         }
         plans = read("GATEWAY_USAGE_PLANS")
         try:

@@ -219,6 +219,8 @@ def main() -> int:
         environment["AUDIT_SIGNING_KEY_FILE"] = str(LOCAL_DIR / "audit-signing-key.pem")
 
         environment["WEBHOOK_BACKOFF_SECONDS"] = os.environ.get("WEBHOOK_BACKOFF_SECONDS", "1")
+        # Import files: sent to the API, read by the runner's import worker (one directory).
+        environment["IMPORTS_DIR"] = str(LOCAL_DIR / "imports")
         sqs = local_sqs()
         environment.update(local_queues(sqs))
         prepare(environment)

@@ -361,10 +361,36 @@ RECORD_UNDELIVERED_WEBHOOKS = FunctionAccess(
     ),
 )
 
+PROCESS_IMPORTS = FunctionAccess(
+    function="ProcessImports",
+    tables=(
+        # The tenant (its status and plan) and its configuration (imports.default_country).
+        _READS_TENANT_CONFIG,
+        # The import (get, checkpoint update), its failed rows (batch write), and customers
+        # upserted as the API writes them: unique claims (get), profiles (get), and
+        # transactions of puts, deletes, counter updates and condition checks. Its file
+        # access (read, delete under imports/): infra/imports_bucket.py.
+        TableAccess(
+            DATA_TABLE,
+            actions=(
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:BatchWriteItem",
+            ),
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
+)
+
 # Queue name (chalicelib/queues_config.py) → the functions that may send to it; only the
 # queue's consumer receives from it (infra/queues.py).
 QUEUE_SENDERS: dict[str, tuple[str, ...]] = {
     "webhook-deliveries": (KEEP_CUSTOMERS_CURRENT.function,),
+    # One message per import chunk, asked for by the data stream (docs/streams.md).
+    "import-chunks": (KEEP_CUSTOMERS_CURRENT.function,),
 }
 
 FUNCTION_ACCESS: dict[str, FunctionAccess] = {
@@ -383,5 +409,6 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         AUDIT_HEARTBEATS,
         DELIVER_WEBHOOKS,
         RECORD_UNDELIVERED_WEBHOOKS,
+        PROCESS_IMPORTS,
     )
 }

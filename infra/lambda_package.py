@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-AWS_SERVICES = frozenset({"dynamodb", "apigateway", "events", "sqs", "kms"})
+AWS_SERVICES = frozenset({"dynamodb", "apigateway", "events", "sqs", "kms", "s3"})
 """Every AWS service the functions call (chalicelib/dal, chalicelib/services)."""
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip: the paths tracebacks show
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the same files give the same zip (and asset hash)

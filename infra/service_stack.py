@@ -25,6 +25,7 @@ from infra.alarms import ServiceAlarms
 from infra.api import AUTHORIZER_FUNCTION, configure_rest_api, declare_usage_plans, usage_plan_name
 from infra.chalice_app import package_chalice_app
 from infra.dashboard import ServiceDashboard
+from infra.imports_bucket import grant_import_files, imports_bucket
 from infra.queues import wire_queue_consumers
 from infra.roles import CHAIN_KEY_ACTIONS, GatewayKeys, function_role
 from infra.stages import (
@@ -46,6 +47,7 @@ ADMIN_KEY_LENGTH = 48
 API_FUNCTION = "APIHandler"  # Chalice's name for the function behind the REST API
 # Functions API Gateway waits for: they must answer within its 29 s integration limit.
 SYNCHRONOUS_FUNCTIONS = frozenset({API_FUNCTION, AUTHORIZER_FUNCTION})
+IMPORT_WORKER = "ProcessImports"  # the import queue's consumer (infra/access.py)
 
 
 class CustomerOpsStack(Stack):
@@ -90,6 +92,7 @@ class CustomerOpsStack(Stack):
         self.event_bus = events.EventBus(
             self, "EventBus", event_bus_name=stage.resource_name("events")
         )
+        self.imports_bucket = imports_bucket(self, self.key, stage)
 
         self.app = package_chalice_app(
             self, "Api", source_dir, self._chalice_stage_config(), packaging_dir
@@ -114,6 +117,10 @@ class CustomerOpsStack(Stack):
             for logical_id in self.app.functions
         }
         self._allow_chain_key_use(function_access)
+        if IMPORT_WORKER in self.roles:
+            grant_import_files(
+                self.imports_bucket, self.key, self.roles[API_FUNCTION], self.roles[IMPORT_WORKER]
+            )
         self.access_logs = configure_rest_api(self, self.app, self.key, stage)
         self.stream_consumers = wire_stream_consumers(
             self, self.app, stream_consumers, self.tables, self.roles, self.key, stage
@@ -237,6 +244,7 @@ class CustomerOpsStack(Stack):
         environment["CURSOR_SECRET"] = self.cursor_secret.secret_value.unsafe_unwrap()
         environment["AUTH_CACHE_SECONDS"] = str(self.stage.auth_cache_seconds)
         environment["AUDIT_SIGNING_KEY_ID"] = self.audit_chain_key.key_arn
+        environment["IMPORTS_BUCKET"] = self.imports_bucket.bucket_name
         # Names, not ids: a reference to the usage plans from the function would close a
         # cycle (usage plan → API stage → API → function). The function looks the ids up.
         environment["GATEWAY_USAGE_PLANS"] = json.dumps(

@@ -155,6 +155,13 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ("POST", "/v1/customers/{customer_id}/feedback"): RouteAccess(CUSTOMER_WRITERS),
     ("GET", "/v1/feedback"): RouteAccess(TENANT_READERS),
     ("GET", "/v1/analytics/nps"): RouteAccess(TENANT_READERS),
+    # Bulk imports write many customers at once: the merchant's admin and staff keys only.
+    ("POST", "/v1/imports"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/imports"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/imports/{import_id}"): RouteAccess(TENANT_WRITERS),
+    ("PUT", "/v1/imports/{import_id}/file"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/imports/{import_id}/start"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/imports/{import_id}/errors"): RouteAccess(TENANT_WRITERS),
 }
 
 

@@ -68,7 +68,7 @@ def problem_statuses(op: Operation) -> frozenset[int]:
     statuses = set(_ERRORS_ON_EVERY_CALL)
     if rule is None or not rule.public:
         statuses |= _ERRORS_WITH_A_KEY
-    if op.body is not None:
+    if op.body is not None or op.file_media_types:
         statuses |= _ERRORS_WITH_A_BODY
     if _PATH_PARAM.search(op.path):
         statuses |= _ERRORS_WITH_PATH_IDS
@@ -129,6 +129,12 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
             "content": {
                 "application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}
             },
+        }
+    if op.file_media_types:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        document["requestBody"] = {
+            "required": True,
+            "content": {media_type: binary for media_type in op.file_media_types},
         }
     if rule is not None and rule.public:
         document["security"] = []

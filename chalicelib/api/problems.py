@@ -34,6 +34,7 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
     errors.TicketStateConflict: ProblemKind(409, "ticket-state", "Not allowed in this state"),
     errors.AlreadyRated: ProblemKind(409, "already-rated", "Already rated"),
     errors.SurveyAlreadyAnswered: ProblemKind(409, "survey-already-answered", "Already answered"),
+    errors.ImportStateConflict: ProblemKind(409, "import-state", "Not allowed in this state"),
     errors.PreconditionFailed: ProblemKind(412, "precondition-failed", "Precondition failed"),
     errors.PayloadTooLarge: ProblemKind(413, "payload-too-large", "Payload too large"),
     errors.PreconditionRequired: ProblemKind(428, "precondition-required", "If-Match required"),

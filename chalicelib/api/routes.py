@@ -33,6 +33,7 @@ _REWARDS = "chalicelib.api.rewards"
 _OFFERS = "chalicelib.api.offers"
 _CAMPAIGNS = "chalicelib.api.campaigns"
 _FEEDBACK = "chalicelib.api.feedback"
+_IMPORTS = "chalicelib.api.imports"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -133,6 +134,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/v1/admin/tenants/{tenant_id}/api-keys"): (_ADMIN, "list_tenant_keys"),
     ("DELETE", "/v1/admin/tenants/{tenant_id}/api-keys/{key_id}"): (_ADMIN, "revoke_tenant_key"),
     ("GET", "/v1/admin/tenants/{tenant_id}/usage"): (_ADMIN, "tenant_usage"),
+    ("POST", "/v1/imports"): (_IMPORTS, "create_import"),
+    ("GET", "/v1/imports"): (_IMPORTS, "list_imports"),
+    ("GET", "/v1/imports/{import_id}"): (_IMPORTS, "get_import"),
+    ("PUT", "/v1/imports/{import_id}/file"): (_IMPORTS, "upload_import_file"),
+    ("POST", "/v1/imports/{import_id}/start"): (_IMPORTS, "start_import"),
+    ("GET", "/v1/imports/{import_id}/errors"): (_IMPORTS, "list_import_errors"),
     ("GET", "/v1/openapi.json"): (_DOCS, "openapi_document"),
     ("GET", "/docs"): (_DOCS, "docs_page"),
     ("GET", "/docs/{asset}"): (_DOCS, "docs_asset"),

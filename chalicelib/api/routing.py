@@ -62,6 +62,9 @@ class Operation:
     description: str = ""
     extra_responses: tuple[int, ...] = ()
     media_type: str = "application/json"
+    file_media_types: tuple[str, ...] = ()
+    """A view that takes a file (not a JSON body) reads `Call.raw_body`; these are the
+    media types the OpenAPI document offers for it."""
 
 
 OPERATIONS: list[Operation] = []
@@ -86,6 +89,8 @@ class Call(Generic[BodyT, QueryT]):
     headers: Mapping[str, str]
     request_id: str
     audit_note: AuditNote = field(default_factory=AuditNote)
+    raw_body: bytes = b""
+    """The body as sent, for a view that takes a file."""
 
     def audit_as(self, action: str) -> None:
         """Record this call (and the items it writes) under `action` rather than the
@@ -217,6 +222,17 @@ def _parse_body(request: Request, model: type[BaseModel] | None) -> BaseModel | 
         raise InvalidInput(_issues_from(exc, "body")) from exc
 
 
+def _file_body(request: Request, media_types: tuple[str, ...]) -> bytes:
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type not in media_types:
+        raise UnsupportedMediaType(
+            f"send the file as one of {', '.join(media_types)} "
+            f"(got {content_type or 'no Content-Type'})"
+        )
+    raw = request.raw_body or b""
+    return raw if isinstance(raw, bytes) else raw.encode()
+
+
 def _render(reply: Reply) -> Response:
     headers: dict[str, str | list[str]] = {"Content-Type": reply.content_type, **reply.headers}
     if isinstance(reply.body, BaseModel):
@@ -310,6 +326,7 @@ class Operations:
         description: str = "",
         extra_responses: tuple[int, ...] = (),
         media_type: str = "application/json",
+        file_media_types: tuple[str, ...] = (),
     ) -> Callable[[Callable[..., Reply]], Handler]:
         def register(view: Callable[..., Reply]) -> Handler:
             OPERATIONS.append(
@@ -326,6 +343,7 @@ class Operations:
                     description=description or (view.__doc__ or "").strip(),
                     extra_responses=extra_responses,
                     media_type=media_type,
+                    file_media_types=file_media_types,
                 )
             )
 
@@ -348,6 +366,9 @@ class Operations:
                             headers=request.headers,
                             request_id=request_id,
                             audit_note=note,
+                            raw_body=_file_body(request, file_media_types)
+                            if file_media_types
+                            else b"",
                         )
                         sent = call.body
                         reply = view(call, **path_params)

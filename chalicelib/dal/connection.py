@@ -47,7 +47,8 @@ def _bind(settings: Settings) -> _Binding:
     at the one shared client."""
     # Every module of models is imported before binding: a model defined later would use
     # its parent's connection (without its own indexes) or a client of its own.
-    import chalicelib.dal.feedback_models  # noqa: F401
+    import chalicelib.dal.feedback_models
+    import chalicelib.dal.import_models  # noqa: F401
     from chalicelib.dal import metering
     from chalicelib.dal.models import AuditTableModel, ControlTableModel, DataTableModel
 

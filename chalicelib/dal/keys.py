@@ -446,3 +446,25 @@ def nps_segment_pk(tenant: TenantId, segment_id: str) -> str:
 
 def nps_campaign_pk(tenant: TenantId, campaign_id: str) -> str:
     return f"{_tenant_prefix(tenant)}#NPS#CMP#{campaign_id}"
+
+
+# Bulk imports (issue 16): one partition of the tenant's imports (ids sort by creation
+# time) and one partition of failed rows per import, by line number.
+
+IMPORT_ERROR_LINE_DIGITS = 12
+
+
+def imports_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#IMPORTS"
+
+
+def import_sk(import_id: str) -> str:
+    return f"IMP#{import_id}"
+
+
+def import_errors_pk(tenant: TenantId, import_id: str) -> str:
+    return f"{_tenant_prefix(tenant)}#IMPORT#{import_id}#ERRORS"
+
+
+def import_error_sk(line: int) -> str:
+    return f"L#{line:0{IMPORT_ERROR_LINE_DIGITS}d}"

@@ -452,6 +452,7 @@ _PATH_RESOURCES = (
     "pair_id",
     "reward_id",
     "offer_id",
+    "import_id",
 )
 MAX_RECORDED_IDS = 100
 

@@ -137,19 +137,21 @@ def normalise_email(raw: str) -> str:
     return value
 
 
-def normalise_phone(raw: str) -> str:
-    """E.164. Numbers must carry their country code (+…); there is no default region."""
+def normalise_phone(raw: str, *, default_country: str | None = None) -> str:
+    """E.164. Numbers must carry their country code (+…) unless a `default_country` (ISO
+    3166-1 alpha-2; a bulk import's tenant setting) says where national numbers are from."""
     import phonenumbers  # deferred: its metadata is large and only phone input needs it
 
     text = raw.strip()
-    if not text.startswith(("+", "00")):
+    international = text.startswith(("+", "00"))
+    if not international and default_country is None:
         raise ValueError(
             "phone must be in international format, starting with + and the country code"
         )
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
-        parsed = phonenumbers.parse(text, None)
+        parsed = phonenumbers.parse(text, None if international else default_country)
     except phonenumbers.NumberParseException as exc:
         raise ValueError("not a valid phone number") from exc
     if not phonenumbers.is_valid_number(parsed):

@@ -184,3 +184,8 @@ class InvalidValue(DomainError):
         where = f"{field} holds" if field else "the request holds"
         super().__init__(f"{where} a value the data store cannot keep; nothing was written")
         self.field = field
+
+
+class ImportStateConflict(DomainError):
+    """The import's status does not allow the step (a file sent twice, or to a started
+    import)."""

@@ -112,3 +112,14 @@ def derived_id(prefix: str, seed: str) -> str:
     value = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:17], "big")
     chars = [_CROCKFORD[(value >> (5 * i)) & 31] for i in range(26)]
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+IMPORT_ID_PATTERN = re.compile(r"^imp_[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def new_import_id() -> str:
+    return f"imp_{_ulid()}"
+
+
+def is_import_id(value: str) -> bool:
+    return bool(IMPORT_ID_PATTERN.match(value))

@@ -182,6 +182,13 @@ class CampaignsConfig(_Section):
     attribution_window_days: Annotated[int, Field(ge=1, le=90)] = 7
 
 
+class ImportsConfig(_Section):
+    """Bulk imports (issue 16): phones without a country code are read as numbers of
+    `default_country` (ISO 3166-1 alpha-2); without it such rows fail."""
+
+    default_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+
+
 class TenantConfig(_Section):
     loyalty: LoyaltyConfig = Field(default_factory=LoyaltyConfig)
     tickets: TicketsConfig = Field(default_factory=TicketsConfig)
@@ -190,6 +197,7 @@ class TenantConfig(_Section):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     app_purchases: AppPurchasesConfig = Field(default_factory=AppPurchasesConfig)
     campaigns: CampaignsConfig = Field(default_factory=CampaignsConfig)
+    imports: ImportsConfig = Field(default_factory=ImportsConfig)
     webhook_url: HttpUrl | None = Field(
         None,
         description="Receives signed segment events. Deployed: https to a public host only "

@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chalicelib.dal.keys import PROFILE_SK
 from chalicelib.domain.tenancy import TenantId, tenant_id
+from chalicelib.streams import import_queue
 from chalicelib.streams.feedback import is_new_feedback
 from chalicelib.streams.records import (
     InteractionImage,
@@ -52,6 +53,7 @@ EventEnqueue = Callable[[TenantId, str], object]
 HTTP call, so its time per batch does not depend on any receiver."""
 FeedbackCount = Callable[[InteractionImage], object]
 """Adds a new feedback answer to its segments' and campaign's NPS counters, once."""
+ImportChunkSender = Callable[[import_queue.ChunkRequest], object]
 
 
 def _newly_pending(record: DynamoDBRecord, image: SegmentEventImage, removed: bool) -> bool:
@@ -79,11 +81,17 @@ class DataStreamBatch:
     count_feedback: FeedbackCount | None = None
     done: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
     matched: dict[CustomerKey, BaseException | None] = field(default_factory=dict)
+    import_chunks: ImportChunkSender | None = None
 
     def handle(self, record: DynamoDBRecord) -> None:
         stream = record.dynamodb
         if stream is None:
             raise ValueError("a stream record without its dynamodb section")
+        if import_queue.is_import_record(record):
+            request = import_queue.chunk_due(record)
+            if request is not None and self.import_chunks is not None:
+                self.import_chunks(request)
+            return
         removed = record.event_name is DynamoDBRecordEventName.REMOVE
         raw = stream.old_image if removed else stream.new_image
         image = parse_image(raw or stream.keys)
@@ -130,11 +138,14 @@ def process_batch(
     match: Refresh | None = None,
     react: Reaction | None = None,
     count_feedback: FeedbackCount | None = None,
+    import_chunks: ImportChunkSender | None = None,
 ) -> PartialItemFailureResponse:
     """Powertools' partial-batch processing: failed records are reported by sequence
     number, the rest count as done."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    batch = DataStreamBatch(refresh, enqueue, match, react, count_feedback)
+    batch = DataStreamBatch(
+        refresh, enqueue, match, react, count_feedback, import_chunks=import_chunks
+    )
     return process_partial_response(
         event=event,
         record_handler=batch.handle,
@@ -200,4 +211,5 @@ def keep_customers_current(event: Any) -> PartialItemFailureResponse:
             match=_service_match(rules),
             react=campaigns.react,
             count_feedback=count_feedback,
+            import_chunks=import_queue.send_chunk_request,
         )

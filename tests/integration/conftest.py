@@ -40,6 +40,7 @@ def environment(
             "AUTH_CACHE_SECONDS": "0",
             "RATE_LIMIT_IN_APP": "false",
             "WEBHOOK_BACKOFF_SECONDS": "0",  # a failed delivery is received again at once
+            "IMPORTS_DIR": str(tmp_path_factory.mktemp("imports")),
         }
     )
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)

@@ -39,6 +39,7 @@ DUMMY = {
     "event_id": "evt_01J00000000000000000000000",
     "pair_id": "dup_cus_01J00000000000000000000000_cus_01J00000000000000000000001",
     "campaign_id": "cmp_01J00000000000000000000000",
+    "import_id": "imp_01J00000000000000000000000",
     "asset": "swagger-ui.css",
 }
 UNAUDITED = {("GET", "/v1/openapi.json"), ("GET", "/docs"), ("GET", "/docs/{asset}")}

@@ -13,8 +13,8 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
     """A customer with a purchase, a ticket with a comment, a segment, a campaign, a spare
     staff key, a duplicate candidate pair (a second profile of Ann, made by the stack's
     stream runner: this waits until it is listed, so reads of it do not change under a
-    test), a reward, an offer and a coupon of `tenant`; answers their ids by path parameter
-    name."""
+    test), a reward, an offer, a coupon and an import awaiting its file of `tenant`; answers
+    their ids by path parameter name."""
     customer = tenant.create_customer(name="Ann Lee", email="ann@example.com", tags=["vip"])
     twin = tenant.create_customer(name="Ann Lee", email="ann+shop@example.com")
     purchase = {"type": "purchase", "amount": "80.00", "currency": "EUR", "order_id": "o-1"}
@@ -57,6 +57,16 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
     assert offer.status == 201, offer.text
     coupon = tenant.post(f"/v1/offers/{offer.json['id']}/coupons", {"customer_id": customer["id"]})
     assert coupon.status == 201, coupon.text
+    started = tenant.post(
+        "/v1/imports",
+        {
+            "kind": "customers",
+            "format": "csv",
+            "upsert_key": "external_id",
+            "mapping": {"id": "external_id"},
+        },
+    )
+    assert started.status == 202, started.text
     return {
         "customer_id": customer["id"],
         "ticket_id": ticket.json["id"],
@@ -67,6 +77,7 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
         "reward_id": reward.json["id"],
         "offer_id": offer.json["id"],
         "code": coupon.json["code"],
+        "import_id": started.json["id"],
     }
 
 
