@@ -24,6 +24,7 @@ from chalicelib.dal.models import (
     AuditEntryItem,
     AuditWindowItem,
     DataTableModel,
+    import_all_models,
 )
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.audit import (
@@ -338,6 +339,7 @@ def is_trail_entry(item_keys: Mapping[str, Any]) -> bool:
 
 def audited_entities() -> dict[str, str]:
     """Each audited data-table item's `entity` and the resource type the trail names."""
+    import_all_models()
     audited = {}
     pending: list[type[DataTableModel]] = [DataTableModel]
     while pending:
