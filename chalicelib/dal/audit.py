@@ -24,6 +24,7 @@ from chalicelib.dal.models import (
     AuditEntryItem,
     AuditWindowItem,
     DataTableModel,
+    import_all_models,
 )
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.audit import (
@@ -337,10 +338,8 @@ def is_trail_entry(item_keys: Mapping[str, Any]) -> bool:
 
 
 def audited_entities() -> dict[str, str]:
-    """Each audited data-table item's `entity` and the resource type the trail names (the
-    item modules outside `models` are imported here, so their models are found)."""
-    from chalicelib.dal import campaign_models, rewards_models  # noqa: F401
-
+    """Each audited data-table item's `entity` and the resource type the trail names."""
+    import_all_models()
     audited = {}
     pending: list[type[DataTableModel]] = [DataTableModel]
     while pending:

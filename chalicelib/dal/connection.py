@@ -42,35 +42,50 @@ def _subclasses(base: type[Model]) -> list[type[Model]]:
     return found
 
 
+def _table_name(model: type[Model], settings: Settings) -> str:
+    """The table the base a model extends names."""
+    from chalicelib.dal.models.base import AuditTableModel, ControlTableModel
+
+    if issubclass(model, ControlTableModel):
+        return settings.control_table
+    if issubclass(model, AuditTableModel):
+        return settings.audit_table
+    return settings.data_table
+
+
+def _connect(model: type[Model], settings: Settings, client: Any) -> None:
+    """Point a model at its table and at the shared client."""
+    model.Meta.table_name = _table_name(model, settings)
+    model.Meta.region = settings.aws_region
+    model.Meta.host = settings.dynamodb_endpoint
+    model._connection = None
+    # PynamoDB's own _get_connection (the models' override would bind again); its Connection
+    # builds a client on first use unless it holds one.
+    pynamodb_get_connection = vars(Model)["_get_connection"].__func__
+    pynamodb_get_connection(model).connection._client = client
+
+
 def _bind(settings: Settings) -> _Binding:
-    """Point every item model at its table (the base a model extends names the table) and
-    at the one shared client."""
-    # Every module of models is imported before binding: a model defined later would use
-    # its parent's connection (without its own indexes) or a client of its own.
-    import chalicelib.dal.feedback_models
-    import chalicelib.dal.import_models  # noqa: F401
+    """Point every item model defined so far at its table and at the one shared client;
+    models defined later connect on first use (`connect_model`)."""
     from chalicelib.dal import metering
-    from chalicelib.dal.models import AuditTableModel, ControlTableModel, DataTableModel
+    from chalicelib.dal.models.base import AuditTableModel, ControlTableModel, DataTableModel
 
     metering.install()
     transactions = Connection(region=settings.aws_region, host=settings.dynamodb_endpoint)
     client = transactions.client
-
-    tables: dict[type[Model], str] = {}
-    for model in _subclasses(DataTableModel):
-        tables[model] = settings.data_table
-    for model in _subclasses(ControlTableModel):
-        tables[model] = settings.control_table
-    for model in _subclasses(AuditTableModel):
-        tables[model] = settings.audit_table
-    for model, table_name in tables.items():
-        model.Meta.table_name = table_name
-        model.Meta.region = settings.aws_region
-        model.Meta.host = settings.dynamodb_endpoint
-        model._connection = None
-        # PynamoDB's Connection builds its client on first use unless it holds one.
-        model._get_connection().connection._client = client
+    for base in (DataTableModel, ControlTableModel, AuditTableModel):
+        for model in _subclasses(base):
+            _connect(model, settings, client)
     return _Binding(settings, transactions)
+
+
+def connect_model(model: type[Model]) -> None:
+    """Connect a model not connected yet (its submodule of chalicelib.dal.models was imported
+    after the binding was made) to the current binding's table and client."""
+    binding = _current_binding()
+    if model.__dict__.get("_connection") is None:
+        _connect(model, binding.settings, binding.client)
 
 
 def _current_binding() -> _Binding:
@@ -99,15 +114,3 @@ def transaction_connection() -> Connection:
 def dynamodb_client() -> Any:
     """The process's one botocore DynamoDB client (for callers outside PynamoDB)."""
     return _current_binding().client
-
-
-def bind_late_models(*models: type[Model]) -> Settings:
-    """Point models whose module was imported after the binding (a feature's own models
-    module, imported with the view that uses it) at the one shared client, as `_bind` does
-    for the models it finds; answers the bound settings. Cheap to call on every use."""
-    binding = _current_binding()
-    for model in models:
-        connection = model._get_connection().connection
-        if connection._client is not binding.client:
-            connection._client = binding.client
-    return binding.settings

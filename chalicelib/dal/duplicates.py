@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from chalicelib.dal import keys
-from chalicelib.dal.connection import bind_late_models
 from chalicelib.dal.cursors import page_of
 from chalicelib.dal.duplicates_models import (
     DuplicateListingItem,
@@ -33,12 +32,6 @@ from chalicelib.domain.tenancy import TenantId
 _BATCH_GET_KEYS = 100
 
 
-def _bound() -> None:
-    bind_late_models(
-        MatchKeyItem, MatchStateItem, DuplicatePairItem, DuplicateListingItem, MatchProfileView
-    )
-
-
 def _profile(item: MatchProfileView) -> MatchProfile:
     return MatchProfile(
         customer_id=item.customer_id,
@@ -61,7 +54,6 @@ def load_profile(tenant: TenantId, customer_id: str) -> MatchProfile | None:
 def load_profiles(tenant: TenantId, customer_ids: Iterable[str]) -> dict[str, MatchProfile]:
     """Strongly consistent BatchGetItem, 100 keys a call; profiles gone or merged are left
     out."""
-    _bound()
     wanted = sorted(set(customer_ids))
     found: dict[str, MatchProfile] = {}
     for start in range(0, len(wanted), _BATCH_GET_KEYS):
@@ -86,7 +78,6 @@ def _decoded(text: str) -> MatchKey:
 
 def match_keys_held(tenant: TenantId, customer_id: str) -> tuple[frozenset[MatchKey], int | None]:
     """The match keys the customer is filed under and the state item's version."""
-    _bound()
     try:
         item = MatchStateItem.get(
             keys.match_state_pk(tenant, customer_id), keys.MATCH_STATE_SK, consistent_read=True
@@ -153,7 +144,6 @@ def file_under(
 def filed_under(tenant: TenantId, key: MatchKey, limit: int) -> list[str]:
     """Up to `limit` customers filed under `key`, the most recently created first (one
     Query page)."""
-    _bound()
     items = MatchKeyItem.query(
         keys.match_key_pk(tenant, key.kind, key.digest),
         scan_index_forward=False,
@@ -165,7 +155,6 @@ def filed_under(tenant: TenantId, key: MatchKey, limit: int) -> list[str]:
 
 def listed_partners(tenant: TenantId, customer_id: str) -> set[str]:
     """Every customer with which `customer_id` has a listed (not dismissed) pair."""
-    _bound()
     items = DuplicateListingItem.query(
         keys.duplicates_of_pk(tenant, customer_id), consistent_read=True
     )
@@ -186,7 +175,6 @@ def _state(item: DuplicatePairItem) -> PairState:
 
 
 def get_pair(tenant: TenantId, customer_a: str, customer_b: str) -> PairState | None:
-    _bound()
     try:
         item = DuplicatePairItem.get(
             keys.duplicate_pair_pk(tenant, customer_a, customer_b),
@@ -278,7 +266,6 @@ def list_listed(
 ) -> Page[ListedPair]:
     """One customer's pairs not dismissed, highest score first: one Query of its listing
     partition (`sk` below the rank of `min_score`)."""
-    _bound()
     bound = f"{keys.duplicate_rank(min_score)}$"
     found, cursor = page_of(
         tenant,
@@ -306,7 +293,6 @@ def list_listed(
 
 def list_pairs(tenant: TenantId, min_score: int, page: PageRequest) -> Page[PairState]:
     """The tenant's pairs not dismissed, highest score first: one Query of gsi3."""
-    _bound()
     bound = f"{keys.duplicate_rank(min_score)}$"
     found, cursor = page_of(
         tenant,

@@ -200,6 +200,8 @@ def _indexes_the_models_query() -> dict[str, set[str]]:
 
     from chalicelib.dal import models
 
+    models.import_all_models()
+
     def subclasses(base: type[Model]) -> list[type[Model]]:
         found = []
         for subclass in base.__subclasses__():

@@ -9,8 +9,11 @@ from typing import Any
 
 import botocore.session
 import pytest
+from pynamodb.attributes import UnicodeAttribute
 
 from chalicelib.dal import metering
+from chalicelib.dal.connection import bound_settings, dynamodb_client
+from chalicelib.dal.models import CustomerItem, DataTableModel
 from tests.support.api import Api
 
 
@@ -87,3 +90,26 @@ def test_models_of_a_module_imported_after_the_binding_share_the_client_too(
     # Then they used the one client too
     assert listed.status == 200 and tenant_wide.status == 200
     assert botocore_made["dynamodb clients"] == 1
+
+
+def test_a_model_defined_after_the_binding_uses_the_shared_client_and_the_data_table(
+    dynamodb: object,
+) -> None:
+    """chalicelib.dal.models imports each feature's models lazily: a model first defined
+    after the binding still uses the shared client."""
+    # Given models already bound to the tables and the shared client
+    settings = bound_settings()
+    assert CustomerItem._get_connection().connection.client is dynamodb_client()
+
+    # When a model is defined afterwards (as when a feature's submodule is first imported)
+    class LateItem(DataTableModel):
+        note = UnicodeAttribute()
+
+    LateItem(pk="T#late#X", sk="LATE", note="stored").save()
+
+    # Then it writes through the one shared client into the data table
+    assert LateItem._get_connection().connection.client is dynamodb_client()
+    stored = dynamodb_client().get_item(
+        TableName=settings.data_table, Key={"pk": {"S": "T#late#X"}, "sk": {"S": "LATE"}}
+    )["Item"]
+    assert stored["note"] == {"S": "stored"}

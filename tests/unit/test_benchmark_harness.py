@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from benchmarks import run as bench_run
+from benchmarks.batch_ingestion import stored_by_the_run
 from benchmarks.call_counter import DynamoDBCall, key_kind, tables_of
 from benchmarks.cold_start import ImportLine, extra_imports, parse_importtime
 from benchmarks.customer_latency import substituted
@@ -216,3 +217,23 @@ def test_a_transaction_is_labelled_by_the_kinds_of_item_it_writes() -> None:
 def test_every_registered_benchmark_has_an_entry_function() -> None:
     for name in bench_run.BENCHMARKS:
         assert callable(bench_run.load(name)), name
+
+
+def test_the_items_a_run_stored_are_those_it_added_or_changed() -> None:
+    # Given the data table before and after a run: one item untouched, one changed, one added
+    untouched = {"pk": {"S": "T#t#CUS#1"}, "sk": {"S": "PROFILE"}}
+    account_before = {"pk": {"S": "T#t#CUS#1"}, "sk": {"S": "POINTS"}, "balance": {"N": "0"}}
+    account_after = {**account_before, "balance": {"N": "10"}}
+    interaction = {"pk": {"S": "T#t#CUS#1"}, "sk": {"S": "INT#1"}}
+    before = {("T#t#CUS#1", "PROFILE"): untouched, ("T#t#CUS#1", "POINTS"): account_before}
+    after = {
+        **before,
+        ("T#t#CUS#1", "POINTS"): account_after,
+        ("T#t#CUS#1", "INT#1"): interaction,
+    }
+
+    # When the stored items are worked out
+    stored = stored_by_the_run(before, after)
+
+    # Then they are the changed account (as it ended up) and the new interaction
+    assert stored == [account_after, interaction]

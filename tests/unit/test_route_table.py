@@ -107,3 +107,53 @@ def test_every_stage_builds_pydantic_models_without_scanning_installed_packages(
 
         # Then no model build looked up the installed packages' entry points
         assert result.stdout.strip() == "0", stage
+
+
+def test_a_profile_read_defines_only_the_item_models_it_uses() -> None:
+    """PynamoDB's metaclass does real work for every model class, so chalicelib.dal.models
+    imports each feature's models only when first named (issue 14: the first request's cold
+    start); a GET of a customer needs the customer, key, audit and segment-state models."""
+    # Given a fresh interpreter, when it imports the authentication, auditing and customer views
+    loaded = _loaded_after_importing(
+        "chalicelib.services.auth, chalicelib.services.audit, chalicelib.api.customers",
+        ("chalicelib.dal.models",),
+    )
+
+    # Then only those features' model modules are loaded
+    assert loaded.split(",") == [
+        "chalicelib.dal.models",
+        "chalicelib.dal.models.audit",
+        "chalicelib.dal.models.base",
+        "chalicelib.dal.models.control",
+        "chalicelib.dal.models.customers",
+        "chalicelib.dal.models.segments",
+    ]
+
+
+def test_every_item_model_is_reachable_from_the_models_package() -> None:
+    """Imports like `from chalicelib.dal.models import CustomerItem` keep working for every
+    model after the split into one submodule per feature."""
+    import importlib
+
+    from pynamodb.models import Model
+
+    from chalicelib.dal import models
+
+    # Given every submodule of the models package, imported
+    models.import_all_models()
+    defined = {
+        name
+        for submodule in models.SUBMODULES
+        for name, value in vars(importlib.import_module(f"{models.__name__}.{submodule}")).items()
+        if isinstance(value, type)
+        and issubclass(value, Model)
+        and value.__module__.startswith(models.__name__)
+        and not name.startswith("_")
+    }
+
+    # Then each model class is an attribute of the package itself, the very same class
+    assert defined
+    for name in defined:
+        assert name in models.__all__
+        value = getattr(models, name)
+        assert value is getattr(importlib.import_module(value.__module__), name)
