@@ -27,6 +27,7 @@ _AUDIT = "chalicelib.api.audit"
 _PRIVACY = "chalicelib.api.privacy"
 _ANALYTICS = "chalicelib.api.analytics"
 _CUSTOMER_TOKENS = "chalicelib.api.customer_tokens"
+_MERGE = "chalicelib.api.merge"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -36,6 +37,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("PATCH", "/v1/customers/{customer_id}"): (_CUSTOMERS, "update_customer"),
     ("DELETE", "/v1/customers/{customer_id}"): (_CUSTOMERS, "delete_customer"),
     ("GET", "/v1/customers/{customer_id}/export"): (_PRIVACY, "export_customer"),
+    ("POST", "/v1/customers/{customer_id}/merge"): (_MERGE, "merge_customers"),
     ("POST", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "record_interaction"),
     ("GET", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "list_interactions"),
     ("POST", "/v1/interactions:batch"): (_INTERACTIONS, "record_interactions_batch"),

@@ -45,10 +45,11 @@ def _subclasses(base: type[Model]) -> list[type[Model]]:
 def _bind(settings: Settings) -> _Binding:
     """Point every item model at its table (the base a model extends names the table) and
     at the one shared client."""
-    from chalicelib.dal import metering
+    from chalicelib.dal import merge_models, metering
     from chalicelib.dal.models import AuditTableModel, ControlTableModel, DataTableModel
 
     metering.install()
+    del merge_models  # imported so that its item models are bound with the others
     transactions = Connection(region=settings.aws_region, host=settings.dynamodb_endpoint)
     client = transactions.client
 

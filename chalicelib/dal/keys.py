@@ -282,3 +282,23 @@ def analytics_day_sk(day_iso: str) -> str:
 
 def analytics_cohort_sk(month: str) -> str:
     return f"COHORT#{month}"
+
+
+# Customer merge (issue 16): the record and its step log in the survivor's partition, a
+# marker in each merged source's partition.
+
+MERGED_SK = "MERGED"
+
+
+def merge_sk(merge_id: str) -> str:
+    return f"MERGE#{merge_id}"
+
+
+def merge_step_sk(merge_id: str, source_id: str, step: int) -> str:
+    return f"MERGE#{merge_id}#STEP#{source_id}#{step:06d}"
+
+
+def merged_ledger_sk(original_sk: str, source_id: str) -> str:
+    """A source's ledger entry at the survivor: after the entry of the same account version
+    of the survivor's own (the two ledgers' sort keys would collide)."""
+    return f"{original_sk}#{source_id}"

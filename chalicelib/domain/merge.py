@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Final
 
 from chalicelib.domain.customers import (
@@ -37,7 +38,7 @@ from chalicelib.domain.customers import (
     Customer,
     UniqueField,
 )
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import UnmergeRefused
 from chalicelib.domain.loyalty import PointsAccount, next_evaluation, standing, tier_for
 from chalicelib.domain.tenant_config import LoyaltyConfig, TierBasis
 
@@ -52,27 +53,6 @@ SURVIVING_FIELDS: Final = (
 )
 UNMERGE_WINDOW: Final = timedelta(days=30)
 MAX_SOURCES: Final = 10
-
-
-class MergeConflict(DomainError):
-    """The merge cannot start or go on: a profile is merged already or is being merged."""
-
-    def __init__(self, detail: str, merge_id: str | None = None) -> None:
-        super().__init__(detail)
-        self.merge_id = merge_id
-
-
-class MergedAway(DomainError):
-    """The customer was merged into another one; reads are redirected to the survivor."""
-
-    def __init__(self, customer_id: str, merged_into: str) -> None:
-        super().__init__(f"customer {customer_id} was merged into {merged_into}")
-        self.customer_id = customer_id
-        self.merged_into = merged_into
-
-
-class UnmergeRefused(DomainError):
-    """The unmerge cannot be done (window passed, or the survivor spent the points)."""
 
 
 def strictest_consent(consents: Sequence[Consent]) -> Consent:
@@ -252,3 +232,34 @@ def split_account(
 
 def within_unmerge_window(merged_at: datetime, now: datetime) -> bool:
     return now - merged_at <= UNMERGE_WINDOW
+
+
+class MergeState(StrEnum):
+    MOVING = "moving"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """A merge: written before anything moves, advanced by each step, `done` at the end."""
+
+    id: str
+    survivor_id: str
+    source_ids: tuple[str, ...]
+    state: MergeState
+    started_at: datetime
+    started_by: str
+    steps: int = 0
+    items_moved: int = 0
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MergedInto:
+    """What a merged source's partition says about it."""
+
+    customer_id: str
+    merged_into: str
+    merge_id: str
+    merged_at: datetime
+    account_moved: bool

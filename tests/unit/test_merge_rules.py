@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.customers import Address, Consent, Customer, UniqueField
+from chalicelib.domain.errors import UnmergeRefused
 from chalicelib.domain.loyalty import PointsAccount
 from chalicelib.domain.merge import (
-    UnmergeRefused,
     claims_taken,
     merged_account,
     split_account,
