@@ -338,6 +338,9 @@ def is_trail_entry(item_keys: Mapping[str, Any]) -> bool:
 
 def audited_entities() -> dict[str, str]:
     """Each audited data-table item's `entity` and the resource type the trail names."""
+    from chalicelib.dal import merge_models
+
+    del merge_models  # imported so that its audited item models are enumerated too
     audited = {}
     pending: list[type[DataTableModel]] = [DataTableModel]
     while pending:
