@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib.api.routing import Call, Operations, Reply
-from chalicelib.schemas.merge import MergeOut, MergeRequest
+from chalicelib.api.routing import Call, Operations, Reply, etag_for
+from chalicelib.schemas.customers import CustomerOut
+from chalicelib.schemas.merge import MergeOut, MergeRequest, UnmergeRequest
 from chalicelib.services import merge as service
 
 merge_api = Operations(__name__)
@@ -33,3 +34,24 @@ def merge_customers(call: Call[MergeRequest, None], customer_id: str) -> Reply:
         call.tenant, customer_id, call.body.sources, call.if_match_version(), call.actor
     )
     return Reply(MergeOut.of(record))
+
+
+@merge_api.operation(
+    "POST",
+    "/v1/customers/{customer_id}/unmerge",
+    summary="Undo a merge into this customer",
+    tag="customers",
+    body=UnmergeRequest,
+    response=CustomerOut,
+    extra_responses=(404, 409),
+)
+def unmerge_customer(call: Call[UnmergeRequest, None], customer_id: str) -> Reply:
+    """Within 30 days of a merge, restores `source`: its profile and unique values, the
+    points it brought (taken from the lots of the same expiry, or where those were spent
+    or expired from the survivor's latest lots; 409 `unmerge-refused` when the survivor
+    now holds fewer points than the source brought, or after 30 days), and every item the
+    merge moved that is still at the survivor. What was written to the survivor since, and
+    the tags, attributes and non-unique fields it took, stay with it. Answers the restored
+    source; repeating a request that failed part-way resumes it."""
+    source = service.unmerge_customer(call.tenant, customer_id, call.body.source, call.actor)
+    return Reply(CustomerOut.of(source), 200, {"ETag": etag_for(source.version)})

@@ -396,3 +396,36 @@ def customer_to_json(customer: Customer) -> str:
 
 def customer_from_json(snapshot: str) -> Customer:
     return customer_from_raw(json.loads(snapshot))
+
+
+def add_unmerge_of_profiles(
+    transaction: LabelledTransaction,
+    tenant: TenantId,
+    survivor_before: Customer,
+    survivor_after: Customer,
+    source: Customer,
+) -> None:
+    """Add to `transaction` the profile side of an unmerge: the survivor stored as
+    `survivor_after` under its version read, each unique value of the source back to it
+    (from the survivor when it held it, else a fresh claim), and the source's profile, tag
+    listings and count back. A claim another customer took since fails (label `claim:`)."""
+    transaction.put(
+        _CUSTOMER_LABEL, _to_item(tenant, survivor_after, version=survivor_before.version)
+    )
+    held = survivor_before.unique_values()
+    for field, value in source.unique_values().items():
+        condition = (
+            UniqueItem.customer_id == survivor_before.id
+            if held.get(field) == value
+            else UniqueItem.pk.does_not_exist()
+        )
+        transaction.put(
+            f"claim:{field.value}",
+            _unique_item(tenant, field, value, source.id),
+            condition=condition,
+        )
+    restored = _to_item(tenant, source, version=None)
+    transaction.put(f"restore:{source.id}", restored, condition=CustomerItem.pk.does_not_exist())
+    for tag in sorted(source.tags):
+        transaction.put(f"tag:{source.id}:{tag}", _tag_item(tenant, tag, source))
+    transaction.update("count", _counter(tenant), [CounterItem.value.add(1)])

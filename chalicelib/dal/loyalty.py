@@ -510,6 +510,10 @@ def points_item(tenant: TenantId, customer_id: str, account: PointsAccount) -> P
     return _points_item(tenant, customer_id, account)
 
 
+def lot_item(tenant: TenantId, customer_id: str, expires_on: date) -> LotItem:
+    return _lot_item(tenant, customer_id, expires_on)
+
+
 def _with_version(account: PointsAccount, version: int) -> PointsAccount:
     return replace(account, version=version)
 

@@ -21,13 +21,24 @@ from typing import Any
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings, transaction_connection
-from chalicelib.dal.customers import add_merge_of_profiles, customer_to_json
-from chalicelib.dal.loyalty import LoyaltyWrite, account_from_item, build_write, points_item
+from chalicelib.dal.customers import (
+    add_merge_of_profiles,
+    add_unmerge_of_profiles,
+    customer_from_json,
+    customer_to_json,
+)
+from chalicelib.dal.loyalty import (
+    LoyaltyWrite,
+    account_from_item,
+    build_write,
+    lot_item,
+    points_item,
+)
 from chalicelib.dal.merge_models import AnyDataItem, MergedMarkerItem, MergeItem, MergeStepItem
 from chalicelib.dal.models import DataTableModel, InteractionItem, LedgerItem, LotItem, PointsItem
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.customers import Customer
-from chalicelib.domain.errors import ConcurrentModification, MergeConflict
+from chalicelib.domain.errors import ConcurrentModification, MergeConflict, UniqueConflict
 from chalicelib.domain.loyalty import PointsAccount
 from chalicelib.domain.merge import MergedInto, MergeRecord, MergeState
 from chalicelib.domain.tenancy import TenantId
@@ -245,23 +256,31 @@ def start_merge(
 
 
 def _rewritten(
-    raw: dict[str, Any], source_id: str, survivor_id: str, tenant: TenantId
+    raw: dict[str, Any], from_id: str, to_id: str, tenant: TenantId, sk: str
 ) -> dict[str, Any]:
-    source_pk = keys.customer_pk(tenant, source_id)
-    survivor_pk = keys.customer_pk(tenant, survivor_id)
+    """The item as it is kept in `to_id`'s partition under `sk`: its partition key, owner
+    and every index key naming `from_id`'s partition or id rewritten."""
+    from_pk = keys.customer_pk(tenant, from_id)
+    to_pk = keys.customer_pk(tenant, to_id)
     copy = dict(raw)
-    copy["pk"] = {"S": survivor_pk}
+    copy["pk"] = {"S": to_pk}
+    copy["sk"] = {"S": sk}
     for name in _REWRITTEN:
         value = copy.get(name, {}).get("S")
         if value is None:
             continue
-        if value == source_id:
-            copy[name] = {"S": survivor_id}
-        elif value.startswith(source_pk):
-            copy[name] = {"S": survivor_pk + value.removeprefix(source_pk)}
-    if _entity(raw) == "ledger_entry":
-        copy["sk"] = {"S": keys.merged_ledger_sk(raw["sk"]["S"], source_id)}
+        if value == from_id:
+            copy[name] = {"S": to_id}
+        elif value.startswith(from_pk):
+            copy[name] = {"S": to_pk + value.removeprefix(from_pk)}
     return copy
+
+
+def _survivor_sk(raw: dict[str, Any], source_id: str) -> str:
+    original = str(raw["sk"]["S"])
+    if _entity(raw) == "ledger_entry":
+        return keys.merged_ledger_sk(original, source_id)
+    return original
 
 
 def move_step(tenant: TenantId, record: MergeRecord, source_id: str) -> int:
@@ -289,7 +308,9 @@ def move_step(tenant: TenantId, record: MergeRecord, source_id: str) -> int:
             original = raw["sk"]["S"]
             if move.model is not None:
                 copy = move.model.from_raw_data(
-                    _rewritten(raw, source_id, record.survivor_id, tenant)
+                    _rewritten(
+                        raw, source_id, record.survivor_id, tenant, _survivor_sk(raw, source_id)
+                    )
                 )
                 condition = None if move.rule is MoveRule.UNION else move.model.pk.does_not_exist()
                 transaction.put(f"copy:{position}", copy, condition=condition)
@@ -411,3 +432,147 @@ def finish_merge(tenant: TenantId, record: MergeRecord, now: datetime) -> MergeR
         condition=MergeItem.pk.exists(),
     )
     return done
+
+
+# Unmerge: the source's points back, then its items (by the step logs), then its profile.
+
+
+def get_marker_profile_and_account(
+    tenant: TenantId, source_id: str
+) -> tuple[Customer, PointsAccount | None, bool] | None:
+    """The source's profile as it was merged, the account it brought, and whether an
+    unmerge has begun (its points already split back)."""
+    bound_settings()
+    try:
+        item = MergedMarkerItem.get(
+            keys.customer_pk(tenant, source_id), keys.MERGED_SK, consistent_read=True
+        )
+    except MergedMarkerItem.DoesNotExist:
+        return None
+    account = account_from_json(item.account) if item.account else None
+    return customer_from_json(item.profile), account, bool(item.unmerging)
+
+
+def begin_unmerge(
+    tenant: TenantId,
+    source_id: str,
+    survivor_write: LoyaltyWrite,
+    source_account: PointsAccount,
+) -> None:
+    """One transaction: the survivor's account without the source's points (under its
+    version), the source's account again holding them, and the marker saying the unmerge
+    began (under `unmerging = 0` and `account_moved = 1`: the split happens once)."""
+    bound_settings()
+    source_pk = keys.customer_pk(tenant, source_id)
+
+    def build() -> LabelledTransaction:
+        transaction = build_write(tenant, survivor_write)
+        transaction.put(
+            f"account:{source_id}",
+            points_item(tenant, source_id, replace(source_account, version=0)),
+        )
+        for day in sorted(source_account.lots):
+            transaction.put(f"lot:{day}", lot_item(tenant, source_id, day))
+        marker = MergedMarkerItem(pk=source_pk, sk=keys.MERGED_SK)
+        transaction.update(
+            f"marker:{source_id}",
+            marker,
+            [MergedMarkerItem.unmerging.set(1)],
+            condition=(MergedMarkerItem.unmerging == 0) & (MergedMarkerItem.account_moved == 1),
+        )
+        return transaction
+
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed as error:
+        raise ConcurrentModification("the points changed during the unmerge; retry") from error
+
+
+def move_back_step(tenant: TenantId, merge_id: str, survivor_id: str, source_id: str) -> int:
+    """Move back the items one step log names (those still at the survivor), deleting the
+    log in the same transaction; answers how many log lines were handled (0: none left)."""
+    settings = bound_settings()
+    survivor_pk = keys.customer_pk(tenant, survivor_id)
+    client = transaction_connection().client
+    logs = client.query(
+        TableName=settings.data_table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={
+            ":pk": {"S": survivor_pk},
+            ":prefix": {"S": keys.merge_step_prefix(merge_id, source_id)},
+        },
+        ConsistentRead=True,
+        Limit=1,
+    ).get("Items", [])
+    if not logs:
+        return 0
+    log = MergeStepItem.from_raw_data(logs[0])
+    moved: list[list[str]] = json.loads(log.moved)
+    found: dict[str, dict[str, Any]] = {}
+    if moved:
+        answer = client.batch_get_item(
+            RequestItems={
+                settings.data_table: {
+                    "Keys": [{"pk": {"S": survivor_pk}, "sk": {"S": at}} for at, _ in moved],
+                    "ConsistentRead": True,
+                }
+            }
+        )
+        for raw in answer.get("Responses", {}).get(settings.data_table, []):
+            found[raw["sk"]["S"]] = raw
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        for position, (at, original) in enumerate(moved):
+            raw = found.get(at)
+            move = MOVES.get(_entity(raw)) if raw is not None else None
+            if raw is None or move is None or move.model is None:
+                continue
+            back = move.model.from_raw_data(
+                _rewritten(raw, survivor_id, source_id, tenant, original)
+            )
+            if move.rule is MoveRule.UNION:
+                transaction.put(f"back:{position}", back)
+                continue
+            transaction.put(f"back:{position}", back, condition=move.model.pk.does_not_exist())
+            here = move.model(pk=survivor_pk, sk=at)
+            transaction.delete(f"leave:{position}", here, condition=move.model.pk.exists())
+        transaction.delete("log", log, condition=MergeStepItem.pk.exists())
+        return transaction
+
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed as error:
+        raise ConcurrentModification("the unmerge advanced meanwhile; resume it") from error
+    return max(1, len(moved))
+
+
+def finish_unmerge(
+    tenant: TenantId,
+    survivor_before: Customer,
+    survivor_after: Customer,
+    source: Customer,
+) -> None:
+    """One transaction: the source's profile, claims and tag listings back, the survivor
+    without the unique values that go back, the source's marker gone."""
+    bound_settings()
+    source_pk = keys.customer_pk(tenant, source.id)
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        add_unmerge_of_profiles(transaction, tenant, survivor_before, survivor_after, source)
+        marker = MergedMarkerItem(pk=source_pk, sk=keys.MERGED_SK)
+        transaction.delete(f"marker:{source.id}", marker, condition=MergedMarkerItem.unmerging == 1)
+        return transaction
+
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed as error:
+        for failure in error.failures:
+            if failure.label.startswith("claim:"):
+                raise UniqueConflict(
+                    field_name=failure.label.removeprefix("claim:"), existing_id=None
+                ) from error
+        raise ConcurrentModification(
+            "the survivor changed during the unmerge; repeat the request"
+        ) from error

@@ -38,6 +38,7 @@ class MergedMarkerItem(DataTableModel):
     profile = UnicodeAttribute()
     account = UnicodeAttribute(null=True)
     account_moved = NumberAttribute(default=0)
+    unmerging = NumberAttribute(default=0)
 
 
 class MergeStepItem(DataTableModel):

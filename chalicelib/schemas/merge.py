@@ -25,6 +25,10 @@ class MergeRequest(RequestBody):
     )
 
 
+class UnmergeRequest(RequestBody):
+    source: CustomerId = Field(description="A customer merged into this one within 30 days.")
+
+
 class MergeOut(BaseModel):
     id: str
     survivor_id: str

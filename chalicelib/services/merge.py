@@ -30,15 +30,19 @@ from chalicelib.domain.errors import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    UnmergeRefused,
 )
 from chalicelib.domain.ids import is_customer_id, new_merge_id
 from chalicelib.domain.loyalty import EntryType, LedgerEntry, PointsAccount
 from chalicelib.domain.merge import (
     MAX_SOURCES,
+    UNMERGE_WINDOW,
     MergeRecord,
     MergeState,
     merged_account,
+    split_account,
     surviving_profile,
+    within_unmerge_window,
 )
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.services.loyalty import loyalty_config
@@ -235,3 +239,84 @@ def _merge_entry(
         reason=f"merged from {source_id}",
         tier=account.tier,
     )
+
+
+def unmerge_customer(tenant: TenantId, survivor_id: str, source_id: str, actor: str) -> Customer:
+    """Undo the merge of `source_id` into `survivor_id` within UNMERGE_WINDOW: the source's
+    points go back first (split_account: refused with 409 when the survivor holds fewer
+    points than the source brought), then every item the merge moved and that is still at
+    the survivor (by the step logs), then its profile and unique values. Items written to
+    the survivor since the merge, and the tags, attributes and non-unique fields it took,
+    stay with the survivor. Resumable: sending the request again continues. Answers the
+    restored source."""
+    marker = repository.get_merged_into(tenant, source_id) if is_customer_id(source_id) else None
+    if marker is None or marker.merged_into != survivor_id:
+        raise NotFound(f"customer {source_id} is not merged into {survivor_id}")
+    record = repository.get_merge(tenant, survivor_id, marker.merge_id)
+    if record is None or not marker.account_moved:
+        raise MergeConflict("the merge has not finished; send the merge request again first")
+    held = repository.get_marker_profile_and_account(tenant, source_id)
+    if held is None:
+        raise NotFound(f"customer {source_id} is not merged into {survivor_id}")
+    source, brought, unmerging = held
+    now = utc_now()
+    if not unmerging:
+        if not within_unmerge_window(marker.merged_at, now):
+            raise UnmergeRefused(
+                f"the merge was {(now - marker.merged_at).days} days ago; "
+                f"an unmerge is possible within {UNMERGE_WINDOW.days} days"
+            )
+        _split_points(tenant, survivor_id, source_id, brought or PointsAccount(), actor)
+    while repository.move_back_step(tenant, record.id, survivor_id, source_id):
+        pass
+    return _restore_profile(tenant, survivor_id, source)
+
+
+def _split_points(
+    tenant: TenantId, survivor_id: str, source_id: str, brought: PointsAccount, actor: str
+) -> None:
+    config = loyalty_config(tenant)
+    for _ in range(ATTEMPTS):
+        current = repository.get_account_item(tenant, survivor_id) or PointsAccount()
+        now = utc_now()
+        split = split_account(current, brought, config, now.date())
+        entry = LedgerEntry(
+            type=EntryType.ADJUST,
+            points=0,
+            balance_after=split.survivor.available(now.date()),
+            at=now,
+            actor=actor,
+            reason=f"unmerged {source_id}",
+            tier=split.survivor.tier,
+        )
+        write = LoyaltyWrite(
+            customer_id=survivor_id,
+            account_before=current,
+            account_after=split.survivor,
+            entries=[entry],
+        )
+        try:
+            repository.begin_unmerge(tenant, source_id, write, split.source)
+        except ConcurrentModification:
+            continue
+        return
+    raise ConcurrentModification("the points kept changing during the unmerge; repeat it")
+
+
+def _restore_profile(tenant: TenantId, survivor_id: str, source: Customer) -> Customer:
+    for _ in range(ATTEMPTS):
+        survivor = customer_repository.get_customer(tenant, survivor_id)
+        if survivor is None:
+            raise NotFound(f"customer {survivor_id} does not exist")
+        giving_back = {
+            field.value: None
+            for field, value in source.unique_values().items()
+            if survivor.unique_values().get(field) == value
+        }
+        after = replace(survivor, **giving_back, updated_at=utc_now())  # type: ignore[arg-type]
+        try:
+            repository.finish_unmerge(tenant, survivor, after, source)
+        except ConcurrentModification:
+            continue
+        return replace(source, version=1)
+    raise ConcurrentModification("the survivor kept changing during the unmerge; repeat it")

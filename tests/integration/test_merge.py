@@ -3,11 +3,13 @@ the merged source's answers, every refusal, concurrent writes and resuming (issu
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.dal import merge as merge_repository
+from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import ConcurrentModification
 from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.services import merge as merge_service
@@ -329,3 +331,90 @@ def test_the_merge_is_audited_naming_both_customers(tenant_a: Api) -> None:
     assert stored is not None
     assert (stored.survivor_id, stored.source_ids) == (survivor, (source,))
     assert stored.started_by
+
+
+def _unmerge(api: Api, survivor: str, source: str) -> Answer:
+    return api.post(f"/v1/customers/{survivor}/unmerge", {"source": source})
+
+
+def test_unmerge_restores_the_source_its_claims_history_and_points(tenant_a: Api) -> None:
+    # Given a merged source that brought purchases, a phone and points
+    survivor = tenant_a.create_customer(name="Ann", email="ann@example.com")["id"]
+    source = tenant_a.create_customer(name="Bea", phone="+49301234570", tags=["pos"])["id"]
+    _bought(tenant_a, survivor, "100", "o-s")
+    _bought(tenant_a, source, "40", "o-b1")
+    _bought(tenant_a, source, "60", "o-b2")
+    own = {
+        c: (_interaction_ids(tenant_a, c), _points(tenant_a, c)["balance"])
+        for c in (survivor, source)
+    }
+    assert _merge(tenant_a, survivor, [source]).status == 200
+    _bought(tenant_a, survivor, "10", "o-after")  # written to the survivor since the merge
+
+    # When it is unmerged
+    answer = _unmerge(tenant_a, survivor, source)
+
+    # Then the source is back with its profile, phone, interactions and points
+    assert answer.status == 200, answer.text
+    assert (answer.json["id"], answer.json["name"]) == (source, "Bea")
+    assert tenant_a.get(f"/v1/customers/{source}").json["phone"] == "+49301234570"
+    assert _interaction_ids(tenant_a, source) == own[source][0]
+    assert _points(tenant_a, source)["balance"] == own[source][1]
+    found = tenant_a.get("/v1/customers?phone=%2B49301234570").json["items"]
+    assert [c["id"] for c in found] == [source]
+    # and the survivor keeps its own history and what was written to it since
+    survivor_body = tenant_a.get(f"/v1/customers/{survivor}").json
+    assert survivor_body["phone"] is None
+    assert own[survivor][0] < _interaction_ids(tenant_a, survivor)
+    assert not _interaction_ids(tenant_a, survivor) & own[source][0]
+    assert _points(tenant_a, survivor)["balance"] == own[survivor][1] + 10
+    assert sum(e["points"] for e in _ledger(tenant_a, survivor)) == own[survivor][1] + 10
+    assert sum(e["points"] for e in _ledger(tenant_a, source)) == own[source][1]
+
+
+def test_unmerge_after_the_survivor_spent_the_points_is_409(tenant_a: Api) -> None:
+    # Given a merge after which the survivor redeemed more than it held itself
+    survivor = tenant_a.create_customer(name="Ann")["id"]
+    source = tenant_a.create_customer(name="Bea")["id"]
+    _bought(tenant_a, source, "100", "o-b")
+    assert _merge(tenant_a, survivor, [source]).status == 200
+    redeemed = tenant_a.post(
+        f"/v1/customers/{survivor}/points/redeem", {"points": 60, "reason": "gift"}
+    )
+    assert redeemed.status in (200, 201), redeemed.text
+
+    # When the source is unmerged
+    answer = _unmerge(tenant_a, survivor, source)
+
+    # Then it is refused, explaining why, and the source stays merged
+    body = answer.problem(409)
+    assert body["type"].endswith("unmerge-refused")
+    assert "100 points" in body["detail"]
+    assert tenant_a.get(f"/v1/customers/{source}").status == 301
+
+
+def test_unmerge_of_a_customer_not_merged_into_this_one_is_404(tenant_a: Api) -> None:
+    survivor = tenant_a.create_customer(name="Ann")["id"]
+    other = tenant_a.create_customer(name="Bea")["id"]
+
+    answer = _unmerge(tenant_a, survivor, other)
+
+    answer.problem(404)
+    assert tenant_a.get(f"/v1/customers/{other}").status == 200
+
+
+def test_unmerge_after_thirty_days_is_409(tenant_a: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a merge 31 days ago
+    survivor = tenant_a.create_customer(name="Ann")["id"]
+    source = tenant_a.create_customer(name="Bea")["id"]
+    assert _merge(tenant_a, survivor, [source]).status == 200
+    later = utc_now() + timedelta(days=31)
+    monkeypatch.setattr(merge_service, "utc_now", lambda: later)
+
+    # When it is unmerged
+    answer = _unmerge(tenant_a, survivor, source)
+
+    # Then it is refused and the source stays merged
+    body = answer.problem(409)
+    assert "30 days" in body["detail"]
+    assert tenant_a.get(f"/v1/customers/{source}").status == 301
