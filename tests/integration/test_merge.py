@@ -418,3 +418,14 @@ def test_unmerge_after_thirty_days_is_409(tenant_a: Api, monkeypatch: pytest.Mon
     body = answer.problem(409)
     assert "30 days" in body["detail"]
     assert tenant_a.get(f"/v1/customers/{source}").status == 301
+
+
+def test_the_openapi_document_names_the_merge_answers(anonymous: Api) -> None:
+    document = anonymous.get("/v1/openapi.json").json
+
+    customer = document["paths"]["/v1/customers/{customer_id}"]
+    merge = document["paths"]["/v1/customers/{customer_id}/merge"]["post"]["responses"]
+    assert "Location" in customer["get"]["responses"]["301"]["headers"]
+    assert "409" in customer["patch"]["responses"]
+    assert {"200", "404", "409", "412", "422", "428"} <= set(merge)
+    assert "/v1/customers/{customer_id}/unmerge" in document["paths"]
