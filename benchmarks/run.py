@@ -33,6 +33,7 @@ BENCHMARKS = (
     "segments",
     "audit",
     "analytics",
+    "merge",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"
 
