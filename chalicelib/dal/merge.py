@@ -19,6 +19,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from pynamodb.exceptions import DeleteError
+
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings, transaction_connection
 from chalicelib.dal.customers import (
@@ -36,9 +38,20 @@ from chalicelib.dal.loyalty import (
 )
 from chalicelib.dal.merge_models import AnyDataItem, MergedMarkerItem, MergeItem, MergeStepItem
 from chalicelib.dal.models import DataTableModel, InteractionItem, LedgerItem, LotItem, PointsItem
-from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
+from chalicelib.dal.transactions import (
+    MAX_TRANSACTION_ACTIONS,
+    ConditionsFailed,
+    LabelledTransaction,
+    commit_with_retry,
+)
 from chalicelib.domain.customers import Customer
-from chalicelib.domain.errors import ConcurrentModification, MergeConflict, UniqueConflict
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    FieldIssue,
+    InvalidInput,
+    MergeConflict,
+    UniqueConflict,
+)
 from chalicelib.domain.loyalty import PointsAccount
 from chalicelib.domain.merge import MergedInto, MergeRecord, MergeState
 from chalicelib.domain.tenancy import TenantId
@@ -242,6 +255,11 @@ def start_merge(
             _closed_account(transaction, tenant, source.id, source_accounts[source.id], now)
         return transaction
 
+    if len(build().labels) > MAX_TRANSACTION_ACTIONS:
+        raise InvalidInput(
+            [FieldIssue("from", "these profiles hold too many tags and claims to merge at once")],
+            "merge fewer customers at once",
+        )
     try:
         commit_with_retry(build)
     except ConditionsFailed as error:
@@ -576,3 +594,23 @@ def finish_unmerge(
         raise ConcurrentModification(
             "the survivor changed during the unmerge; repeat the request"
         ) from error
+
+
+def forget_merged_sources(tenant: TenantId, survivor_id: str) -> int:
+    """Delete the markers of the customers merged into `survivor_id` (each holds the
+    source's profile as it was, for unmerge): an erasure of the survivor erases them too,
+    and their sources cannot be unmerged any more. Idempotent; answers how many it deleted."""
+    forgotten = 0
+    for raw in _query(keys.customer_pk(tenant, survivor_id)):
+        if _entity(raw) != "customer_merge":
+            continue
+        for source_id in json.loads(MergeItem.from_raw_data(raw).sources):
+            marker = MergedMarkerItem(pk=keys.customer_pk(tenant, source_id), sk=keys.MERGED_SK)
+            try:
+                marker.delete(condition=MergedMarkerItem.merged_into == survivor_id)
+            except DeleteError as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                continue
+            forgotten += 1
+    return forgotten

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.dal import privacy as repository
+from chalicelib.dal.merge import forget_merged_sources
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import ConcurrentModification, NotFound, PreconditionFailed
 from chalicelib.domain.ids import is_customer_id
@@ -88,6 +89,7 @@ def erase_customer(
         try:
             erasure = _begin_erasure(tenant, customer_id, requested_by, expected_version)
             changed = repository.anonymise_holdings(tenant, customer_id)
+            changed += forget_merged_sources(tenant, customer_id)
         except ConcurrentModification:
             continue
         finished = replace(

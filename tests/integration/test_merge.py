@@ -429,3 +429,36 @@ def test_the_openapi_document_names_the_merge_answers(anonymous: Api) -> None:
     assert "409" in customer["patch"]["responses"]
     assert {"200", "404", "409", "412", "422", "428"} <= set(merge)
     assert "/v1/customers/{customer_id}/unmerge" in document["paths"]
+
+
+def test_a_merge_too_large_for_one_transaction_is_422_and_changes_nothing(tenant_a: Api) -> None:
+    # Given four sources with twenty tags each (their listings go with them)
+    survivor = tenant_a.create_customer(name="Ann")["id"]
+    sources = [
+        tenant_a.create_customer(name=f"S{n}", tags=[f"t{n}-{i}" for i in range(20)])["id"]
+        for n in range(4)
+    ]
+
+    # When all four are merged at once
+    answer = _merge(tenant_a, survivor, sources)
+
+    # Then the merge is refused before anything is written
+    assert answer.problem(422)["errors"][0]["field"] == "from"
+    for source in sources:
+        assert tenant_a.get(f"/v1/customers/{source}").status == 200
+
+
+def test_erasing_the_survivor_erases_the_merged_sources_profiles_too(tenant_a: Api) -> None:
+    # Given a source merged into a survivor (its marker keeps its profile for unmerge)
+    survivor = tenant_a.create_customer(name="Ann")["id"]
+    source = tenant_a.create_customer(name="Bea Secret", email="bea@example.com")["id"]
+    assert _merge(tenant_a, survivor, [source]).status == 200
+
+    # When the survivor is erased
+    erased = tenant_a.delete(f"/v1/customers/{survivor}?erase=true")
+
+    # Then the source's kept profile is gone too: it is unknown, and cannot be unmerged
+    assert erased.status == 204, erased.text
+    assert merge_repository.get_merged_into(_tenant(tenant_a), source) is None
+    tenant_a.get(f"/v1/customers/{source}").problem(404)
+    _unmerge(tenant_a, survivor, source).problem(404)
