@@ -22,6 +22,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError
 
 from chalicelib.dal import keys
+from chalicelib.dal.attribution import current_writer
 from chalicelib.dal.connection import bound_settings, transaction_connection
 from chalicelib.dal.customers import (
     add_merge_of_profiles,
@@ -301,6 +302,33 @@ def _survivor_sk(raw: dict[str, Any], source_id: str) -> str:
     return original
 
 
+def _attribute_deletes(pk: str, batch: list[tuple[EntityMove, dict[str, Any]]]) -> None:
+    """Name the merge as the writer of the audited items about to be deleted, in one
+    transaction (what `DataTableModel.attribute_delete` does with one UpdateItem per item),
+    so the stream's REMOVE records attribute their deletion to the merge. Harmless if the
+    step then fails: the items are still there, named by the merge."""
+    audited = [
+        (position, move.model, raw["sk"]["S"])
+        for position, (move, raw) in enumerate(batch)
+        if move.model is not None and move.model.audit_resource is not None
+    ]
+    if not audited or current_writer() is None:
+        return
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        for position, model, sk in audited:
+            # `update` adds the writer's attributes (and the by_tenant keys) by itself
+            item = model(pk=pk, sk=sk)
+            transaction.update(f"name:{position}", item, [], condition=model.pk.exists())
+        return transaction
+
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed as error:
+        raise ConcurrentModification("the source changed during the merge; resume it") from error
+
+
 def move_step(tenant: TenantId, record: MergeRecord, source_id: str) -> int:
     """Move up to STEP_ITEMS movable items of the source to the survivor in one
     transaction with the step's log; answers how many items were moved (0: nothing left).
@@ -318,6 +346,7 @@ def move_step(tenant: TenantId, record: MergeRecord, source_id: str) -> int:
     if not batch:
         return 0
     moved: list[list[str]] = []
+    _attribute_deletes(source_pk, batch)
 
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
@@ -333,9 +362,8 @@ def move_step(tenant: TenantId, record: MergeRecord, source_id: str) -> int:
                 condition = None if move.rule is MoveRule.UNION else move.model.pk.does_not_exist()
                 transaction.put(f"copy:{position}", copy, condition=condition)
                 moved.append([copy.sk, original])
-            model = move.model or AnyDataItem
-            gone = model(pk=source_pk, sk=original)
-            transaction.delete(f"remove:{position}", gone, condition=model.pk.exists())
+            gone = AnyDataItem(pk=source_pk, sk=original)
+            transaction.delete(f"remove:{position}", gone, condition=AnyDataItem.pk.exists())
         transaction.put(
             "log",
             MergeStepItem(
