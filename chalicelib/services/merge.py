@@ -116,12 +116,12 @@ def merge_customers(
     resumed = _resumable(tenant, survivor_id, sources_named)
     if resumed is not None:
         return resumed if resumed.state is MergeState.DONE else run_merge(tenant, resumed)
-    if expected_version is None:
-        raise PreconditionRequired("send If-Match with the survivor's ETag")
     survivor = customer_repository.get_customer(tenant, survivor_id)
     if survivor is None:
         raise _missing(tenant, survivor_id, writing=True)
     sources = [_source(tenant, source_id) for source_id in sources_named]
+    if expected_version is None:
+        raise PreconditionRequired("send If-Match with the survivor's ETag")
     if survivor.version != expected_version:
         raise PreconditionFailed("the survivor changed since it was read")
     for source in sources:

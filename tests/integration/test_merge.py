@@ -462,3 +462,18 @@ def test_erasing_the_survivor_erases_the_merged_sources_profiles_too(tenant_a: A
     assert merge_repository.get_merged_into(_tenant(tenant_a), source) is None
     tenant_a.get(f"/v1/customers/{source}").problem(404)
     _unmerge(tenant_a, survivor, source).problem(404)
+
+
+def test_another_tenants_survivor_is_404_even_without_if_match(
+    tenant_a: Api, tenant_b: Api
+) -> None:
+    # Given a customer of tenant A
+    survivor = tenant_a.create_customer(name="Ann")["id"]
+    mine = tenant_b.create_customer(name="Bob")["id"]
+
+    # When tenant B names it as the survivor, without If-Match
+    answer = tenant_b.post(f"/v1/customers/{survivor}/merge", {"from": [mine]})
+
+    # Then it is not found (no 428 revealing that it exists), and B's customer is untouched
+    answer.problem(404)
+    assert tenant_b.get(f"/v1/customers/{mine}").status == 200
