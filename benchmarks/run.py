@@ -35,6 +35,7 @@ BENCHMARKS = (
     "analytics",
     "rewards",
     "campaigns",
+    "merge",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"
 

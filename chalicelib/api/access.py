@@ -73,6 +73,8 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
         TENANT_WRITERS, query_roles={"erase": TENANT_ADMINS}
     ),
     ("GET", "/v1/customers/{customer_id}/export"): RouteAccess(TENANT_ADMINS),
+    ("POST", "/v1/customers/{customer_id}/merge"): RouteAccess(TENANT_WRITERS),
+    ("POST", "/v1/customers/{customer_id}/unmerge"): RouteAccess(TENANT_WRITERS),
     ("POST", "/v1/customers/{customer_id}/interactions"): RouteAccess(CUSTOMER_WRITERS),
     ("POST", "/v1/interactions:batch"): RouteAccess(TENANT_WRITERS),
     ("GET", "/v1/segments"): RouteAccess(TENANT_READERS),

@@ -73,7 +73,26 @@ def problem_statuses(op: Operation) -> frozenset[int]:
     if _PATH_PARAM.search(op.path):
         statuses |= _ERRORS_WITH_PATH_IDS
     statuses |= {status for status in op.extra_responses if status >= 400}
+    if _under_a_customer(op) and op.method != "GET":
+        statuses.add(409)  # a write to a merged customer (issue 16)
     return frozenset(statuses)
+
+
+_CUSTOMER_PATH = "/v1/customers/{customer_id}"
+
+
+def _under_a_customer(op: Operation) -> bool:
+    return op.path == _CUSTOMER_PATH or op.path.startswith(_CUSTOMER_PATH + "/")
+
+
+def _merged_response() -> dict[str, Any]:
+    """A read of a customer merged into another one (issue 16)."""
+    return {
+        **_problem_response(301),
+        "description": "The customer was merged into another one: `Location` is the "
+        "survivor's path; the problem body names `merged_into` and `merge_id`.",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    }
 
 
 def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,6 +134,8 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
         responses[str(status)] = _problem_response(status)
     if 304 in op.extra_responses:
         responses["304"] = {"description": "Not modified"}
+    if _under_a_customer(op) and op.method == "GET":
+        responses["301"] = _merged_response()
     document: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,

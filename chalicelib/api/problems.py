@@ -28,6 +28,10 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
     errors.NotAuthenticated: ProblemKind(401, "not-authenticated", "Not authenticated"),
     errors.Forbidden: ProblemKind(403, "forbidden", "Forbidden"),
     errors.NotFound: ProblemKind(404, "not-found", "Not found"),
+    errors.MergedSourceFrozen: ProblemKind(409, "customer-merged", "Customer merged"),
+    errors.MergedAway: ProblemKind(301, "customer-merged", "Customer merged"),
+    errors.MergeConflict: ProblemKind(409, "merge-conflict", "Merge not possible"),
+    errors.UnmergeRefused: ProblemKind(409, "unmerge-refused", "Unmerge not possible"),
     errors.UniqueConflict: ProblemKind(409, "unique-conflict", "Already in use"),
     errors.ConcurrentModification: ProblemKind(409, "concurrent-modification", "Conflict"),
     errors.IllegalTransition: ProblemKind(409, "illegal-transition", "Transition not allowed"),
@@ -121,6 +125,10 @@ def _extensions(error: errors.DomainError) -> dict[str, Any]:
         return {"cap": error.cap, "limit": str(error.limit)}
     if isinstance(error, errors.RewardUnavailable | errors.CouponUnusable):
         return {"reason": error.reason}
+    if isinstance(error, errors.MergedAway):
+        return {"merged_into": error.merged_into, "merge_id": error.merge_id}
+    if isinstance(error, errors.MergeConflict) and error.merge_id is not None:
+        return {"merge_id": error.merge_id}
     if isinstance(error, errors.IllegalTransition):
         return {"status_now": error.from_status, "allowed_transitions": error.allowed}
     return {}
@@ -133,6 +141,8 @@ def domain_error_response(error: errors.DomainError, request_id: str) -> Respons
         headers = {"Retry-After": str(error.retry_after_seconds)}
     if isinstance(error, errors.GatewayUnavailable | errors.AuditUnavailable):
         headers = {"Retry-After": "1"}
+    if type(error) is errors.MergedAway:
+        headers = {"Location": f"/v1/customers/{error.merged_into}"}
     return problem_response(
         kind.status, kind.title, error.detail, request_id, kind.slug, _extensions(error), headers
     )

@@ -34,6 +34,7 @@ _OFFERS = "chalicelib.api.offers"
 _CAMPAIGNS = "chalicelib.api.campaigns"
 _FEEDBACK = "chalicelib.api.feedback"
 _IMPORTS = "chalicelib.api.imports"
+_MERGE = "chalicelib.api.merge"
 
 ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/customer-tokens"): (_CUSTOMER_TOKENS, "mint_customer_token"),
@@ -43,6 +44,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("PATCH", "/v1/customers/{customer_id}"): (_CUSTOMERS, "update_customer"),
     ("DELETE", "/v1/customers/{customer_id}"): (_CUSTOMERS, "delete_customer"),
     ("GET", "/v1/customers/{customer_id}/export"): (_PRIVACY, "export_customer"),
+    ("POST", "/v1/customers/{customer_id}/merge"): (_MERGE, "merge_customers"),
+    ("POST", "/v1/customers/{customer_id}/unmerge"): (_MERGE, "unmerge_customer"),
     ("POST", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "record_interaction"),
     ("GET", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "list_interactions"),
     ("POST", "/v1/interactions:batch"): (_INTERACTIONS, "record_interactions_batch"),

@@ -29,6 +29,7 @@ from chalicelib.domain.errors import (
     Forbidden,
     InvalidInput,
     MalformedRequest,
+    NotFound,
     PayloadTooLarge,
     PreconditionFailed,
     UnsupportedMediaType,
@@ -305,6 +306,22 @@ def audited(
     return response
 
 
+def _merged_instead(
+    error: Exception, principal: Principal | None, method: str, path_params: Mapping[str, str]
+) -> Exception:
+    """A customer route that found no customer: when the customer was merged into another
+    one (issue 16), say so instead (301 to the survivor for a read, 409 for a write)."""
+    customer_id = path_params.get("customer_id")
+    if not isinstance(error, NotFound) or customer_id is None:
+        return error
+    if principal is None or principal.tenant is None:
+        return error
+    from chalicelib.services.merge import redirect_if_merged
+
+    writing = method not in ("GET", "HEAD")
+    return redirect_if_merged(principal.tenant, customer_id, writing) or error
+
+
 class Operations:
     """The operations of one API module. `operation` records an operation's metadata and
     answers the handler `chalicelib.api.routes` calls with the request and path values."""
@@ -374,6 +391,7 @@ class Operations:
                         reply = view(call, **path_params)
                     response = _render(reply)
                 except Exception as error:  # noqa: BLE001 - the edge answers every failure
+                    error = _merged_instead(error, principal, request.method, path_params)
                     response = response_for_exception(error, request_id)
                 action = note.action or operation.operation_id
                 return audited(

@@ -356,3 +356,91 @@ def list_customers_with_tag(tenant: TenantId, tag: str, page: PageRequest) -> Pa
         _to_customer(found[entry.customer_id]) for entry in listings if entry.customer_id in found
     ]
     return Page(customers, next_cursor)
+
+
+def add_merge_of_profiles(
+    transaction: LabelledTransaction,
+    tenant: TenantId,
+    survivor_before: Customer,
+    survivor_after: Customer,
+    sources: list[Customer],
+) -> None:
+    """Add to `transaction` the profile side of a merge (issue 16): the survivor stored as
+    `survivor_after` under its version read, the claims it takes moved to it from the
+    source holding them, and each source's profile, its other claims and its tag listings
+    removed (the sources no longer list or resolve)."""
+    holders = {
+        (field, value): source.id
+        for source in sources
+        for field, value in source.unique_values().items()
+    }
+    transaction.put(
+        _CUSTOMER_LABEL, _to_item(tenant, survivor_after, version=survivor_before.version)
+    )
+    old_unique = survivor_before.unique_values()
+    for field, value in survivor_after.unique_values().items():
+        if old_unique.get(field) == value:
+            continue
+        holder = holders.pop((field, value))
+        transaction.put(
+            f"take:{field.value}",
+            _unique_item(tenant, field, value, survivor_after.id),
+            condition=UniqueItem.customer_id == holder,
+        )
+    for tag in sorted(survivor_after.tags - survivor_before.tags):
+        transaction.put(f"tag:{tag}", _tag_item(tenant, tag, survivor_after))
+    for source in sources:
+        transaction.delete(f"merged:{source.id}", _to_item(tenant, source, version=source.version))
+        for field, value in source.unique_values().items():
+            if (field, value) in holders:
+                transaction.delete(
+                    f"release:{source.id}:{field.value}",
+                    _unique_item(tenant, field, value, source.id),
+                    condition=UniqueItem.customer_id == source.id,
+                )
+        for tag in sorted(source.tags):
+            transaction.delete(f"untag:{source.id}:{tag}", _tag_item(tenant, tag, source))
+    transaction.update("count", _counter(tenant), [CounterItem.value.add(-len(sources))])
+
+
+def customer_to_json(customer: Customer) -> str:
+    """The profile as its item's attributes (a merged source's marker keeps it for unmerge)."""
+    item = _to_item(TenantId("snapshot"), customer, version=customer.version)
+    return json.dumps(item.serialize(null_check=False), separators=(",", ":"))
+
+
+def customer_from_json(snapshot: str) -> Customer:
+    return customer_from_raw(json.loads(snapshot))
+
+
+def add_unmerge_of_profiles(
+    transaction: LabelledTransaction,
+    tenant: TenantId,
+    survivor_before: Customer,
+    survivor_after: Customer,
+    source: Customer,
+) -> None:
+    """Add to `transaction` the profile side of an unmerge: the survivor stored as
+    `survivor_after` under its version read, each unique value of the source back to it
+    (from the survivor when it held it, else a fresh claim), and the source's profile, tag
+    listings and count back. A claim another customer took since fails (label `claim:`)."""
+    transaction.put(
+        _CUSTOMER_LABEL, _to_item(tenant, survivor_after, version=survivor_before.version)
+    )
+    held = survivor_before.unique_values()
+    for field, value in source.unique_values().items():
+        condition = (
+            UniqueItem.customer_id == survivor_before.id
+            if held.get(field) == value
+            else UniqueItem.pk.does_not_exist()
+        )
+        transaction.put(
+            f"claim:{field.value}",
+            _unique_item(tenant, field, value, source.id),
+            condition=condition,
+        )
+    restored = _to_item(tenant, source, version=None)
+    transaction.put(f"restore:{source.id}", restored, condition=CustomerItem.pk.does_not_exist())
+    for tag in sorted(source.tags):
+        transaction.put(f"tag:{source.id}:{tag}", _tag_item(tenant, tag, source))
+    transaction.update("count", _counter(tenant), [CounterItem.value.add(1)])

@@ -468,3 +468,27 @@ def import_errors_pk(tenant: TenantId, import_id: str) -> str:
 
 def import_error_sk(line: int) -> str:
     return f"L#{line:0{IMPORT_ERROR_LINE_DIGITS}d}"
+
+
+# Customer merge (issue 16): the record and its step log in the survivor's partition, a
+# marker in each merged source's partition.
+
+MERGED_SK = "MERGED"
+
+
+def merge_sk(merge_id: str) -> str:
+    return f"MERGE#{merge_id}"
+
+
+def merge_step_sk(merge_id: str, source_id: str, step: int) -> str:
+    return f"{merge_step_prefix(merge_id, source_id)}{step:06d}"
+
+
+def merged_ledger_sk(original_sk: str, source_id: str) -> str:
+    """A source's ledger entry at the survivor: after the entry of the same account version
+    of the survivor's own (the two ledgers' sort keys would collide)."""
+    return f"{original_sk}#{source_id}"
+
+
+def merge_step_prefix(merge_id: str, source_id: str) -> str:
+    return f"MERGE#{merge_id}#STEP#{source_id}#"

@@ -491,6 +491,19 @@ def purchase_tally(tenant: TenantId, customer_id: str, day: date) -> Decimal:
     return Decimal(int(item.amount_units)) / AMOUNT_UNITS_PER_CURRENCY_UNIT
 
 
+def build_write(tenant: TenantId, write: LoyaltyWrite) -> LabelledTransaction:
+    """The transaction `commit` sends, for a caller adding writes of its own to it."""
+    return _build(tenant, write)
+
+
+def points_item(tenant: TenantId, customer_id: str, account: PointsAccount) -> PointsItem:
+    return _points_item(tenant, customer_id, account)
+
+
+def lot_item(tenant: TenantId, customer_id: str, expires_on: date) -> LotItem:
+    return _lot_item(tenant, customer_id, expires_on)
+
+
 def _with_version(account: PointsAccount, version: int) -> PointsAccount:
     return replace(account, version=version)
 

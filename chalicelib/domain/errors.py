@@ -189,3 +189,41 @@ class InvalidValue(DomainError):
 class ImportStateConflict(DomainError):
     """The import's status does not allow the step (a file sent twice, or to a started
     import)."""
+
+
+# Customer merge (issue 16).
+
+
+class MergeConflict(DomainError):
+    """The merge cannot start or go on: a profile is merged already or is being merged."""
+
+    def __init__(self, detail: str, merge_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.merge_id = merge_id
+
+
+class MergedAway(DomainError):
+    """A read of a customer merged into another one: answered 301 to the survivor."""
+
+    def __init__(self, customer_id: str, merged_into: str, merge_id: str) -> None:
+        super().__init__(f"customer {customer_id} was merged into {merged_into}")
+        self.customer_id = customer_id
+        self.merged_into = merged_into
+        self.merge_id = merge_id
+
+
+class MergedSourceFrozen(MergedAway):
+    """A write to a customer merged (or being merged) into another one: refused (409)
+    naming the merge, so no write lands on a profile whose history moved away."""
+
+    def __init__(self, customer_id: str, merged_into: str, merge_id: str) -> None:
+        super().__init__(customer_id, merged_into, merge_id)
+        self.detail = (
+            f"customer {customer_id} was merged into {merged_into} (merge {merge_id}); "
+            f"write to {merged_into} instead"
+        )
+        self.args = (self.detail,)
+
+
+class UnmergeRefused(DomainError):
+    """The unmerge cannot be done (window passed, or the survivor spent the points)."""

@@ -30,6 +30,10 @@ def new_customer_id() -> str:
     return f"cus_{_ulid()}"
 
 
+def new_merge_id() -> str:
+    return f"mrg_{_ulid()}"
+
+
 def new_tenant_id() -> str:
     return f"ten_{_ulid()}"
 

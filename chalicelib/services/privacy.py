@@ -15,6 +15,7 @@ from datetime import datetime
 
 from chalicelib.dal import offers as offers_repository
 from chalicelib.dal import privacy as repository
+from chalicelib.dal.merge import forget_merged_sources
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import ConcurrentModification, NotFound, PreconditionFailed
 from chalicelib.domain.ids import is_customer_id
@@ -95,6 +96,7 @@ def erase_customer(
             erasure = _begin_erasure(tenant, customer_id, requested_by, expected_version)
             changed = repository.anonymise_holdings(tenant, customer_id)
             duplicates.refresh_matches(tenant, customer_id)
+            changed += forget_merged_sources(tenant, customer_id)
         except ConcurrentModification:
             continue
         finished = replace(

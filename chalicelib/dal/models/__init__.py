@@ -200,6 +200,7 @@ FEATURE_MODEL_MODULES = (
     "chalicelib.dal.duplicates_models",
     "chalicelib.dal.feedback_models",
     "chalicelib.dal.import_models",
+    "chalicelib.dal.merge_models",
     "chalicelib.dal.rewards_models",
 )
 """The features' own item model modules, outside this package (each imported by its DAL)."""
