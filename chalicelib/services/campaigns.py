@@ -32,7 +32,7 @@ from chalicelib.domain.campaigns import (
 )
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.ids import new_campaign_id, new_event_id
+from chalicelib.domain.ids import CAMPAIGN_ID_PATTERN, new_campaign_id, new_event_id
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.segments import SegmentEvent
 from chalicelib.domain.tenancy import TenantId, TenantStatus
@@ -79,6 +79,10 @@ def create_campaign(tenant: TenantId, draft: CampaignDraft) -> Campaign:
 
 
 def get_campaign(tenant: TenantId, campaign_id: str) -> Campaign:
+    """404 for an id that is not a campaign id before anything is read (no path value
+    reaches a key unchecked)."""
+    if not CAMPAIGN_ID_PATTERN.match(campaign_id):
+        raise NotFound(f"campaign {campaign_id} does not exist")
     campaign = repository.get_campaign(tenant, campaign_id)
     if campaign is None:
         raise NotFound(f"campaign {campaign_id} does not exist")

@@ -169,6 +169,7 @@ def test_campaign_routes_answer_404_for_unknown_and_other_tenants_ids(
     ]:
         assert tenant_b.request(method, f"/v1/campaigns/{campaign}{suffix}").problem(404)
     assert tenant_a.get("/v1/campaigns/cmp_01ARZ3NDEKTSV4RRFFQ69G5FAV").problem(404)
+    assert tenant_a.post(f"/v1/campaigns/{'x' * 2000}/launch").problem(404)
     assert tenant_b.get("/v1/campaigns").json["items"] == []
 
 
