@@ -13,7 +13,7 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 
-from chalicelib.dal.models import DataTableModel, _Gsi3
+from chalicelib.dal.models.base import DataTableModel, _Gsi3
 
 
 class MatchKeyItem(DataTableModel):

@@ -40,6 +40,9 @@ DUMMY = {
     "pair_id": "dup_cus_01J00000000000000000000000_cus_01J00000000000000000000001",
     "campaign_id": "cmp_01J00000000000000000000000",
     "import_id": "imp_01J00000000000000000000000",
+    "reward_id": "rwd_01J00000000000000000000000",
+    "offer_id": "off_01J00000000000000000000000",
+    "code": "ABCDEFGHJK",
     "asset": "swagger-ui.css",
 }
 UNAUDITED = {("GET", "/v1/openapi.json"), ("GET", "/docs"), ("GET", "/docs/{asset}")}
