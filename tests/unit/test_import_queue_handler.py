@@ -36,7 +36,10 @@ def chunks_asked_for(event: dict[str, Any]) -> list[ChunkRequest]:
     sent: list[ChunkRequest] = []
     refreshed: list[str] = []
     answer = process_data_stream(
-        event, None, lambda tenant, customer: refreshed.append(customer), None, sent.append
+        event,
+        None,
+        lambda tenant, customer: refreshed.append(customer),
+        import_chunks=sent.append,
     )
     assert answer == {"batchItemFailures": []}
     assert refreshed == []
