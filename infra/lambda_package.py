@@ -10,6 +10,9 @@ models for services the functions never call are left out, and compiled bytecode
   runtime's version: the .pyc format changes between minor versions) into `__pycache__`,
   as unchecked-hash .pyc files: Python loads them without looking at the source's
   timestamp (meaningless once unzipped) and without hashing the source.
+- What no function can import is left out: install records (`RECORD`), type stubs,
+  botocore's documentation examples, pydantic's mypy plugin, and the Powertools utilities
+  the service does not use (UNUSED_LIBRARY_PATHS; nothing else in Powertools imports them).
 """
 
 from __future__ import annotations
@@ -27,6 +30,16 @@ AWS_SERVICES = frozenset({"dynamodb", "apigateway", "events", "sqs", "kms", "s3"
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip: the paths tracebacks show
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the same files give the same zip (and asset hash)
 _MODEL_DIRECTORIES = ("botocore/data", "boto3/data")
+UNUSED_LIBRARY_PATHS = (
+    "aws_lambda_powertools/utilities/auth_alpha",
+    "aws_lambda_powertools/utilities/feature_flags",
+    "aws_lambda_powertools/utilities/kafka",
+    "aws_lambda_powertools/utilities/parameters",
+    "aws_lambda_powertools/utilities/streaming",
+    "aws_lambda_powertools/metrics/provider/datadog",
+    "pydantic/mypy.py",
+)
+_UNUSED_FILE_PATTERNS = ("*.dist-info/RECORD", "*.pyi", "examples-1.json")
 
 
 def running_python() -> str:
@@ -41,6 +54,18 @@ def _drop_unused_service_models(tree: Path) -> None:
         for service in (tree / models).iterdir():
             if service.is_dir() and service.name not in AWS_SERVICES:
                 shutil.rmtree(service)
+
+
+def _drop_unused_files(tree: Path) -> None:
+    for relative in UNUSED_LIBRARY_PATHS:
+        path = tree / relative
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.is_file():
+            path.unlink()
+    for pattern in _UNUSED_FILE_PATTERNS:
+        for path in tree.rglob(pattern):
+            path.unlink()
 
 
 def _compile(tree: Path) -> None:
@@ -65,12 +90,13 @@ def _zip_tree(source: Path, destination: Path) -> None:
 
 
 def finish_deployment_zip(deployment_zip: Path) -> None:
-    """Rewrite `deployment_zip` without unused service models and with bytecode."""
+    """Rewrite `deployment_zip` without what no function imports, and with bytecode."""
     with tempfile.TemporaryDirectory(prefix="lambda-package-") as scratch:
         tree = Path(scratch) / "tree"
         with zipfile.ZipFile(deployment_zip) as archive:
             archive.extractall(tree)
         _drop_unused_service_models(tree)
+        _drop_unused_files(tree)
         _compile(tree)
         rebuilt = Path(scratch) / "deployment.zip"
         _zip_tree(tree, rebuilt)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.lambda_package import AWS_SERVICES, LAMBDA_TASK_ROOT
+from infra.lambda_package import AWS_SERVICES, LAMBDA_TASK_ROOT, UNUSED_LIBRARY_PATHS
 from infra.stages import LAMBDA_RUNTIME, PROJECT_ROOT
 from tests.infra.conftest import Synthesised
 from tests.infra.template_queries import properties, resources_of_type
@@ -124,7 +124,9 @@ def test_the_package_imports_the_app_and_builds_its_clients_on_its_own(
     package = packages[0]
     package.extractall(tmp_path)
     probe = (
-        "import boto3, app, chalicelib.api.docs as docs; "
+        "import boto3, app, chalicelib.api.docs as docs, importlib, pkgutil, chalicelib; "
+        "[importlib.import_module(m.name) for m in "
+        "pkgutil.walk_packages(chalicelib.__path__, 'chalicelib.')]; "
         f"clients = [boto3.client(s, region_name='us-east-1') for s in {sorted(AWS_SERVICES)!r}]; "
         "print(app.__cached__, len(clients), len(docs._asset('swagger-ui-bundle.js')))"
     )
@@ -140,7 +142,7 @@ def test_the_package_imports_the_app_and_builds_its_clients_on_its_own(
         timeout=120,
     )
 
-    # Then it needs nothing from outside the zip
+    # Then it needs nothing from outside the zip, and every module of the service imports
     assert done.returncode == 0, done.stderr[-2000:]
     cached, clients, bundle = done.stdout.split()
     assert cached.endswith(".pyc") and int(clients) == len(AWS_SERVICES) and int(bundle) > 1_000_000
@@ -158,3 +160,18 @@ def test_every_aws_service_the_functions_call_keeps_its_model() -> None:
 
     # Then the package keeps the API model of each
     assert called and called <= AWS_SERVICES, called - AWS_SERVICES
+
+
+def test_no_service_code_imports_what_the_package_leaves_out() -> None:
+    # Given the modules the package leaves out, as dotted names
+    left_out = [path.removesuffix(".py").replace("/", ".") for path in UNUSED_LIBRARY_PATHS]
+    sources = [PROJECT_ROOT / "app.py", *(PROJECT_ROOT / "chalicelib").rglob("*.py")]
+
+    # Then no module of the service names one of them
+    offenders = [
+        (source.name, module)
+        for source in sources
+        for module in left_out
+        if re.search(rf"\b{re.escape(module)}\b", source.read_text())
+    ]
+    assert not offenders, offenders
