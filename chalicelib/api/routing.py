@@ -172,8 +172,25 @@ def _issues_from(error: ValidationError, location: str) -> list[FieldIssue]:
     return issues
 
 
+def _single_values(query: Any) -> dict[str, str]:
+    """Each parameter's one value. A parameter given twice is refused by name rather than
+    read as its last value: `?status=open&status=closed` would otherwise answer for
+    `closed` alone, silently."""
+    if not query:
+        return {}
+    repeated = [name for name in query if len(query.getlist(name)) > 1]
+    if repeated:
+        raise InvalidInput(
+            [
+                FieldIssue(name, "given more than once; give each query parameter once", "repeated")
+                for name in repeated
+            ]
+        )
+    return {name: query[name] for name in query}
+
+
 def _parse_query(request: Request, model: type[BaseModel] | None) -> BaseModel | None:
-    params = dict(request.query_params or {})
+    params = _single_values(request.query_params)
     if model is None:
         if params:
             raise InvalidInput(

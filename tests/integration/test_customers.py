@@ -205,6 +205,25 @@ def test_look_up_by_tag_pages_newest_first(tenant_a: Api) -> None:
     assert third["next_cursor"] is None
 
 
+def test_a_query_parameter_given_twice_is_refused_by_name(tenant_a: Api) -> None:
+    # Given customers tagged vip and other
+    tenant_a.create_customer(name="V", tags=["vip"])
+    tenant_a.create_customer(name="O", tags=["other"])
+
+    # When a list names the tag twice
+    problem = tenant_a.get("/v1/customers?tag=vip&tag=other&limit=5").problem(422)
+
+    # Then it is refused, naming the parameter, rather than answered for one of the values
+    assert problem["errors"] == [
+        {
+            "field": "tag",
+            "message": "given more than once; give each query parameter once",
+            "code": "repeated",
+        }
+    ]
+    assert [c["name"] for c in tenant_a.get("/v1/customers?tag=vip").json["items"]] == ["V"]
+
+
 def test_list_pages_through_every_customer_newest_first(tenant_a: Api) -> None:
     created = [tenant_a.create_customer(name=f"C{i}") for i in range(7)]
 
