@@ -129,7 +129,7 @@ def merge_customers(
         if unmovable:
             raise MergeConflict(
                 f"customer {source.id} holds {', '.join(sorted(unmovable))}, which a merge "
-                "does not move yet"
+                "cannot move"
             )
     now = utc_now()
     record = MergeRecord(
@@ -267,9 +267,22 @@ def unmerge_customer(tenant: TenantId, survivor_id: str, source_id: str, actor: 
                 f"an unmerge is possible within {UNMERGE_WINDOW.days} days"
             )
         _split_points(tenant, survivor_id, source_id, brought or PointsAccount(), actor)
-    while repository.move_back_step(tenant, record.id, survivor_id, source_id):
-        pass
+    _move_back(tenant, record.id, survivor_id, source_id)
     return _restore_profile(tenant, survivor_id, source)
+
+
+def _move_back(tenant: TenantId, merge_id: str, survivor_id: str, source_id: str) -> None:
+    """Every step log's items back to the source; a step that met a concurrent change (a
+    ticket updated meanwhile) is read and tried again."""
+    conflicts = 0
+    while True:
+        try:
+            if not repository.move_back_step(tenant, merge_id, survivor_id, source_id):
+                return
+        except ConcurrentModification:
+            conflicts += 1
+            if conflicts >= ATTEMPTS:
+                raise
 
 
 def _split_points(
