@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from chalicelib.dal import customers as customer_repository
 from chalicelib.dal import merge as repository
 from chalicelib.dal.loyalty import LoyaltyWrite
+from chalicelib.domain.audit import Writer
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import (
@@ -39,7 +40,6 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.ids import is_customer_id, new_merge_id
 from chalicelib.domain.loyalty import EntryType, LedgerEntry, PointsAccount
-from chalicelib.domain.audit import Writer
 from chalicelib.domain.merge import (
     CONTINUATION_BUDGET,
     MAX_SOURCES,
@@ -54,7 +54,7 @@ from chalicelib.domain.merge import (
 )
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.services.loyalty import loyalty_config
-from chalicelib.streams.merge_queue import send_continuation
+from chalicelib.streams import merge_queue
 
 ATTEMPTS = 20
 MERGE_ACTION = "merge_customers"
@@ -117,7 +117,7 @@ def merge_customers(
     source_ids: list[str],
     expected_version: int | None,
     actor: str,
-    continue_later: ContinueLater = send_continuation,
+    continue_later: ContinueLater | None = None,
 ) -> MergeRecord:
     """Merge the sources into the survivor (see the module docstring); answers the record:
     `done`, or `moving` when the rest was handed to `continue_later` after REQUEST_BUDGET.
@@ -167,11 +167,16 @@ def merge_customers(
 
 
 def _run_share(
-    tenant: TenantId, record: MergeRecord, budget: timedelta, continue_later: ContinueLater
+    tenant: TenantId,
+    record: MergeRecord,
+    budget: timedelta,
+    continue_later: ContinueLater | None,
 ) -> MergeRecord:
+    """Steps for `budget`; a merge not done then goes on through `continue_later` (by
+    default a message on the merge queue)."""
     current = run_merge(tenant, record, time.monotonic() + budget.total_seconds())
     if current.state is not MergeState.DONE:
-        continue_later(tenant, current)
+        (continue_later or merge_queue.send_continuation)(tenant, current)
     return current
 
 
@@ -187,7 +192,7 @@ def continue_merge(
     tenant: TenantId,
     survivor_id: str,
     merge_id: str,
-    continue_later: ContinueLater = send_continuation,
+    continue_later: ContinueLater | None = None,
 ) -> MergeRecord | None:
     """The merge queue's entry: another share of the merge's steps, written (and so
     audited) as the key that started it. Resumes from the stored step count; a merge
