@@ -206,8 +206,8 @@ def run(context: Context) -> Section:
             "matching points account); the source merged into the survivor through the "
             "in-process API on DynamoDB Local, timed from request to answer and until done, "
             "every DynamoDB call counted. Baseline in the same run: another pair with the "
-            "same items, the source's entries read with Query and copied and deleted with BatchWriteItem "
-            "(25 requests per call), without conditions, transaction or log."
+            "same items, the source's entries read with Query and copied and deleted with "
+            "BatchWriteItem (25 requests per call), without conditions, transaction or log."
         ),
         tables=[table],
         checks=[
