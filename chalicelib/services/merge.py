@@ -38,7 +38,7 @@ from chalicelib.domain.errors import (
     PreconditionRequired,
     UnmergeRefused,
 )
-from chalicelib.domain.ids import is_customer_id, new_merge_id
+from chalicelib.domain.ids import is_customer_id, is_merge_id, new_merge_id
 from chalicelib.domain.loyalty import EntryType, LedgerEntry, PointsAccount
 from chalicelib.domain.merge import (
     CONTINUATION_BUDGET,
@@ -182,7 +182,8 @@ def _run_share(
 
 def get_merge(tenant: TenantId, survivor_id: str, merge_id: str) -> MergeRecord:
     """The merge record (its state and steps so far), in the survivor's partition."""
-    record = repository.get_merge(tenant, survivor_id, merge_id)
+    known = is_customer_id(survivor_id) and is_merge_id(merge_id)
+    record = repository.get_merge(tenant, survivor_id, merge_id) if known else None
     if record is None:
         raise NotFound(f"merge {merge_id} of customer {survivor_id} does not exist")
     return record

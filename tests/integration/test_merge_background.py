@@ -138,7 +138,7 @@ def test_an_unknown_merge_is_404(tenant_a: Api) -> None:
     survivor = tenant_a.create_customer(name="Ann")["id"]
 
     # When a merge of it is read by an unknown id
-    answer = tenant_a.get(f"/v1/customers/{survivor}/merges/nope")
+    answer = tenant_a.get(f"/v1/customers/{survivor}/merges/mrg_01J00000000000000000000000")
 
     # Then it is 404, naming the merge
-    assert "nope" in answer.problem(404)["detail"]
+    assert "mrg_01J00000000000000000000000" in answer.problem(404)["detail"]
