@@ -54,7 +54,6 @@ from chalicelib.domain.merge import (
 )
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.services.loyalty import loyalty_config
-from chalicelib.streams import merge_queue
 
 ATTEMPTS = 20
 MERGE_ACTION = "merge_customers"
@@ -173,10 +172,14 @@ def _run_share(
     continue_later: ContinueLater | None,
 ) -> MergeRecord:
     """Steps for `budget`; a merge not done then goes on through `continue_later` (by
-    default a message on the merge queue)."""
+    default a message on the merge queue, whose module loads only then)."""
     current = run_merge(tenant, record, time.monotonic() + budget.total_seconds())
     if current.state is not MergeState.DONE:
-        (continue_later or merge_queue.send_continuation)(tenant, current)
+        if continue_later is None:
+            from chalicelib.streams import merge_queue
+
+            continue_later = merge_queue.send_continuation
+        continue_later(tenant, current)
     return current
 
 
