@@ -9,6 +9,7 @@ from chalicelib.lazy import deferred
 from chalicelib.observability import metrics
 from chalicelib.queues_config import (
     IMPORT_QUEUE,
+    MERGE_QUEUE,
     WEBHOOK_DEAD_LETTERS,
     WEBHOOK_QUEUE,
     queue_placeholder,
@@ -94,3 +95,9 @@ process_imports = app.on_sqs_message(
     batch_size=IMPORT_QUEUE.batch_size,
     name=IMPORT_QUEUE.handler,
 )(deferred("chalicelib.streams.import_queue", "process_imports"))
+
+continue_merges = app.on_sqs_message(
+    queue=queue_placeholder(MERGE_QUEUE.queue_name),
+    batch_size=MERGE_QUEUE.batch_size,
+    name=MERGE_QUEUE.handler,
+)(deferred("chalicelib.streams.merge_queue", "continue_merges"))

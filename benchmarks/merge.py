@@ -57,7 +57,22 @@ def _balance(stack: LocalStack, customer: str) -> int:
     return int(stack.request("GET", f"/v1/customers/{customer}/points").body["balance"])
 
 
-def _merge(stack: LocalStack, survivor: str, source: str) -> tuple[float, list[Any]]:
+def _merge(stack: LocalStack, survivor: str, source: str) -> tuple[float, float, list[Any]]:
+    """The request's answer time, the time until the merge is done (its continuations run
+    in-process one after another, as the merge queue's consumer receives them), and the
+    DynamoDB calls of both."""
+    from chalicelib.domain.merge import MergeRecord, MergeState
+    from chalicelib.domain.tenancy import TenantId, tenant_id
+    from chalicelib.services import merge as merge_service
+    from chalicelib.streams import merge_queue
+
+    queued: list[MergeRecord] = []
+
+    def enqueue(_tenant: TenantId, record: MergeRecord) -> None:
+        queued.append(record)
+
+    merge_queue.send_continuation = enqueue  # type: ignore[assignment]
+
     etag = stack.client.http.request(
         "GET",
         f"/v1/customers/{survivor}",
@@ -74,10 +89,17 @@ def _merge(stack: LocalStack, survivor: str, source: str) -> tuple[float, list[A
         response = stack.client.http.request(
             "POST", f"/v1/customers/{survivor}/merge", headers=headers, body=body
         )
-        seconds = time.perf_counter() - started
-    if response.status_code != 200:
-        raise RuntimeError(f"the merge answered {response.status_code}: {response.body!r}")
-    return seconds, calls
+        answered = time.perf_counter() - started
+        if response.status_code not in (200, 202):
+            raise RuntimeError(f"the merge answered {response.status_code}: {response.body!r}")
+        tenant = tenant_id(stack.tenant_id)
+        while queued:
+            record = queued.pop()
+            done = merge_service.continue_merge(tenant, record.survivor_id, record.id, enqueue)
+            if done is not None and done.state is MergeState.DONE:
+                break
+        completed = time.perf_counter() - started
+    return answered, completed, calls
 
 
 def _raw_move(stack: LocalStack, survivor: str, source: str) -> tuple[float, Counter[str]]:
@@ -140,7 +162,7 @@ def run(context: Context) -> Section:
         _seed(stack, "Raw source", entries),
     )
     context.progress("merging through the API")
-    merge_seconds, merge_calls = _merge(stack, survivor, source)
+    answer_seconds, merge_seconds, merge_calls = _merge(stack, survivor, source)
     context.progress("moving the same items with raw BatchWriteItem")
     raw_seconds, raw_calls = _raw_move(stack, raw_survivor, raw_source)
     merged_balance = _balance(stack, survivor)
@@ -150,7 +172,14 @@ def run(context: Context) -> Section:
         ("move of one customer's items", "items", "seconds", "items/s", "DynamoDB calls"),
         [
             (
-                "merge (POST /v1/customers/{id}/merge)",
+                "merge: the request's answer (202, the rest continues on the queue)",
+                str(entries),
+                f"{answer_seconds:.1f}",
+                "",
+                "",
+            ),
+            (
+                "merge: request and continuations until done",
                 str(entries),
                 f"{merge_seconds:.1f}",
                 f"{entries / merge_seconds:.0f}",
@@ -164,17 +193,21 @@ def run(context: Context) -> Section:
                 f"{sum(raw_calls.values())}: {_describe(raw_calls)}",
             ),
         ],
-        caption=f"Merge time / baseline time: {ratio:.1f}x (same run).",
+        caption=(
+            f"Merge completion / baseline time: {ratio:.1f}x; request answer / baseline "
+            f"time: {answer_seconds / raw_seconds if raw_seconds else float('inf'):.1f}x "
+            "(same run)."
+        ),
     )
     return Section(
         title="Customer merge (issue 16)",
         method=(
             f"Two customers with {entries} ledger entries each (written directly, with a "
             "matching points account); the source merged into the survivor through the "
-            "in-process API on DynamoDB Local, timed from request to answer, every DynamoDB "
-            "call counted. Baseline in the same run: another pair with the same items, the "
-            "source's entries read with Query and copied and deleted with BatchWriteItem "
-            "(25 requests per call), without conditions, transaction or log."
+            "in-process API on DynamoDB Local, timed from request to answer and until done, "
+            "every DynamoDB call counted. Baseline in the same run: another pair with the "
+            "same items, the source's entries read with Query and copied and deleted with "
+            "BatchWriteItem (25 requests per call), without conditions, transaction or log."
         ),
         tables=[table],
         checks=[
@@ -188,8 +221,9 @@ def run(context: Context) -> Section:
         notes=[
             "Every step is two TransactWriteItems: one naming the merge as the deleting "
             "writer of the step's audited items (ledger entries are), then one of 48 "
-            "copies, 48 deletes, the step log and the record. The merge stays within one "
-            "request: at this size it is far beyond API Gateway's 29 s (see "
-            "docs/data-model.md, 'Customer merge', 'Not done yet')."
+            "copies, 48 deletes, the step log and the record. The request runs steps for "
+            "about 10 s (REQUEST_BUDGET) and answers 202; the rest runs in continuations "
+            "of up to 120 s each (CONTINUATION_BUDGET), here in-process one after another "
+            "(the benchmark records the continuation messages instead of sending them)."
         ],
     )

@@ -95,8 +95,21 @@ IMPORT_QUEUE = QueueConsumer(
     max_receive_count=5,
 )
 
+# Customer merges (issue 16): a merge the request could not finish within its budget goes
+# on here, one message per merge naming its record; each receive runs a bounded share of
+# the steps (chalicelib/domain/merge.py, CONTINUATION_BUDGET) and sends the next message.
+MERGE_QUEUE = QueueConsumer(
+    handler="continue_merges",
+    queue_name="merge-continuations",
+    queue_url_variable="MERGE_QUEUE_URL",
+    batch_size=1,
+    visibility_timeout_seconds=300,
+    max_receive_count=5,
+)
+
 QUEUE_CONSUMERS: dict[str, QueueConsumer] = {
-    consumer.handler: consumer for consumer in (WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTERS, IMPORT_QUEUE)
+    consumer.handler: consumer
+    for consumer in (WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTERS, IMPORT_QUEUE, MERGE_QUEUE)
 }
 
 

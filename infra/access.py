@@ -385,12 +385,38 @@ PROCESS_IMPORTS = FunctionAccess(
     ),
 )
 
+CONTINUE_MERGES = FunctionAccess(
+    function="ContinueMerges",
+    tables=(
+        # The tenant's configuration (its loyalty tiers, for the merged account).
+        _READS_TENANT_CONFIG,
+        # A merge's steps (chalicelib/dal/merge.py): the record, markers and accounts (get),
+        # the source's partition and the step logs (query, batch get), and transactions
+        # of puts, deletes, updates (the moved tickets) and condition checks.
+        TableAccess(
+            DATA_TABLE,
+            actions=(
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:BatchGetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+            ),
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
+)
+
 # Queue name (chalicelib/queues_config.py) → the functions that may send to it; only the
 # queue's consumer receives from it (infra/queues.py).
 QUEUE_SENDERS: dict[str, tuple[str, ...]] = {
     "webhook-deliveries": (KEEP_CUSTOMERS_CURRENT.function,),
     # One message per import chunk, asked for by the data stream (docs/streams.md).
     "import-chunks": (KEEP_CUSTOMERS_CURRENT.function,),
+    # A merge the request did not finish, then each continuation's next (issue 16).
+    "merge-continuations": (API_HANDLER.function, CONTINUE_MERGES.function),
 }
 
 FUNCTION_ACCESS: dict[str, FunctionAccess] = {
@@ -410,5 +436,6 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         DELIVER_WEBHOOKS,
         RECORD_UNDELIVERED_WEBHOOKS,
         PROCESS_IMPORTS,
+        CONTINUE_MERGES,
     )
 }

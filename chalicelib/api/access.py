@@ -74,6 +74,7 @@ ACCESS: dict[tuple[str, str], RouteAccess] = {
     ),
     ("GET", "/v1/customers/{customer_id}/export"): RouteAccess(TENANT_ADMINS),
     ("POST", "/v1/customers/{customer_id}/merge"): RouteAccess(TENANT_WRITERS),
+    ("GET", "/v1/customers/{customer_id}/merges/{merge_id}"): RouteAccess(TENANT_READERS),
     ("POST", "/v1/customers/{customer_id}/unmerge"): RouteAccess(TENANT_WRITERS),
     ("POST", "/v1/customers/{customer_id}/interactions"): RouteAccess(CUSTOMER_WRITERS),
     ("POST", "/v1/interactions:batch"): RouteAccess(TENANT_WRITERS),

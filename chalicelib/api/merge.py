@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.api.routing import Call, Operations, Reply, etag_for
+from chalicelib.domain.merge import MergeRecord, MergeState
 from chalicelib.schemas.customers import CustomerOut
 from chalicelib.schemas.merge import MergeOut, MergeRequest, UnmergeRequest
 from chalicelib.services import merge as service
@@ -17,7 +18,7 @@ merge_api = Operations(__name__)
     tag="customers",
     body=MergeRequest,
     response=MergeOut,
-    extra_responses=(404, 409, 412, 428),
+    extra_responses=(202, 404, 409, 412, 428),
 )
 def merge_customers(call: Call[MergeRequest, None], customer_id: str) -> Reply:
     """Merges the customers named in `from` into this one (the survivor); send `If-Match`
@@ -28,12 +29,35 @@ def merge_customers(call: Call[MergeRequest, None], customer_id: str) -> Reply:
     move to the survivor, the sources' others are released. Interactions, ledger entries
     and lots move to the survivor; points, lifetime points and monthly spend are summed
     and the tier derived again. A merged source answers reads with 301 (`Location` and
-    `merged_into`) and writes with 409 `customer-merged`. Answers the merge record, `done`;
+    `merged_into`) and writes with 409 `customer-merged`. Tickets move too: each names the
+    survivor. Answers the merge record, `done` (200); a merge not done within about 10 s
+    answers 202 with the record (`moving`, the steps so far) and `Location` of its status
+    (`GET /v1/customers/{id}/merges/{merge_id}`) and continues in the background;
     repeating a request that failed part-way resumes it."""
     record = service.merge_customers(
         call.tenant, customer_id, call.body.sources, call.if_match_version(), call.actor
     )
-    return Reply(MergeOut.of(record))
+    if record.state is MergeState.DONE:
+        return Reply(MergeOut.of(record))
+    return Reply(MergeOut.of(record), 202, {"Location": _status_path(record)})
+
+
+def _status_path(record: MergeRecord) -> str:
+    return f"/v1/customers/{record.survivor_id}/merges/{record.id}"
+
+
+@merge_api.operation(
+    "GET",
+    "/v1/customers/{customer_id}/merges/{merge_id}",
+    summary="Read a merge into this customer",
+    tag="customers",
+    response=MergeOut,
+    extra_responses=(404,),
+)
+def get_merge(call: Call[None, None], customer_id: str, merge_id: str) -> Reply:
+    """The merge record: `moving` with the steps and items moved so far while it runs in
+    the background, `done` with `finished_at` once the survivor holds everything."""
+    return Reply(MergeOut.of(service.get_merge(call.tenant, customer_id, merge_id)))
 
 
 @merge_api.operation(

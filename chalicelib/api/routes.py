@@ -45,6 +45,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("DELETE", "/v1/customers/{customer_id}"): (_CUSTOMERS, "delete_customer"),
     ("GET", "/v1/customers/{customer_id}/export"): (_PRIVACY, "export_customer"),
     ("POST", "/v1/customers/{customer_id}/merge"): (_MERGE, "merge_customers"),
+    ("GET", "/v1/customers/{customer_id}/merges/{merge_id}"): (_MERGE, "get_merge"),
     ("POST", "/v1/customers/{customer_id}/unmerge"): (_MERGE, "unmerge_customer"),
     ("POST", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "record_interaction"),
     ("GET", "/v1/customers/{customer_id}/interactions"): (_INTERACTIONS, "list_interactions"),

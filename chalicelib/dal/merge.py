@@ -2,11 +2,14 @@
 source's partition to the survivor in bounded, resumable steps.
 
 What a customer's partition holds is named once, in MOVES by entity: how a merge treats
-each kind of item. Every step is one TransactWriteItems of at most STEP_ITEMS items, each
-copied to the survivor (`attribute_not_exists`) and deleted at the source (`attribute_exists`),
-with the step's moved-item log and the merge record's step count (conditioned on the count
-read), so a crash or a concurrent retry resumes where the last step stopped and never
-copies an item twice. See docs/data-model.md ("Customer merge (issue 16)").
+each kind of item. Every step is one TransactWriteItems of at most STEP_ITEMS items (and
+at most STEP_ACTIONS actions), each copied to the survivor (`attribute_not_exists`) and
+deleted at the source (`attribute_exists`), with the step's moved-item log and the merge
+record's step count (conditioned on the count read), so a crash or a concurrent retry
+resumes where the last step stopped and never copies an item twice. A ticket's customer
+copy moves with the ticket itself: the same transaction makes the ticket item name the new
+customer, conditioned on the version the copy holds. See docs/data-model.md ("Customer
+merge (issue 16)").
 """
 
 from __future__ import annotations
@@ -38,7 +41,16 @@ from chalicelib.dal.loyalty import (
     points_item,
 )
 from chalicelib.dal.merge_models import AnyDataItem, MergedMarkerItem, MergeItem, MergeStepItem
-from chalicelib.dal.models import DataTableModel, InteractionItem, LedgerItem, LotItem, PointsItem
+from chalicelib.dal.models import (
+    CustomerTicketItem,
+    DataTableModel,
+    InteractionItem,
+    LedgerItem,
+    LotItem,
+    PointsItem,
+    TicketEventItem,
+    TicketItem,
+)
 from chalicelib.dal.transactions import (
     MAX_TRANSACTION_ACTIONS,
     ConditionsFailed,
@@ -57,16 +69,18 @@ from chalicelib.domain.loyalty import PointsAccount
 from chalicelib.domain.merge import MergedInto, MergeRecord, MergeState
 from chalicelib.domain.tenancy import TenantId
 
-STEP_ITEMS = 48  # two actions each, plus the step log and the record: at most 98 of 100
+STEP_ITEMS = 48
+STEP_ACTIONS = MAX_TRANSACTION_ACTIONS - 2  # the rest: the step log and the record
 _RECORD = "merge"
 
 
 class MoveRule(StrEnum):
     MOVE = "move"  # copied to the survivor (attribute_not_exists), deleted at the source
+    MOVE_TICKET = "move_ticket"  # moved, and the ticket item names the new customer
     UNION = "union"  # the survivor's item of the same key is the same marker: overwrite
     DROP = "drop"  # derived state the stream rebuilds for the survivor: deleted
     STAY = "stay"  # the merge's own items and the account (merged in the last step)
-    REFUSE = "refuse"  # not movable yet: a source holding one is not merged
+    REFUSE = "refuse"  # cannot move: a source holding one is not merged
 
 
 @dataclass(frozen=True)
@@ -84,11 +98,12 @@ MOVES: dict[str, EntityMove] = {
     "purchase_tally": EntityMove(None, MoveRule.DROP),
     "points": EntityMove(None, MoveRule.STAY),
     "merged_marker": EntityMove(None, MoveRule.STAY),
-    "customer_ticket": EntityMove(None, MoveRule.REFUSE),
-    "ticket_event": EntityMove(None, MoveRule.REFUSE),
+    "customer_ticket": EntityMove(CustomerTicketItem, MoveRule.MOVE_TICKET),
+    "ticket_event": EntityMove(TicketEventItem, MoveRule.MOVE),
     "erasure": EntityMove(None, MoveRule.REFUSE),
 }
 _REWRITTEN = ("customer_id", "gsi1pk", "gsi2pk", "gsi3pk", "gsi4pk", "gsi2sk")
+_ACTIONS = {MoveRule.DROP: 1, MoveRule.MOVE_TICKET: 3}  # any other moved item: 2
 
 
 def _query(pk: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -117,7 +132,7 @@ def _entity(raw: dict[str, Any]) -> str:
 
 
 def unmovable_entities(tenant: TenantId, customer_id: str) -> set[str]:
-    """The kinds of item in the customer's partition that a merge cannot move yet."""
+    """The kinds of item in the customer's partition that a merge cannot move."""
     return {
         _entity(raw)
         for raw in _query(keys.customer_pk(tenant, customer_id))
@@ -329,20 +344,52 @@ def _attribute_deletes(pk: str, batch: list[tuple[EntityMove, dict[str, Any]]]) 
         raise ConcurrentModification("the source changed during the merge; resume it") from error
 
 
-def move_step(tenant: TenantId, record: MergeRecord, source_id: str) -> int:
-    """Move up to STEP_ITEMS movable items of the source to the survivor in one
-    transaction with the step's log; answers how many items were moved (0: nothing left).
-    Raises ConcurrentModification when another request advanced the merge meanwhile."""
-    bound_settings()
-    source_pk = keys.customer_pk(tenant, source_id)
+def _ticket_follows(
+    transaction: LabelledTransaction, label: str, tenant: TenantId, copy: DataTableModel
+) -> None:
+    """The ticket of the customer copy `copy` (already rewritten for its new customer)
+    names that customer, conditioned on the version the copy was read at (save_ticket
+    writes the ticket and its copy at one version) and one version on, as the copy: a
+    ticket change that read the ticket before fails on its version and reads it again,
+    and a change that landed after the copy was read fails this step, which is resumed."""
+    assert isinstance(copy, CustomerTicketItem)
+    read = int(copy.version)
+    ticket = TicketItem(pk=keys.ticket_pk(tenant, copy.ticket_id), sk=keys.TICKET_SK)
+    ticket.version = read  # the update adds one
+    transaction.update(
+        label,
+        ticket,
+        [TicketItem.customer_id.set(copy.customer_id)],
+        condition=TicketItem.version == read,
+    )
+    copy.version = read + 1
+
+
+def _next_batch(source_pk: str) -> list[tuple[EntityMove, dict[str, Any]]]:
+    """The source's next movable items: at most STEP_ITEMS, within STEP_ACTIONS."""
     batch: list[tuple[EntityMove, dict[str, Any]]] = []
+    actions = 0
     for raw in _query(source_pk):
         move = MOVES.get(_entity(raw))
         if move is None or move.rule in (MoveRule.STAY, MoveRule.REFUSE):
             continue
+        actions += _ACTIONS.get(move.rule, 2)
+        if actions > STEP_ACTIONS:
+            break
         batch.append((move, raw))
         if len(batch) == STEP_ITEMS:
             break
+    return batch
+
+
+def move_step(tenant: TenantId, record: MergeRecord, source_id: str) -> int:
+    """Move up to STEP_ITEMS movable items of the source (within STEP_ACTIONS) to the
+    survivor in one transaction with the step's log; answers how many items were moved
+    (0: nothing left).
+    Raises ConcurrentModification when another request advanced the merge meanwhile."""
+    bound_settings()
+    source_pk = keys.customer_pk(tenant, source_id)
+    batch = _next_batch(source_pk)
     if not batch:
         return 0
     moved: list[list[str]] = []
@@ -360,6 +407,8 @@ def move_step(tenant: TenantId, record: MergeRecord, source_id: str) -> int:
                     )
                 )
                 condition = None if move.rule is MoveRule.UNION else move.model.pk.does_not_exist()
+                if move.rule is MoveRule.MOVE_TICKET:
+                    _ticket_follows(transaction, f"ticket:{position}", tenant, copy)
                 transaction.put(f"copy:{position}", copy, condition=condition)
                 moved.append([copy.sk, original])
             gone = AnyDataItem(pk=source_pk, sk=original)
@@ -580,6 +629,8 @@ def move_back_step(tenant: TenantId, merge_id: str, survivor_id: str, source_id:
             if move.rule is MoveRule.UNION:
                 transaction.put(f"back:{position}", back)
                 continue
+            if move.rule is MoveRule.MOVE_TICKET:
+                _ticket_follows(transaction, f"ticket:{position}", tenant, back)
             transaction.put(f"back:{position}", back, condition=move.model.pk.does_not_exist())
             here = move.model(pk=survivor_pk, sk=at)
             transaction.delete(f"leave:{position}", here, condition=move.model.pk.exists())

@@ -24,6 +24,7 @@ CUSTOMER_ID_PATTERN = re.compile(r"^cus_[0-9A-HJKMNP-TV-Z]{26}$")
 TENANT_ID_PATTERN = re.compile(r"^ten_[0-9A-HJKMNP-TV-Z]{26}$")
 API_KEY_ID_PATTERN = re.compile(r"^key_[0-9A-HJKMNP-TV-Z]{26}$")
 TICKET_ID_PATTERN = re.compile(r"^tkt_[0-9A-HJKMNP-TV-Z]{26}$")
+MERGE_ID_PATTERN = re.compile(r"^mrg_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def new_customer_id() -> str:
@@ -63,6 +64,10 @@ def new_comment_id() -> str:
 
 def is_ticket_id(value: str) -> bool:
     return bool(TICKET_ID_PATTERN.match(value))
+
+
+def is_merge_id(value: str) -> bool:
+    return bool(MERGE_ID_PATTERN.match(value))
 
 
 def new_segment_id() -> str:

@@ -5,19 +5,25 @@ sources' profiles gone, sources' points accounts closed) in one transaction; fro
 the sources are frozen (a write answers 409 naming the merge, a read 301 to the
 survivor). Then each source's partition moves to the survivor in steps of at most
 STEP_ITEMS items (chalicelib.dal.merge), and last its points join the survivor's account.
-The steps run within the request: a request that fails part-way leaves the record
-`moving`, and repeating it (or any request naming the same survivor and sources) resumes
-where the last step stopped.
+The request runs steps for at most REQUEST_BUDGET; a merge not done by then is handed to
+the merge queue (chalicelib/streams/merge_queue.py), whose consumer runs further shares of
+CONTINUATION_BUDGET until it is done. Every share resumes from the record's stored step
+count: a request that fails part-way leaves the record `moving`, and repeating it (or any
+request naming the same survivor and sources, or a redelivered continuation) resumes where
+the last step stopped.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chalicelib.dal import customers as customer_repository
 from chalicelib.dal import merge as repository
 from chalicelib.dal.loyalty import LoyaltyWrite
+from chalicelib.domain.audit import Writer
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.errors import (
@@ -32,10 +38,12 @@ from chalicelib.domain.errors import (
     PreconditionRequired,
     UnmergeRefused,
 )
-from chalicelib.domain.ids import is_customer_id, new_merge_id
+from chalicelib.domain.ids import is_customer_id, is_merge_id, new_merge_id
 from chalicelib.domain.loyalty import EntryType, LedgerEntry, PointsAccount
 from chalicelib.domain.merge import (
+    CONTINUATION_BUDGET,
     MAX_SOURCES,
+    REQUEST_BUDGET,
     UNMERGE_WINDOW,
     MergeRecord,
     MergeState,
@@ -48,6 +56,8 @@ from chalicelib.domain.tenancy import TenantId
 from chalicelib.services.loyalty import loyalty_config
 
 ATTEMPTS = 20
+MERGE_ACTION = "merge_customers"
+ContinueLater = Callable[[TenantId, MergeRecord], None]
 
 
 def _sources_issue(message: str) -> InvalidInput:
@@ -106,16 +116,20 @@ def merge_customers(
     source_ids: list[str],
     expected_version: int | None,
     actor: str,
+    continue_later: ContinueLater | None = None,
 ) -> MergeRecord:
-    """Merge the sources into the survivor (see the module docstring); answers the record,
-    `done`. Repeating a merge that stopped part-way resumes it; repeating a finished one
-    answers its record."""
+    """Merge the sources into the survivor (see the module docstring); answers the record:
+    `done`, or `moving` when the rest was handed to `continue_later` after REQUEST_BUDGET.
+    Repeating a merge that stopped part-way resumes it; repeating a finished one answers
+    its record."""
     sources_named = _checked_sources(survivor_id, source_ids)
     if not is_customer_id(survivor_id):
         raise NotFound(f"customer {survivor_id} does not exist")
     resumed = _resumable(tenant, survivor_id, sources_named)
     if resumed is not None:
-        return resumed if resumed.state is MergeState.DONE else run_merge(tenant, resumed)
+        if resumed.state is MergeState.DONE:
+            return resumed
+        return _run_share(tenant, resumed, REQUEST_BUDGET, continue_later)
     survivor = customer_repository.get_customer(tenant, survivor_id)
     if survivor is None:
         raise _missing(tenant, survivor_id, writing=True)
@@ -129,7 +143,7 @@ def merge_customers(
         if unmovable:
             raise MergeConflict(
                 f"customer {source.id} holds {', '.join(sorted(unmovable))}, which a merge "
-                "does not move yet"
+                "cannot move"
             )
     now = utc_now()
     record = MergeRecord(
@@ -148,7 +162,53 @@ def merge_customers(
         raise PreconditionFailed(
             "the survivor or a source changed since it was read; read them again"
         ) from error
-    return run_merge(tenant, record)
+    return _run_share(tenant, record, REQUEST_BUDGET, continue_later)
+
+
+def _run_share(
+    tenant: TenantId,
+    record: MergeRecord,
+    budget: timedelta,
+    continue_later: ContinueLater | None,
+) -> MergeRecord:
+    """Steps for `budget`; a merge not done then goes on through `continue_later` (by
+    default a message on the merge queue, whose module loads only then)."""
+    current = run_merge(tenant, record, time.monotonic() + budget.total_seconds())
+    if current.state is not MergeState.DONE:
+        if continue_later is None:
+            from chalicelib.streams import merge_queue
+
+            continue_later = merge_queue.send_continuation
+        continue_later(tenant, current)
+    return current
+
+
+def get_merge(tenant: TenantId, survivor_id: str, merge_id: str) -> MergeRecord:
+    """The merge record (its state and steps so far), in the survivor's partition."""
+    known = is_customer_id(survivor_id) and is_merge_id(merge_id)
+    record = repository.get_merge(tenant, survivor_id, merge_id) if known else None
+    if record is None:
+        raise NotFound(f"merge {merge_id} of customer {survivor_id} does not exist")
+    return record
+
+
+def continue_merge(
+    tenant: TenantId,
+    survivor_id: str,
+    merge_id: str,
+    continue_later: ContinueLater | None = None,
+) -> MergeRecord | None:
+    """The merge queue's entry: another share of the merge's steps, written (and so
+    audited) as the key that started it. Resumes from the stored step count; a merge
+    already done (a redelivered message) or gone changes nothing."""
+    from chalicelib.dal.attribution import writing_as
+
+    record = repository.get_merge(tenant, survivor_id, merge_id)
+    if record is None or record.state is MergeState.DONE:
+        return record
+    writer = Writer(record.started_by, "system", merge_id, MERGE_ACTION)
+    with writing_as(writer):
+        return _run_share(tenant, record, CONTINUATION_BUDGET, continue_later)
 
 
 def _source(tenant: TenantId, source_id: str) -> Customer:
@@ -165,19 +225,29 @@ def _source(tenant: TenantId, source_id: str) -> Customer:
     raise NotFound(f"customer {source_id} does not exist")
 
 
-def run_merge(tenant: TenantId, record: MergeRecord) -> MergeRecord:
-    """Move every source's items, then its points; finish the record. Resumable."""
+def run_merge(tenant: TenantId, record: MergeRecord, until: float | None = None) -> MergeRecord:
+    """Move every source's items, then its points; finish the record. Resumable. With
+    `until` (a time.monotonic() value) it stops after the step that passes it (at least one
+    step runs) and answers the record still `moving`."""
     current = record
     for source_id in record.source_ids:
-        current = _move_items(tenant, current, source_id)
+        current, finished = _move_items(tenant, current, source_id, until)
+        if not finished:
+            return current
         _move_points(tenant, current, source_id)
     return repository.finish_merge(tenant, current, utc_now())
 
 
-def _move_items(tenant: TenantId, record: MergeRecord, source_id: str) -> MergeRecord:
+def _move_items(
+    tenant: TenantId, record: MergeRecord, source_id: str, until: float | None
+) -> tuple[MergeRecord, bool]:
+    """The source's items moved step by step; answers the record and whether none is left
+    (False: `until` passed first)."""
     current = record
     conflicts = 0
     while True:
+        if until is not None and current.steps > record.steps and time.monotonic() >= until:
+            return current, False
         try:
             moved = repository.move_step(tenant, current, source_id)
         except ConcurrentModification:
@@ -190,7 +260,7 @@ def _move_items(tenant: TenantId, record: MergeRecord, source_id: str) -> MergeR
             current = fresh
             continue
         if moved == 0:
-            return current
+            return current, True
         current = replace(current, steps=current.steps + 1, items_moved=current.items_moved + moved)
 
 
@@ -267,9 +337,22 @@ def unmerge_customer(tenant: TenantId, survivor_id: str, source_id: str, actor: 
                 f"an unmerge is possible within {UNMERGE_WINDOW.days} days"
             )
         _split_points(tenant, survivor_id, source_id, brought or PointsAccount(), actor)
-    while repository.move_back_step(tenant, record.id, survivor_id, source_id):
-        pass
+    _move_back(tenant, record.id, survivor_id, source_id)
     return _restore_profile(tenant, survivor_id, source)
+
+
+def _move_back(tenant: TenantId, merge_id: str, survivor_id: str, source_id: str) -> None:
+    """Every step log's items back to the source; a step that met a concurrent change (a
+    ticket updated meanwhile) is read and tried again."""
+    conflicts = 0
+    while True:
+        try:
+            if not repository.move_back_step(tenant, merge_id, survivor_id, source_id):
+                return
+        except ConcurrentModification:
+            conflicts += 1
+            if conflicts >= ATTEMPTS:
+                raise
 
 
 def _split_points(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.queues_config import WEBHOOK_DEAD_LETTERS, WEBHOOK_QUEUE
+from chalicelib.queues_config import MERGE_QUEUE, WEBHOOK_DEAD_LETTERS, WEBHOOK_QUEUE
 from infra.queues import VISIBILITY_PER_FUNCTION_TIMEOUT
 from infra.stages import STAGES
 from tests.infra.template_queries import (
@@ -23,6 +23,7 @@ from tests.infra.template_queries import (
 CONSUMER = "DeliverWebhooks"
 DEAD_LETTER_CONSUMER = "RecordUndeliveredWebhooks"
 SENDER = "KeepCustomersCurrent"
+MERGE_CONSUMER = "ContinueMerges"
 SQS_CONSUME = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
 
 
@@ -153,3 +154,32 @@ def test_the_dead_letter_queue_has_its_own_consumer_and_alarm(
         and a["Threshold"] == 1
         for a in alarms
     )
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_the_merge_queue_is_consumed_by_its_function_and_fed_by_the_api_and_itself(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    # Given the stage's template
+    template = stage_templates[stage]
+
+    # When the merge continuation function's queue is looked up
+    event = _sqs_event(template, MERGE_CONSUMER)
+    queue = str(get_att_target(event["Queue"]))
+
+    # Then it reads one message at a time, reporting partial failures
+    assert event["BatchSize"] == MERGE_QUEUE.batch_size == 1
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # and the API and the consumer itself (the next continuation) may send to it, no other
+    senders = {
+        function
+        for function in resources_of_type(template, "AWS::Serverless::Function")
+        if "sqs:SendMessage" in _sqs_grants(template, function).get(queue, set())
+    }
+    assert senders == {"APIHandler", MERGE_CONSUMER}
+    for function in senders:
+        variables = properties(template, function)["Environment"]["Variables"]
+        assert get_att_target(variables[MERGE_QUEUE.queue_url_variable]) == queue
+    # and its queue redrives to an alarmed dead-letter queue
+    redrive = properties(template, queue)["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == MERGE_QUEUE.max_receive_count

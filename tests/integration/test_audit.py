@@ -42,6 +42,7 @@ DUMMY = {
     "import_id": "imp_01J00000000000000000000000",
     "reward_id": "rwd_01J00000000000000000000000",
     "offer_id": "off_01J00000000000000000000000",
+    "merge_id": "mrg_01J00000000000000000000000",
     "code": "ABCDEFGHJK",
     "asset": "swagger-ui.css",
 }

@@ -57,6 +57,7 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
     assert offer.status == 201, offer.text
     coupon = tenant.post(f"/v1/offers/{offer.json['id']}/coupons", {"customer_id": customer["id"]})
     assert coupon.status == 201, coupon.text
+    merged = _merge_of_two(tenant)
     started = tenant.post(
         "/v1/imports",
         {
@@ -78,7 +79,20 @@ def seed_one_of_each(tenant: Api) -> dict[str, str]:
         "offer_id": offer.json["id"],
         "code": coupon.json["code"],
         "import_id": started.json["id"],
+        "merge_id": merged,
     }
+
+
+def _merge_of_two(tenant: Api) -> str:
+    """The id of a merge of two profiles of their own (the other seeded ones stay as they are)."""
+    survivor = tenant.create_customer(name="Merge Survivor")["id"]
+    source = tenant.create_customer(name="Merge Source")["id"]
+    etag = tenant.get(f"/v1/customers/{survivor}").headers["etag"]
+    merged = tenant.post(
+        f"/v1/customers/{survivor}/merge", {"from": [source]}, headers={"If-Match": etag}
+    )
+    assert merged.status == 200, merged.text
+    return str(merged.json["id"])
 
 
 def _wait_until_listed(tenant: Api, customer_id: str, twin_id: str, timeout: float = 60) -> None:
