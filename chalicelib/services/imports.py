@@ -247,6 +247,14 @@ def _unique_pairs(values: dict[UniqueField, str]) -> set[tuple[str, str]]:
     return {(field.value, value) for field, value in values.items()}
 
 
+def _named_pairs(changes: CustomerChanges) -> set[tuple[str, str]]:
+    return {
+        (field.value, str(value))
+        for field in UniqueField
+        if (value := changes.fields.get(field.value)) is not None
+    }
+
+
 def _plan_row(
     key: UniqueField,
     line: int,
@@ -259,11 +267,7 @@ def _plan_row(
     refused): then it is written on its own, which reports why."""
     from chalicelib.services import customers
 
-    named = {
-        (field.value, str(value))
-        for field in UniqueField
-        if (value := changes.fields.get(field.value)) is not None
-    }
+    named = _named_pairs(changes)
     holder = holders.get(str(changes.fields[key.value]))
     try:
         if holder is None:
@@ -316,7 +320,12 @@ def _write_together(
         )
     }
     planned = [_plan_row(key, line, changes, holders, profiles) for line, changes in ready]
-    alone = independent_rows([row.touched if row else frozenset() for row in planned])
+    alone = independent_rows(
+        [
+            row.touched if row else frozenset(_named_pairs(changes))
+            for row, (_, changes) in zip(planned, ready, strict=True)
+        ]
+    )
     together = [row for row, ok in zip(planned, alone, strict=True) if row is not None and ok]
     writes = [(row.line, row.write) for row in together if row.write is not None]
     committed = customer_store.write_customers(

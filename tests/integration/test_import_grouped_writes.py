@@ -103,9 +103,7 @@ def outcome(tenant: Api, job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_grouped_writes_leave_what_row_by_row_writes_leave(
-    tenant_a: Api, tenant_b: Api
-) -> None:
+def test_grouped_writes_leave_what_row_by_row_writes_leave(tenant_a: Api, tenant_b: Api) -> None:
     # Given two tenants with the same customers and a file mixing every case
     seed(tenant_a)
     seed(tenant_b)
