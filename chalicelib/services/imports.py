@@ -5,18 +5,20 @@ failed rows.
 Each row is validated as the body of POST /v1/customers (`CustomerCreate`) after the
 import's normalisation, then upserted by the import's key: a new customer is created; an
 existing one is changed only in the fields the row names and only when that changes
-something, so the same file imported again writes nothing.
+something, so the same file imported again writes nothing. A chunk's rows that touch no
+unique value another of its rows touches are read and written in groups; the others one
+at a time in line order, with the same outcome as writing every row on its own.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from chalicelib.dal import imports as repository
-from chalicelib.dal.customers import CustomerWrite
 from chalicelib.dal.import_files import ImportFiles, import_files
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.customers import Customer, CustomerChanges, UniqueField
@@ -58,6 +60,9 @@ from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.plans import limits_of
 from chalicelib.domain.tenancy import Plan, TenantId
 from chalicelib.observability import BusinessMetric, count, logger
+
+if TYPE_CHECKING:
+    from chalicelib.dal.customers import CustomerWrite
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,7 @@ def _plan_row(
     """The row's write against the customers read, and the unique values it touches; None
     when it cannot be planned here (its customer's profile is missing, its changes are
     refused): then it is written on its own, which reports why."""
+    from chalicelib.dal.customers import CustomerWrite
     from chalicelib.services import customers
 
     named = _named_pairs(changes)
