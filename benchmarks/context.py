@@ -12,6 +12,8 @@ from benchmarks.local_stack import LocalStack, local_stack
 @dataclass
 class Context:
     quick: bool = False
+    rows: int | None = None
+    """--rows: the size a benchmark that takes one runs at (the bulk import's file)."""
     resources: ExitStack = field(default_factory=ExitStack)
     _stack: LocalStack | None = None
 

@@ -3,6 +3,7 @@
     python -m benchmarks.run                    # all of them; writes docs/benchmarks.md
     python -m benchmarks.run customer_latency   # only those named; the report goes to stdout
     python -m benchmarks.run --quick            # few repetitions, to try a change; stdout
+    python -m benchmarks.run imports --rows 20000   # the bulk import at another size
 
 `--output PATH` writes the report there in any case. A missed target is a finding, not a
 failure: the exit status is 1 only when a benchmark could not run.
@@ -36,6 +37,7 @@ BENCHMARKS = (
     "rewards",
     "campaigns",
     "merge",
+    "imports",
 )
 REPORT = ROOT / "docs" / "benchmarks.md"
 
@@ -83,6 +85,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(BENCHMARKS))
     parser.add_argument("--quick", action="store_true", help="few repetitions")
     parser.add_argument("--output", type=Path, help="write the report here")
+    parser.add_argument(
+        "--rows", type=int, help="rows of the bulk import's file (imports; default 100,000)"
+    )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     arguments = parser.parse_args(argv)
     unknown = sorted(set(arguments.names) - set(BENCHMARKS))
@@ -102,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output = REPORT
     machine = describe_machine()
     started = time.perf_counter()
-    sections, ok = run_benchmarks(names, Context(quick=arguments.quick))
+    sections, ok = run_benchmarks(names, Context(quick=arguments.quick, rows=arguments.rows))
     command = (
         "make bench"
         if output == REPORT

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 from pynamodb.attributes import MapAttribute
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings, dynamodb_client
@@ -20,14 +22,28 @@ from chalicelib.dal.models import (
     TagItem,
     UniqueItem,
 )
-from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
+from chalicelib.dal.transactions import (
+    MAX_TRANSACTION_ACTIONS,
+    MAX_TRANSACTION_ATTEMPTS,
+    ConditionsFailed,
+    LabelledTransaction,
+    commit_with_retry,
+)
 from chalicelib.domain.clock import sortable_timestamp
 from chalicelib.domain.customers import Address, Consent, Customer, Gender, UniqueField
-from chalicelib.domain.errors import ConcurrentModification, QuotaExceeded, UniqueConflict
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    InvalidValue,
+    QuotaExceeded,
+    UniqueConflict,
+)
 from chalicelib.domain.metrics import CustomerMetrics
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
+from chalicelib.parallel import run_all
 
+GROUP_WORKERS = 4
+"""Threads committing one call's groups of customer writes (`write_customers`)."""
 _CUSTOMER_LABEL = "customer"
 _QUOTA_LABEL = "quota:customers"
 
@@ -114,6 +130,32 @@ def _counter(tenant: TenantId) -> CounterItem:
     return CounterItem(pk=keys.customer_counter_pk(tenant), sk=keys.CUSTOMER_COUNTER_SK)
 
 
+def _add_insert(
+    transaction: LabelledTransaction, tenant: TenantId, customer: Customer, prefix: str = ""
+) -> None:
+    """The writes of a new customer, less its count: profile, claims, tag listings."""
+    transaction.put(f"{prefix}{_CUSTOMER_LABEL}", _to_item(tenant, customer, version=None))
+    for field, value in customer.unique_values().items():
+        transaction.put(
+            f"{prefix}{_unique_label(field)}",
+            _unique_item(tenant, field, value, customer.id),
+            condition=UniqueItem.pk.does_not_exist(),
+            return_old_on_failure=True,
+        )
+    for tag in sorted(customer.tags):
+        transaction.put(f"{prefix}tag:{tag}", _tag_item(tenant, tag, customer))
+
+
+def _add_count(
+    transaction: LabelledTransaction, tenant: TenantId, added: int, max_customers: int | None
+) -> None:
+    """Count `added` new customers, only while the count stays within `max_customers`."""
+    room = None
+    if max_customers is not None:
+        room = CounterItem.value.does_not_exist() | (CounterItem.value <= max_customers - added)
+    transaction.update(_QUOTA_LABEL, _counter(tenant), [CounterItem.value.add(added)], room)
+
+
 def insert_customer(tenant: TenantId, customer: Customer, max_customers: int | None) -> Customer:
     """Write a new customer, claim its unique values and count it, all or nothing.
 
@@ -121,23 +163,11 @@ def insert_customer(tenant: TenantId, customer: Customer, max_customers: int | N
     item takes (about 1,000 writes/s; concurrent creates retry on transaction conflicts).
     """
     bound_settings()
-    room = None
-    if max_customers is not None:
-        room = CounterItem.value.does_not_exist() | (CounterItem.value < max_customers)
 
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
-        transaction.put(_CUSTOMER_LABEL, _to_item(tenant, customer, version=None))
-        transaction.update(_QUOTA_LABEL, _counter(tenant), [CounterItem.value.add(1)], room)
-        for field, value in customer.unique_values().items():
-            transaction.put(
-                _unique_label(field),
-                _unique_item(tenant, field, value, customer.id),
-                condition=UniqueItem.pk.does_not_exist(),
-                return_old_on_failure=True,
-            )
-        for tag in sorted(customer.tags):
-            transaction.put(f"tag:{tag}", _tag_item(tenant, tag, customer))
+        _add_insert(transaction, tenant, customer)
+        _add_count(transaction, tenant, 1, max_customers)
         return transaction
 
     _commit(tenant, build, customer.unique_values())
@@ -193,7 +223,9 @@ def existing_customer_ids(tenant: TenantId, customer_ids: Iterable[str]) -> set[
     return {item.customer_id for item in CustomerItem.batch_get(wanted, consistent_read=True)}
 
 
-def get_customers(tenant: TenantId, customer_ids: Sequence[str]) -> list[Customer]:
+def get_customers(
+    tenant: TenantId, customer_ids: Sequence[str], consistent_read: bool = False
+) -> list[Customer]:
     """The profiles of `customer_ids` in that order (BatchGetItem, 100 keys a call); a
     customer deleted meanwhile is left out."""
     bound_settings()
@@ -202,7 +234,10 @@ def get_customers(tenant: TenantId, customer_ids: Sequence[str]) -> list[Custome
     ]
     if not wanted:
         return []
-    found = {item.customer_id: item for item in CustomerItem.batch_get(wanted)}
+    found = {
+        item.customer_id: item
+        for item in CustomerItem.batch_get(wanted, consistent_read=consistent_read)
+    }
     return [
         _to_customer(found[customer_id]) for customer_id in customer_ids if customer_id in found
     ]
@@ -242,6 +277,38 @@ def customer_from_raw(raw: dict[str, Any]) -> Customer:
     return _to_customer(CustomerItem.from_raw_data(raw))
 
 
+def _add_replacement(
+    transaction: LabelledTransaction,
+    tenant: TenantId,
+    before: Customer,
+    after: Customer,
+    prefix: str = "",
+) -> None:
+    """`after` in place of `before` (under its version), claims and tag listings moved."""
+    old_unique = before.unique_values()
+    new_unique = after.unique_values()
+    transaction.put(f"{prefix}{_CUSTOMER_LABEL}", _to_item(tenant, after, version=before.version))
+    for field, value in old_unique.items():
+        if new_unique.get(field) != value:
+            transaction.delete(
+                f"{prefix}release:{field.value}",
+                _unique_item(tenant, field, value, before.id),
+                condition=UniqueItem.customer_id == before.id,
+            )
+    for field, value in new_unique.items():
+        if old_unique.get(field) != value:
+            transaction.put(
+                f"{prefix}{_unique_label(field)}",
+                _unique_item(tenant, field, value, after.id),
+                condition=UniqueItem.pk.does_not_exist(),
+                return_old_on_failure=True,
+            )
+    for tag in sorted(before.tags - after.tags):
+        transaction.delete(f"{prefix}untag:{tag}", _tag_item(tenant, tag, before))
+    for tag in sorted(after.tags - before.tags):
+        transaction.put(f"{prefix}tag:{tag}", _tag_item(tenant, tag, after))
+
+
 def replace_customer(tenant: TenantId, before: Customer, after: Customer) -> Customer:
     """Store `after` in place of `before`, moving unique claims and tag listings with it.
 
@@ -249,34 +316,112 @@ def replace_customer(tenant: TenantId, before: Customer, after: Customer) -> Cus
     """
     bound_settings()
     old_unique = before.unique_values()
-    new_unique = after.unique_values()
-    claimed = {f: v for f, v in new_unique.items() if old_unique.get(f) != v}
+    claimed = {f: v for f, v in after.unique_values().items() if old_unique.get(f) != v}
 
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
-        transaction.put(_CUSTOMER_LABEL, _to_item(tenant, after, version=before.version))
-        for field, value in old_unique.items():
-            if new_unique.get(field) != value:
-                transaction.delete(
-                    f"release:{field.value}",
-                    _unique_item(tenant, field, value, before.id),
-                    condition=UniqueItem.customer_id == before.id,
-                )
-        for field, value in claimed.items():
-            transaction.put(
-                _unique_label(field),
-                _unique_item(tenant, field, value, after.id),
-                condition=UniqueItem.pk.does_not_exist(),
-                return_old_on_failure=True,
-            )
-        for tag in sorted(before.tags - after.tags):
-            transaction.delete(f"untag:{tag}", _tag_item(tenant, tag, before))
-        for tag in sorted(after.tags - before.tags):
-            transaction.put(f"tag:{tag}", _tag_item(tenant, tag, after))
+        _add_replacement(transaction, tenant, before, after)
         return transaction
 
     _commit(tenant, build, claimed)
     return _replace_version(after, before.version + 1)
+
+
+@dataclass(frozen=True)
+class CustomerWrite:
+    """A new customer (`before` is None) or `after` in place of `before` as read."""
+
+    before: Customer | None
+    after: Customer
+
+
+def _add_write(transaction: LabelledTransaction, tenant: TenantId, write: CustomerWrite) -> None:
+    prefix = f"{write.after.id}:"
+    if write.before is None:
+        _add_insert(transaction, tenant, write.after, prefix)
+    else:
+        _add_replacement(transaction, tenant, write.before, write.after, prefix)
+
+
+def _grouped(tenant: TenantId, writes: Sequence[CustomerWrite]) -> list[list[int]]:
+    """The writes in order, in groups that fit one TransactWriteItems with the count."""
+    groups: list[list[int]] = [[]]
+    size = 0
+    for index, write in enumerate(writes):
+        part = LabelledTransaction()
+        _add_write(part, tenant, write)
+        actions = len(part.labels)
+        if size + actions > MAX_TRANSACTION_ACTIONS - 1 and groups[-1]:
+            groups.append([])
+            size = 0
+        groups[-1].append(index)
+        size += actions
+    return [group for group in groups if group]
+
+
+def _group_transaction(
+    tenant: TenantId, writes: Sequence[CustomerWrite], max_customers: int | None
+) -> LabelledTransaction:
+    transaction = LabelledTransaction()
+    for write in writes:
+        _add_write(transaction, tenant, write)
+    added = sum(1 for write in writes if write.before is None)
+    if added:
+        _add_count(transaction, tenant, added, max_customers)
+    return transaction
+
+
+def _commit_together(
+    tenant: TenantId, writes: Sequence[CustomerWrite], max_customers: int | None
+) -> list[bool]:
+    """One transaction of `writes` (and the count of the new ones); answers, per write,
+    whether it was committed. When conditions fail, the writes they belong to are left out
+    and the others committed again together; a cancellation that names no write of its
+    own (the limit reached, conflicts that kept on, a value refused) commits none."""
+    pending = {write.after.id: index for index, write in enumerate(writes)}
+    committed = [False] * len(writes)
+    for _ in range(MAX_TRANSACTION_ATTEMPTS):
+        members = [writes[index] for index in pending.values()]
+        try:
+            commit_with_retry(partial(_group_transaction, tenant, members, max_customers))
+        except ConditionsFailed as error:
+            failed = {failure.label.partition(":")[0] for failure in error.failures}
+            if not failed & set(pending):
+                return committed
+            pending = {id_: index for id_, index in pending.items() if id_ not in failed}
+            if not pending:
+                return committed
+            continue
+        except (ConcurrentModification, InvalidValue, TransactWriteError):
+            return committed
+        for index in pending.values():
+            committed[index] = True
+        return committed
+    return committed
+
+
+def write_customers(
+    tenant: TenantId,
+    writes: Sequence[CustomerWrite],
+    max_customers: int | None,
+    workers: int = GROUP_WORKERS,
+) -> list[bool]:
+    """Commit independent customer writes (no two name the same customer or unique value)
+    several to a TransactWriteItems of up to 100 actions, each under the conditions it has
+    alone (claims `attribute_not_exists`, replacements their version read), the groups on
+    up to `workers` threads. Answers, per write, whether it was committed; the caller
+    writes those not committed one at a time, to learn each one's own outcome."""
+    bound_settings()
+    groups = _grouped(tenant, writes)
+    tasks = [
+        partial(_commit_together, tenant, [writes[index] for index in group], max_customers)
+        for group in groups
+    ]
+    committed = [False] * len(writes)
+    for group, done in zip(groups, run_all(tasks, workers), strict=True):
+        for index, ok in zip(group, done, strict=True):
+            committed[index] = ok
+    return committed
 
 
 def delete_customer(
@@ -314,6 +459,34 @@ def find_customer_id(tenant: TenantId, field: UniqueField, value: str) -> str | 
     except UniqueItem.DoesNotExist:
         return None
     return claim.customer_id
+
+
+def find_customer_ids(
+    tenant: TenantId, field: UniqueField, values: Iterable[str]
+) -> dict[str, str]:
+    """The holders of those of `values` that are claimed, by value: strongly consistent
+    BatchGetItem calls of up to 100 keys."""
+    bound_settings()
+    by_key = {keys.unique_pk(tenant, field, value): value for value in set(values)}
+    if not by_key:
+        return {}
+    wanted = [(pk, keys.UNIQUE_SK) for pk in by_key]
+    return {
+        by_key[claim.pk]: claim.customer_id
+        for claim in UniqueItem.batch_get(wanted, consistent_read=True)
+    }
+
+
+def customer_count(tenant: TenantId) -> int:
+    """The tenant's customers as counted against its plan's limit."""
+    bound_settings()
+    try:
+        counter = CounterItem.get(
+            keys.customer_counter_pk(tenant), keys.CUSTOMER_COUNTER_SK, consistent_read=True
+        )
+    except CounterItem.DoesNotExist:
+        return 0
+    return int(counter.value or 0)
 
 
 def list_customers(tenant: TenantId, page: PageRequest) -> Page[Customer]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -420,3 +421,12 @@ def map_interaction_row(
     if attributes:
         item["attributes"] = attributes
     return MappedInteraction(locator, item)
+
+
+def independent_rows(touched: Sequence[frozenset[tuple[str, str]]]) -> list[bool]:
+    """Which rows of a chunk touch no unique value (field, value) that another row of the
+    chunk touches (names, or frees from the customer it changes). Such rows give the same
+    outcome whatever order they are written in, before or after the others; the rest are
+    written one at a time in line order."""
+    seen = Counter(value for values in touched for value in values)
+    return [all(seen[value] == 1 for value in values) for values in touched]

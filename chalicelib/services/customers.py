@@ -53,11 +53,9 @@ def _refuse_merchant_changes(before: Customer, after: Customer) -> None:
         raise Forbidden(f"app credentials may not set {', '.join(names)}")
 
 
-def create_customer(
-    tenant: TenantId, plan: Plan, changes: CustomerChanges, app_credentials: bool = False
-) -> Customer:
-    """A new customer, within the plan's customer limit. App credentials (a sign-up) may
-    not set the merchant's fields (tags, attributes)."""
+def new_customer(changes: CustomerChanges, app_credentials: bool = False) -> Customer:
+    """A customer made of `changes`, not yet stored. App credentials (a sign-up) may not
+    set the merchant's fields (tags, attributes)."""
     if not any(changes.fields.get(name) for name in _IDENTIFYING_FIELDS):
         raise InvalidInput(
             [
@@ -71,6 +69,14 @@ def create_customer(
     customer = apply_changes(blank, changes, now)
     if app_credentials:
         _refuse_merchant_changes(blank, customer)
+    return customer
+
+
+def create_customer(
+    tenant: TenantId, plan: Plan, changes: CustomerChanges, app_credentials: bool = False
+) -> Customer:
+    """A new customer, within the plan's customer limit."""
+    customer = new_customer(changes, app_credentials)
     created = repository.insert_customer(tenant, customer, limits_of(plan).max_customers)
     count(BusinessMetric.CUSTOMERS_CREATED)
     return created
@@ -130,6 +136,19 @@ def _write_with_retry(
     raise ConcurrentModification(f"customer {customer_id} keeps changing; retry")
 
 
+def changed_customer(
+    current: Customer, changes: CustomerChanges, app_credentials: bool = False
+) -> Customer | None:
+    """`current` with `changes` applied, or None when they alter nothing (nothing to
+    write). App credentials (a customer token) may not change the merchant's fields."""
+    updated = apply_changes(current, changes, utc_now())
+    if app_credentials:
+        _refuse_merchant_changes(current, updated)
+    if replace(updated, updated_at=current.updated_at) == current:
+        return None
+    return updated
+
+
 def update_customer(
     tenant: TenantId,
     customer_id: str,
@@ -141,10 +160,8 @@ def update_customer(
     (a customer token) may not change the merchant's fields (tags, attributes)."""
 
     def write(current: Customer) -> Customer:
-        updated = apply_changes(current, changes, utc_now())
-        if app_credentials:
-            _refuse_merchant_changes(current, updated)
-        if replace(updated, updated_at=current.updated_at) == current:
+        updated = changed_customer(current, changes, app_credentials)
+        if updated is None:
             return current
         return repository.replace_customer(tenant, current, updated)
 

@@ -5,20 +5,23 @@ failed rows.
 Each row is validated as the body of POST /v1/customers (`CustomerCreate`) after the
 import's normalisation, then upserted by the import's key: a new customer is created; an
 existing one is changed only in the fields the row names and only when that changes
-something, so the same file imported again writes nothing.
+something, so the same file imported again writes nothing. A chunk's rows that touch no
+unique value another of its rows touches are read and written in groups; the others one
+at a time in line order, with the same outcome as writing every row on its own.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from chalicelib.dal import imports as repository
 from chalicelib.dal.import_files import ImportFiles, import_files
 from chalicelib.domain.clock import utc_now
-from chalicelib.domain.customers import CustomerChanges, UniqueField
+from chalicelib.domain.customers import Customer, CustomerChanges, UniqueField
 from chalicelib.domain.errors import (
     DomainError,
     FieldIssue,
@@ -47,14 +50,19 @@ from chalicelib.domain.imports import (
     RowError,
     SourceRow,
     UpsertKey,
+    independent_rows,
     map_customer_row,
     map_interaction_row,
     read_chunk,
     read_header,
 )
 from chalicelib.domain.paging import Page, PageRequest
+from chalicelib.domain.plans import limits_of
 from chalicelib.domain.tenancy import Plan, TenantId
-from chalicelib.observability import logger
+from chalicelib.observability import BusinessMetric, count, logger
+
+if TYPE_CHECKING:
+    from chalicelib.dal.customers import CustomerWrite
 
 
 @dataclass(frozen=True)
@@ -191,15 +199,9 @@ def _upsert(
         outcome.updated += 1
 
 
-def _import_row(
-    tenant: TenantId,
-    plan: Plan,
-    job: ImportJob,
-    values: dict[str, object],
-    line: int,
-    default_country: str | None,
-    outcome: _Outcome,
-) -> RowError | None:
+def _row_changes(
+    job: ImportJob, values: dict[str, object], line: int, default_country: str | None
+) -> CustomerChanges | RowError:
     mapped = map_customer_row(values, job.spec, default_country)
     if isinstance(mapped, RowError):
         return replace(mapped, line=line)
@@ -207,9 +209,25 @@ def _import_row(
         return RowError(line, job.spec.upsert_key.value, "the upsert key's value is missing")
     try:
         changes = _changes_for(mapped)
-        if isinstance(changes, RowError):
-            return replace(changes, line=line)
-        _upsert(tenant, plan, job.spec, changes, outcome)
+    except ValidationError as error:
+        return _row_error(line, error)
+    except InvalidInput as error:
+        issue = error.issues[0]
+        return RowError(line, issue.field, issue.message)
+    return replace(changes, line=line) if isinstance(changes, RowError) else changes
+
+
+def _upsert_row(
+    tenant: TenantId,
+    plan: Plan,
+    spec: ImportSpec,
+    line: int,
+    changes: CustomerChanges,
+    outcome: _Outcome,
+) -> RowError | None:
+    """One row on its own: its customer looked up, then created or changed."""
+    try:
+        _upsert(tenant, plan, spec, changes, outcome)
     except ValidationError as error:
         return _row_error(line, error)
     except UniqueConflict as error:
@@ -220,6 +238,144 @@ def _import_row(
     except QuotaExceeded as error:
         return RowError(line, None, error.detail)
     return None
+
+
+@dataclass(frozen=True)
+class _PlannedRow:
+    line: int
+    write: CustomerWrite | None
+    """None: the row changes nothing."""
+    touched: frozenset[tuple[str, str]]
+
+
+def _unique_pairs(values: dict[UniqueField, str]) -> set[tuple[str, str]]:
+    return {(field.value, value) for field, value in values.items()}
+
+
+def _named_pairs(changes: CustomerChanges) -> set[tuple[str, str]]:
+    return {
+        (field.value, str(value))
+        for field in UniqueField
+        if (value := changes.fields.get(field.value)) is not None
+    }
+
+
+def _plan_row(
+    key: UniqueField,
+    line: int,
+    changes: CustomerChanges,
+    holders: dict[str, str],
+    profiles: dict[str, Customer],
+) -> _PlannedRow | None:
+    """The row's write against the customers read, and the unique values it touches; None
+    when it cannot be planned here (its customer's profile is missing, its changes are
+    refused): then it is written on its own, which reports why."""
+    from chalicelib.dal.customers import CustomerWrite
+    from chalicelib.services import customers
+
+    named = _named_pairs(changes)
+    holder = holders.get(str(changes.fields[key.value]))
+    try:
+        if holder is None:
+            created = customers.new_customer(changes)
+            return _PlannedRow(line, CustomerWrite(None, created), frozenset(named))
+        before = profiles.get(holder)
+        if before is None:
+            return None
+        after = customers.changed_customer(before, changes)
+    except (DomainError, ValueError):
+        return None
+    if after is None:
+        return _PlannedRow(line, None, frozenset(named))
+    touched = named | _unique_pairs(before.unique_values()) | _unique_pairs(after.unique_values())
+    return _PlannedRow(line, CustomerWrite(before, after), frozenset(touched))
+
+
+def _has_room(tenant: TenantId, plan: Plan, rows: int) -> bool:
+    """Whether every row could create a customer within the plan's limit (else rows are
+    written one at a time, so the limit falls on the same rows as in file order)."""
+    from chalicelib.dal.customers import customer_count
+
+    limit = limits_of(plan).max_customers
+    return limit is None or customer_count(tenant) + rows <= limit
+
+
+def _write_together(
+    tenant: TenantId,
+    plan: Plan,
+    spec: ImportSpec,
+    ready: list[tuple[int, CustomerChanges]],
+    outcome: _Outcome,
+) -> list[tuple[int, CustomerChanges]]:
+    """Writes the rows independent of the chunk's others together (`write_customers`),
+    after reading their customers in batches; answers the rows left to write one at a
+    time, in line order: those touching a value another row touches, those not planned,
+    and those whose write was not committed (a claim taken meanwhile, a version moved)."""
+    from chalicelib.dal import customers as customer_store
+
+    if not _has_room(tenant, plan, len(ready)):
+        return ready
+    key = UniqueField(spec.upsert_key.value)
+    holders = customer_store.find_customer_ids(
+        tenant, key, [str(changes.fields[key.value]) for _, changes in ready]
+    )
+    profiles = {
+        customer.id: customer
+        for customer in customer_store.get_customers(
+            tenant, sorted(set(holders.values())), consistent_read=True
+        )
+    }
+    planned = [_plan_row(key, line, changes, holders, profiles) for line, changes in ready]
+    alone = independent_rows(
+        [
+            row.touched if row else frozenset(_named_pairs(changes))
+            for row, (_, changes) in zip(planned, ready, strict=True)
+        ]
+    )
+    together = [row for row, ok in zip(planned, alone, strict=True) if row is not None and ok]
+    writes = [(row.line, row.write) for row in together if row.write is not None]
+    committed = customer_store.write_customers(
+        tenant, [write for _, write in writes], limits_of(plan).max_customers
+    )
+    done = {row.line for row in together if row.write is None}
+    outcome.unchanged += len(done)
+    for (line, write), ok in zip(writes, committed, strict=True):
+        if ok:
+            done.add(line)
+            if write.before is None:
+                outcome.created += 1
+                count(BusinessMetric.CUSTOMERS_CREATED)
+            else:
+                outcome.updated += 1
+    return [(line, changes) for line, changes in ready if line not in done]
+
+
+def _import_customers(
+    tenant: TenantId,
+    plan: Plan,
+    job: ImportJob,
+    rows: list[SourceRow],
+    default_country: str | None,
+    outcome: _Outcome,
+    grouped: bool,
+) -> list[RowError]:
+    """The chunk's customer rows: validated, then (`grouped`) those that can be written
+    together first, and the others one at a time in line order."""
+    errors: list[RowError] = []
+    ready: list[tuple[int, CustomerChanges]] = []
+    for row in rows:
+        changes = _row_changes(job, row.values, row.line, default_country)
+        if isinstance(changes, RowError):
+            errors.append(changes)
+        else:
+            ready.append((row.line, changes))
+    if grouped and ready:
+        ready = _write_together(tenant, plan, job.spec, ready, outcome)
+    for line, changes in ready:
+        error = _upsert_row(tenant, plan, job.spec, line, changes, outcome)
+        if error is not None:
+            errors.append(error)
+    return errors
 
 
 def _interaction_item(
@@ -266,7 +422,6 @@ def _import_interactions(
     order claim that makes a purchase count once), a batch of the plan's size at a time.
     Each batch's Idempotency-Key is the import, chunk and batch: a chunk processed again
     answers the first outcome and records nothing twice."""
-    from chalicelib.domain.plans import limits_of
     from chalicelib.schemas.interactions import InteractionsBatch
     from chalicelib.services import loyalty
 
@@ -341,10 +496,14 @@ def _header_and_start(
     return columns, after_header.end_offset, after_header.next_line
 
 
-def process_chunk(tenant: TenantId, plan: Plan, import_id: str, offset: int) -> bool:
+def process_chunk(
+    tenant: TenantId, plan: Plan, import_id: str, offset: int, grouped: bool = True
+) -> bool:
     """Processes the chunk of the import's file that starts at `offset`, if that is still
     the import's checkpoint (a message for a chunk already done changes nothing). Answers
-    whether this call moved the checkpoint."""
+    whether this call moved the checkpoint. Customer rows are written in groups unless
+    `grouped` is False: then each row on its own, in line order (the reference the grouped
+    writes must match)."""
     job = repository.get_import(tenant, import_id)
     if job is None or job.status not in ACTIVE_STATUSES or job.checkpoint != offset:
         return False
@@ -365,10 +524,7 @@ def process_chunk(tenant: TenantId, plan: Plan, import_id: str, offset: int) -> 
             tenant, plan, job, offset, readable, default_country, outcome
         )
     else:
-        for row in readable:
-            error = _import_row(tenant, plan, job, row.values, row.line, default_country, outcome)
-            if error is not None:
-                errors.append(error)
+        errors += _import_customers(tenant, plan, job, readable, default_country, outcome, grouped)
     errors.sort(key=lambda error: error.line)
     if errors:
         repository.put_row_errors(tenant, import_id, errors)
@@ -389,7 +545,9 @@ def process_chunk(tenant: TenantId, plan: Plan, import_id: str, offset: int) -> 
     return moved
 
 
-def process_chunk_as_creator(tenant: TenantId, import_id: str, offset: int) -> bool:
+def process_chunk_as_creator(
+    tenant: TenantId, import_id: str, offset: int, grouped: bool = True
+) -> bool:
     """The import worker's entry: the chunk at `offset`, written (and so audited) as the
     key that created the import, within the tenant's plan. A tenant no longer active
     imports nothing more."""
@@ -404,7 +562,7 @@ def process_chunk_as_creator(tenant: TenantId, import_id: str, offset: int) -> b
         return False
     writer = Writer(job.created_by, job.created_role, import_id, IMPORT_ACTION)
     with writing_as(writer):
-        return process_chunk(tenant, owner.plan, import_id, offset)
+        return process_chunk(tenant, owner.plan, import_id, offset, grouped)
 
 
 def fail_import(tenant: TenantId, import_id: str, error: DomainError | Exception) -> None:
