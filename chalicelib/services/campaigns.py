@@ -165,9 +165,11 @@ def run_campaign(
 ) -> Campaign:
     """Starts a due run, queues its recipients a page a message, and ends it (completed,
     or scheduled for its next recurrence) when the workers have settled every page: at
-    the latest on the job's next run after the last page."""
+    the latest on the job's next run after the last page. Quiet hours hold the start and
+    the queueing, not the end of a run whose pages are all queued."""
     config = get_tenant_config(tenant).campaigns
-    if _quiet_until(config, now) is not None:
+    queued_all = campaign.progress is not None and campaign.progress.queued_all
+    if not queued_all and _quiet_until(config, now) is not None:
         return campaign
     segment = campaign.audience.launch_segment()
     if campaign.state is CampaignState.SCHEDULED:
