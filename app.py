@@ -1,5 +1,5 @@
 """The Chalice application: wiring only (routes, middleware, scheduled functions, stream
-consumers, the webhook queue consumer)."""
+consumers, the queue consumers)."""
 
 from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 
@@ -8,6 +8,7 @@ from chalicelib.api.routes import api_blueprint
 from chalicelib.lazy import deferred
 from chalicelib.observability import metrics
 from chalicelib.queues_config import (
+    CAMPAIGN_SEND_QUEUE,
     IMPORT_QUEUE,
     MERGE_QUEUE,
     WEBHOOK_DEAD_LETTERS,
@@ -101,3 +102,8 @@ continue_merges = app.on_sqs_message(
     batch_size=MERGE_QUEUE.batch_size,
     name=MERGE_QUEUE.handler,
 )(deferred("chalicelib.streams.merge_queue", "continue_merges"))
+send_campaign_pages = app.on_sqs_message(
+    queue=queue_placeholder(CAMPAIGN_SEND_QUEUE.queue_name),
+    batch_size=CAMPAIGN_SEND_QUEUE.batch_size,
+    name=CAMPAIGN_SEND_QUEUE.handler,
+)(deferred("chalicelib.streams.campaign_sends", "send_campaign_pages"))

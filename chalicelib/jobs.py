@@ -89,9 +89,11 @@ def _today() -> date:
 
 @_as_system
 def run_campaigns(event: CloudWatchEvent) -> None:
-    """Every minute: start the campaigns that are due and continue the running ones, a page
-    of recipients at a time, from each campaign's saved cursor, within the time left."""
+    """Every minute: start the campaigns that are due, queue their recipients a page a
+    message for the send workers from each campaign's saved cursor within the time left,
+    and end the runs whose pages are all settled."""
     from chalicelib.domain.clock import utc_now
     from chalicelib.services.campaigns import log_run, run_due_campaigns
+    from chalicelib.streams.campaign_sends import queue_pages
 
-    log_run(run_due_campaigns(utc_now(), _deadline(event)))
+    log_run(run_due_campaigns(utc_now(), _deadline(event), queue_pages))

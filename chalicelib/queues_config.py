@@ -107,9 +107,27 @@ MERGE_QUEUE = QueueConsumer(
     max_receive_count=5,
 )
 
+# Campaign launches (issue 15): the campaign job walks the audience's membership pages and
+# queues one message per page (its member ids); the workers send to them
+# (docs/streams.md, "Campaign sends"). A page is 100 recipients, one transaction each.
+CAMPAIGN_SEND_QUEUE = QueueConsumer(
+    handler="send_campaign_pages",
+    queue_name="campaign-sends",
+    queue_url_variable="CAMPAIGN_SEND_QUEUE_URL",
+    batch_size=5,
+    visibility_timeout_seconds=300,
+    max_receive_count=5,
+)
+
 QUEUE_CONSUMERS: dict[str, QueueConsumer] = {
     consumer.handler: consumer
-    for consumer in (WEBHOOK_QUEUE, WEBHOOK_DEAD_LETTERS, IMPORT_QUEUE, MERGE_QUEUE)
+    for consumer in (
+        WEBHOOK_QUEUE,
+        WEBHOOK_DEAD_LETTERS,
+        IMPORT_QUEUE,
+        MERGE_QUEUE,
+        CAMPAIGN_SEND_QUEUE,
+    )
 }
 
 

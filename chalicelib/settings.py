@@ -75,6 +75,9 @@ class Settings(BaseModel):
     merge_queue_url: str | None = None
     """MERGE_QUEUE_URL: the SQS queue of merge continuations (set by infra; locally by the
     runner, on moto's in-process SQS)."""
+    campaign_send_queue_url: str | None = None
+    """CAMPAIGN_SEND_QUEUE_URL: the SQS queue of campaign recipient pages (set by infra;
+    locally by the runner, on moto's in-process SQS)."""
     gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
     """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
     by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
@@ -130,6 +133,7 @@ class Settings(BaseModel):
             "imports_dir": read("IMPORTS_DIR"),
             "import_queue_url": read("IMPORT_QUEUE_URL"),
             "merge_queue_url": read("MERGE_QUEUE_URL"),
+            "campaign_send_queue_url": read("CAMPAIGN_SEND_QUEUE_URL"),
         }
         plans = read("GATEWAY_USAGE_PLANS")
         try:

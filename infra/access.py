@@ -246,9 +246,38 @@ KEEP_CUSTOMERS_CURRENT = FunctionAccess(
 RUN_CAMPAIGNS = FunctionAccess(
     function="RunCampaigns",
     # The tenants and their configuration; per tenant the due campaigns (gsi1), the
-    # segment's membership pages, a page of profiles (batch), one transaction per recipient
-    # (message put, cap window update, outbox event put) and the campaign's cursor (put).
-    tables=(_LISTS_TENANTS, _keeps_segments("gsi1", batch_reads=True)),
+    # segment's membership pages (queued to campaign-sends: infra/queues.py), the
+    # campaign's cursor (put) and its run's settled pages (get).
+    tables=(
+        _LISTS_TENANTS,
+        TableAccess(
+            DATA_TABLE,
+            actions=("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"),
+            indexes={"gsi1": IndexAccess(leading_keys=(TENANT_DATA_KEYS,))},
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
+)
+SEND_CAMPAIGN_PAGES = FunctionAccess(
+    function="SendCampaignPages",
+    tables=(
+        # The tenant's configuration (campaigns, webhook).
+        _READS_TENANT_CONFIG,
+        # The campaign (get), a page of profiles (batch), one transaction per recipient
+        # (message put, cap window update, outbox event put) and one per page (marker put,
+        # run counter update). Its queue access: infra/queues.py.
+        TableAccess(
+            DATA_TABLE,
+            actions=(
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ),
+            leading_keys=(TENANT_DATA_KEYS,),
+        ),
+    ),
 )
 DAILY_SEGMENTS = FunctionAccess(
     function="DailySegments",
@@ -417,6 +446,8 @@ QUEUE_SENDERS: dict[str, tuple[str, ...]] = {
     "import-chunks": (KEEP_CUSTOMERS_CURRENT.function,),
     # A merge the request did not finish, then each continuation's next (issue 16).
     "merge-continuations": (API_HANDLER.function, CONTINUE_MERGES.function),
+    # One message per membership page of a campaign run, queued by the campaign job.
+    "campaign-sends": (RUN_CAMPAIGNS.function,),
 }
 
 FUNCTION_ACCESS: dict[str, FunctionAccess] = {
@@ -437,5 +468,6 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         RECORD_UNDELIVERED_WEBHOOKS,
         PROCESS_IMPORTS,
         CONTINUE_MERGES,
+        SEND_CAMPAIGN_PAGES,
     )
 }

@@ -87,6 +87,25 @@ class CampaignMessageItem(DataTableModel):
     detail = MapAttribute[str, str](null=True)
 
 
+class CampaignRunItem(DataTableModel):
+    """One run of a campaign (`T#{t}#CMPRUN#{id}`, sk `RUN#{run_at}`): its pages the send
+    workers settled, moved only by `ADD` together with a page's marker."""
+
+    entity = UnicodeAttribute(default="campaign_run")
+    pages_done = NumberAttribute(null=True)
+    pages_failed = NumberAttribute(null=True)
+
+
+class CampaignPageItem(DataTableModel):
+    """Marks one page of a run settled (`RUN#{run_at}#PAGE#{n}`): a redelivered page
+    message counts nothing again."""
+
+    entity = UnicodeAttribute(default="campaign_page")
+    outcome = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    ttl = NumberAttribute(null=True)
+
+
 class CampaignCapItem(DataTableModel):
     """A customer's campaign messages in one frequency-cap window (`MSGCAP#{start}`)."""
 

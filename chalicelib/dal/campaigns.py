@@ -7,7 +7,7 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,8 @@ from chalicelib.dal.campaign_models import (
     CampaignConversionItem,
     CampaignItem,
     CampaignMessageItem,
+    CampaignPageItem,
+    CampaignRunItem,
     CampaignStatsItem,
 )
 from chalicelib.dal.connection import bound_settings, transaction_connection
@@ -37,6 +39,7 @@ from chalicelib.domain.campaigns import (
     CampaignState,
     Channel,
     Every,
+    PagesSettled,
     Progress,
     Schedule,
     ScheduleKind,
@@ -81,7 +84,14 @@ def _document(campaign: Campaign) -> str:
 def _progress_json(progress: Progress | None) -> str | None:
     if progress is None:
         return None
-    return json.dumps({"run_at": progress.run_at.isoformat(), "cursor": progress.after})
+    return json.dumps(
+        {
+            "run_at": progress.run_at.isoformat(),
+            "cursor": progress.after,
+            "pages": progress.pages,
+            "queued_all": progress.queued_all,
+        }
+    )
 
 
 def _to_item(tenant: TenantId, campaign: Campaign) -> CampaignItem:
@@ -149,7 +159,10 @@ def _to_campaign(item: CampaignItem) -> Campaign:
         state=CampaignState(item.state),
         next_run_at=item.next_run_at,
         progress=Progress(
-            run_at=datetime.fromisoformat(progress["run_at"]), after=progress["cursor"]
+            run_at=datetime.fromisoformat(progress["run_at"]),
+            after=progress["cursor"],
+            pages=int(progress.get("pages", 0)),
+            queued_all=bool(progress.get("queued_all", False)),
         )
         if progress
         else None,
@@ -499,3 +512,63 @@ def figures(tenant: TenantId, campaign_id: str) -> CampaignFigures:
             merge_figures(total, figures_of(item))
         request = answer.get("UnprocessedKeys") or {}
     return CampaignFigures(total)
+
+
+# A run's pages (the launch fans out one queue message per membership page).
+
+PAGE_MARKER_DAYS = 30
+_PAGE_COUNTERS = {"done": CampaignRunItem.pages_done, "failed": CampaignRunItem.pages_failed}
+
+
+def settle_page(
+    tenant: TenantId, campaign_id: str, run_at: datetime, page: int, outcome: str, at: datetime
+) -> bool:
+    """The page's marker (`attribute_not_exists`) and `ADD 1` to the run's `pages_done` or
+    `pages_failed`, in one transaction: a redelivered page counts nothing again. False when
+    the page was settled before."""
+    bound_settings()
+    counter = _PAGE_COUNTERS[outcome]
+    run_pk = keys.campaign_run_pk(tenant, campaign_id)
+
+    def build() -> LabelledTransaction:
+        transaction = LabelledTransaction()
+        transaction.put(
+            "page",
+            CampaignPageItem(
+                pk=run_pk,
+                sk=keys.campaign_page_sk(run_at.isoformat(), page),
+                outcome=outcome,
+                at=at,
+                ttl=int((at + timedelta(days=PAGE_MARKER_DAYS)).timestamp()),
+            ),
+            condition=CampaignPageItem.pk.does_not_exist(),
+        )
+        run = CampaignRunItem(pk=run_pk, sk=keys.campaign_run_sk(run_at.isoformat()))
+        transaction.update(
+            "run",
+            run,
+            [CampaignRunItem.entity.set("campaign_run"), counter.add(1)],
+        )
+        return transaction
+
+    try:
+        commit_with_retry(build)
+    except ConditionsFailed as failed:
+        if "page" in {failure.label for failure in failed.failures}:
+            return False
+        raise
+    return True
+
+
+def pages_settled(tenant: TenantId, campaign_id: str, run_at: datetime) -> PagesSettled:
+    """The run's settled pages: one consistent GetItem."""
+    bound_settings()
+    try:
+        item = CampaignRunItem.get(
+            keys.campaign_run_pk(tenant, campaign_id),
+            keys.campaign_run_sk(run_at.isoformat()),
+            consistent_read=True,
+        )
+    except CampaignRunItem.DoesNotExist:
+        return PagesSettled()
+    return PagesSettled(int(item.pages_done or 0), int(item.pages_failed or 0))

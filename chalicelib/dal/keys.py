@@ -401,6 +401,19 @@ def campaign_message_sk(run_at_iso: str, campaign_id: str) -> str:
     return f"{CAMPAIGN_MESSAGE_PREFIX}{run_at_iso}#{campaign_id}"
 
 
+def campaign_run_pk(tenant: TenantId, campaign_id: str) -> str:
+    """A campaign's runs: per run the pages settled, and a marker per page."""
+    return f"{_tenant_prefix(tenant)}#CMPRUN#{campaign_id}"
+
+
+def campaign_run_sk(run_at_iso: str) -> str:
+    return f"RUN#{run_at_iso}"
+
+
+def campaign_page_sk(run_at_iso: str, page: int) -> str:
+    return f"RUN#{run_at_iso}#PAGE#{page:06d}"
+
+
 def campaign_cap_sk(window_start_iso: str) -> str:
     return f"{CAMPAIGN_CAP_PREFIX}{window_start_iso}"
 

@@ -117,12 +117,44 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where the current run stands: its start (which names its messages) and the
-    position in the audience's membership shards."""
+    """Where the current run stands: its start (which names its messages), the position
+    in the audience's membership shards, the pages of recipients queued so far, and whether
+    every page is queued (the run then ends once each page is settled: `PagesSettled`)."""
 
     run_at: datetime
     shard: int = 0
     after: str | None = None
+    pages: int = 0
+    queued_all: bool = False
+
+
+@dataclass(frozen=True)
+class RecipientPage:
+    """One page of a run's recipients (the member ids a membership page listed), sent to
+    by a queue worker: the worker reads no membership again."""
+
+    campaign_id: str
+    run_at: datetime
+    number: int
+    customer_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PagesSettled:
+    """A run's pages the workers finished (`done`) or gave up on after their last
+    attempt (`failed`)."""
+
+    done: int = 0
+    failed: int = 0
+
+    @property
+    def settled(self) -> int:
+        return self.done + self.failed
+
+
+def run_complete(progress: Progress, pages: PagesSettled) -> bool:
+    """Every page queued and each of them settled."""
+    return progress.queued_all and pages.settled >= progress.pages
 
 
 @dataclass(frozen=True)

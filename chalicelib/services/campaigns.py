@@ -9,7 +9,7 @@ delivery path (`services/segment_events.py`, the webhook queue)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from datetime import time as clock_time
@@ -28,6 +28,7 @@ from chalicelib.domain.campaigns import (
     CampaignState,
     FrequencyCap,
     QuietHours,
+    RecipientPage,
     Uplift,
 )
 from chalicelib.domain.clock import utc_now
@@ -128,12 +129,20 @@ def cancel_campaign(tenant: TenantId, campaign_id: str) -> Campaign:
 class RunReport:
     campaigns: int = 0
     recipients: int = 0
+    pages: int = 0
     finished: list[str] = field(default_factory=list)
 
 
-def run_due_campaigns(now: datetime, deadline: float) -> RunReport:
-    """Every live tenant's due campaigns, a page of recipients at a time, until done or the
-    deadline; the cursor saved after each page lets the next run continue."""
+QueuePages = Callable[[TenantId, Sequence[RecipientPage]], object]
+"""Queues pages of recipients for the send workers (chalicelib.streams.campaign_sends)."""
+
+PAGES_PER_SAVE = 10
+
+
+def run_due_campaigns(now: datetime, deadline: float, queue_pages: QueuePages) -> RunReport:
+    """Every live tenant's due campaigns: each run's membership pages queued for the send
+    workers, until done or the deadline (the cursor saved after every few pages lets the
+    next run continue), and a run ended once every page is queued and settled."""
     report = RunReport()
     for tenant in control.iter_tenants():
         if tenant.status is not TenantStatus.ACTIVE:
@@ -142,35 +151,111 @@ def run_due_campaigns(now: datetime, deadline: float) -> RunReport:
             if time.monotonic() >= deadline:
                 return report
             report.campaigns += 1
-            run_campaign(tenant.id, campaign, now, deadline, report)
+            run_campaign(tenant.id, campaign, now, deadline, report, queue_pages)
     return report
 
 
 def run_campaign(
-    tenant: TenantId, campaign: Campaign, now: datetime, deadline: float, report: RunReport
+    tenant: TenantId,
+    campaign: Campaign,
+    now: datetime,
+    deadline: float,
+    report: RunReport,
+    queue_pages: QueuePages,
 ) -> Campaign:
+    """Starts a due run, queues its recipients a page a message, and ends it (completed,
+    or scheduled for its next recurrence) when the workers have settled every page: at
+    the latest on the job's next run after the last page. Quiet hours hold the start and
+    the queueing, not the end of a run whose pages are all queued."""
     config = get_tenant_config(tenant).campaigns
-    if _quiet_until(config, now) is not None:
+    queued_all = campaign.progress is not None and campaign.progress.queued_all
+    if not queued_all and _quiet_until(config, now) is not None:
         return campaign
     segment = campaign.audience.launch_segment()
     if campaign.state is CampaignState.SCHEDULED:
         campaign = repository.save_campaign(tenant, rules.run_started(campaign, now))
     if segment is None:
         return campaign
+    progress = campaign.progress
+    assert progress is not None
+    if not progress.queued_all:
+        campaign = _queue_recipients(tenant, campaign, segment, deadline, report, queue_pages)
+        progress = campaign.progress
+        assert progress is not None
+    if progress.queued_all and rules.run_complete(
+        progress, repository.pages_settled(tenant, campaign.id, progress.run_at)
+    ):
+        campaign = repository.save_campaign(tenant, rules.run_finished(campaign, now))
+        report.finished.append(campaign.id)
+    return campaign
+
+
+def _queue_recipients(
+    tenant: TenantId,
+    campaign: Campaign,
+    segment: str,
+    deadline: float,
+    report: RunReport,
+    queue_pages: QueuePages,
+) -> Campaign:
+    """Membership pages read in order from the run's cursor; every PAGES_PER_SAVE pages
+    queued, then the cursor and the page count saved. Queued pages the cursor does not yet
+    cover (a crash between the two) are queued again under the same numbers: the workers'
+    sends and page markers are idempotent."""
     while time.monotonic() < deadline:
         progress = campaign.progress
         assert progress is not None
-        page = list_members(tenant, segment, PageRequest(RECIPIENTS_PER_PAGE, progress.after))
-        send_to(tenant, campaign, page.items, progress.run_at, now, config)
-        report.recipients += len(page.items)
-        if page.next_cursor is None:
-            campaign = repository.save_campaign(tenant, rules.run_finished(campaign, now))
-            report.finished.append(campaign.id)
-            return campaign
-        campaign = repository.save_campaign(
-            tenant, replace(campaign, progress=replace(progress, after=page.next_cursor))
+        pages: list[RecipientPage] = []
+        after = progress.after
+        while len(pages) < PAGES_PER_SAVE:
+            page = list_members(tenant, segment, PageRequest(RECIPIENTS_PER_PAGE, after))
+            if page.items:
+                number = progress.pages + len(pages)
+                pages.append(RecipientPage(campaign.id, progress.run_at, number, tuple(page.items)))
+            after = page.next_cursor
+            if after is None:
+                break
+        if pages:
+            queue_pages(tenant, pages)
+        report.pages += len(pages)
+        report.recipients += sum(len(page.customer_ids) for page in pages)
+        queued = replace(
+            progress, after=after, pages=progress.pages + len(pages), queued_all=after is None
         )
+        campaign = repository.save_campaign(tenant, replace(campaign, progress=queued))
+        if queued.queued_all:
+            return campaign
     return campaign
+
+
+def send_page(tenant: TenantId, page: RecipientPage) -> None:
+    """A send worker's page: each member messaged through `send_to`, then the page marked
+    done. A page of a run that is over (cancelled, or already ended) sends nothing."""
+    campaign = repository.get_campaign(tenant, page.campaign_id)
+    progress = campaign.progress if campaign is not None else None
+    if (
+        campaign is None
+        or campaign.state is not CampaignState.RUNNING
+        or progress is None
+        or progress.run_at != page.run_at
+    ):
+        logger.info("campaign page of a run that is over", campaign=page.campaign_id)
+        return
+    config = get_tenant_config(tenant).campaigns
+    send_to(tenant, campaign, list(page.customer_ids), page.run_at, utc_now(), config)
+    repository.settle_page(tenant, campaign.id, page.run_at, page.number, "done", utc_now())
+
+
+def give_up_page(tenant: TenantId, page: RecipientPage, error: Exception) -> None:
+    """A page that failed its last attempt: settled as failed, so the run can end (its
+    message goes to the dead-letter queue; its members already messaged stay messaged)."""
+    logger.error(
+        "campaign page failed its last attempt",
+        campaign=page.campaign_id,
+        page=page.number,
+        error=repr(error),
+    )
+    repository.settle_page(tenant, page.campaign_id, page.run_at, page.number, "failed", utc_now())
 
 
 def _quiet_until(config: CampaignsConfig, now: datetime) -> datetime | None:
@@ -406,5 +491,6 @@ def log_run(report: RunReport) -> None:
             "campaign runs",
             campaigns=report.campaigns,
             recipients=report.recipients,
+            pages=report.pages,
             finished=len(report.finished),
         )

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.queues_config import MERGE_QUEUE, WEBHOOK_DEAD_LETTERS, WEBHOOK_QUEUE
+from chalicelib.queues_config import (
+    CAMPAIGN_SEND_QUEUE,
+    MERGE_QUEUE,
+    WEBHOOK_DEAD_LETTERS,
+    WEBHOOK_QUEUE,
+)
 from infra.queues import VISIBILITY_PER_FUNCTION_TIMEOUT
 from infra.stages import STAGES
 from tests.infra.template_queries import (
@@ -183,3 +188,54 @@ def test_the_merge_queue_is_consumed_by_its_function_and_fed_by_the_api_and_itse
     # and its queue redrives to an alarmed dead-letter queue
     redrive = properties(template, queue)["RedrivePolicy"]
     assert redrive["maxReceiveCount"] == MERGE_QUEUE.max_receive_count
+
+
+CAMPAIGN_WORKER = "SendCampaignPages"
+CAMPAIGN_JOB = "RunCampaigns"
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_the_campaign_send_queue_is_fed_by_the_job_and_read_by_the_workers(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    # Given the stage's template
+    template = stage_templates[stage]
+    # Then the send workers read the campaign-sends queue, reporting partial failures
+    event = _sqs_event(template, CAMPAIGN_WORKER)
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["BatchSize"] == CAMPAIGN_SEND_QUEUE.batch_size
+    queue = str(get_att_target(event["Queue"]))
+    queue_properties = properties(template, queue)
+    assert queue_properties["QueueName"].endswith(CAMPAIGN_SEND_QUEUE.queue_name)
+    assert "KmsMasterKeyId" in queue_properties
+    timeout = properties(template, CAMPAIGN_WORKER)["Timeout"]
+    assert queue_properties["VisibilityTimeout"] >= VISIBILITY_PER_FUNCTION_TIMEOUT * timeout
+    # And it redrives after the consumer's last receive to a dead-letter queue with an alarm
+    redrive = queue_properties["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == CAMPAIGN_SEND_QUEUE.max_receive_count
+    dead_letters = str(get_att_target(redrive["deadLetterTargetArn"]))
+    alarms = [
+        a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    ]
+    assert any(
+        a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        and any(get_att_target(d["Value"]) == dead_letters for d in a["Dimensions"])
+        for a in alarms
+    )
+    # And only the campaign job sends to it; only the workers consume it
+    assert _sqs_grants(template, CAMPAIGN_JOB)[queue] == {
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
+    consumed = _sqs_grants(template, CAMPAIGN_WORKER)[queue]
+    assert consumed >= SQS_CONSUME and "sqs:SendMessage" not in consumed
+    others = set(resources_of_type(template, "AWS::Serverless::Function")) - {
+        CAMPAIGN_JOB,
+        CAMPAIGN_WORKER,
+    }
+    assert all(queue not in _sqs_grants(template, function) for function in others)
+    # And both know the queue's URL
+    for function in (CAMPAIGN_JOB, CAMPAIGN_WORKER):
+        variables = properties(template, function)["Environment"]["Variables"]
+        assert get_att_target(variables[CAMPAIGN_SEND_QUEUE.queue_url_variable]) == queue

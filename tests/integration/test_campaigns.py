@@ -1,7 +1,7 @@
 """Campaigns over the Chalice test client on moto: every route and its errors, the state
-machine, a run over segment membership delivered as signed webhooks through the segment
-event path, consent and the frequency cap honoured, and results counted once from the
-data stream."""
+machine, a run over segment membership (its pages queued by the job, sent by the queue's
+workers) delivered as signed webhooks through the segment event path, consent and the
+frequency cap honoured, and results counted once from the data stream."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from chalicelib.domain.clock import utc_now
 from chalicelib.services.campaigns import run_due_campaigns
+from chalicelib.streams.campaign_sends import queue_pages
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
 from tests.support.webhooks import SECRET, Receiver, running_receiver, standard_webhooks_valid
@@ -65,7 +66,15 @@ def _create(tenant: Api, **overrides: Any) -> dict[str, Any]:
 
 
 def _run_job() -> None:
-    run_due_campaigns(utc_now(), time.monotonic() + 30)
+    run_due_campaigns(utc_now(), time.monotonic() + 30, queue_pages)
+
+
+def _run_to_the_end(streams: LocalStreamRunner) -> None:
+    """The job queues the run's pages, the workers send them (and the streams deliver),
+    and the job's next run ends the run."""
+    _run_job()
+    streams.drain()
+    _run_job()
 
 
 def _results(tenant: Api, campaign_id: str) -> dict[str, Any]:
@@ -198,8 +207,8 @@ def test_a_run_messages_the_segment_honouring_consent_and_results_count_once(
     receiver.received.clear()
     campaign = _create(tenant_a)["id"]
     assert tenant_a.post(f"/v1/campaigns/{campaign}/launch").status == 200
-    # When the campaign job runs and the streams deliver
-    _run_job()
+    # When the campaign job runs, its pages are sent and the streams deliver
+    _run_to_the_end(streams)
     streams.drain()
     # Then the consenting customers got one signed message each, rendered for them
     messages = [json.loads(d["body"]) for d in receiver.received]
@@ -250,7 +259,7 @@ def test_results_counters_are_idempotent_under_redelivery(
     streams.drain()
     campaign = _create(tenant_a)["id"]
     tenant_a.post(f"/v1/campaigns/{campaign}/launch")
-    _run_job()
+    _run_to_the_end(streams)
     (message,) = _messages(tenant_a, ann)
     assert tenant_a.tenant_id is not None
     tenant = tenant_id(tenant_a.tenant_id)
