@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -67,6 +68,16 @@ def dynamodb(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
         client = boto3.client("dynamodb", region_name=environment["AWS_DEFAULT_REGION"])
         create_tables(client, environment)
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _merges_finish_within_their_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merge request hands what it did not finish within REQUEST_BUDGET (10 s) to the merge
+    queue, which most tests do not run: on a loaded machine a large merge would outlast it.
+    Tests of the queue (test_merge_background.py) set their own budget."""
+    from chalicelib.services import merge as merge_service
+
+    monkeypatch.setattr(merge_service, "REQUEST_BUDGET", timedelta(minutes=10))
 
 
 def _transactions_atomic_across_threads(monkeypatch: pytest.MonkeyPatch) -> None:
