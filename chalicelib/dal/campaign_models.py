@@ -37,7 +37,8 @@ class CampaignItem(DataTableModel):
     """A campaign (`T#{t}#CAMPAIGNS`, sk its id). Listed in gsi1 under
     `T#{t}#CAMPAIGNS#DUE` / `{next_run_at}#{id}` while scheduled or running with a run due,
     and, while a `segment.entered` campaign runs, in gsi2 under
-    `T#{t}#CAMPAIGNS#ENTERED#{segment}` / `{id}`."""
+    `T#{t}#CAMPAIGNS#ENTERED#{segment}` / `{id}` (a `tier_changed` or `ticket_resolved`
+    campaign under `T#{t}#CAMPAIGNS#TRIGGER#{kind}` / `{id}`)."""
 
     audit_resource = "campaign"
     gsi1pk = UnicodeAttribute(null=True)

@@ -7,7 +7,7 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,7 @@ from chalicelib.dal.models import CustomerItem
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.analytics import Figures
 from chalicelib.domain.campaigns import (
+    EVENT_TRIGGERS,
     Audience,
     Campaign,
     CampaignFigures,
@@ -59,6 +60,8 @@ def _document(campaign: Campaign) -> str:
                 "segment_id": audience.segment_id,
                 "trigger": audience.trigger.value if audience.trigger else None,
                 "trigger_segment_id": audience.trigger_segment_id,
+                "tier": audience.tier,
+                "within_days": audience.within_days,
             },
             "channel": campaign.channel.value,
             "template": campaign.template,
@@ -81,16 +84,31 @@ def _document(campaign: Campaign) -> str:
 def _progress_json(progress: Progress | None) -> str | None:
     if progress is None:
         return None
-    return json.dumps({"run_at": progress.run_at.isoformat(), "cursor": progress.after})
+    document: dict[str, str | None] = {
+        "run_at": progress.run_at.isoformat(),
+        "cursor": progress.after,
+    }
+    if progress.lot_day is not None:
+        document["lot_day"] = progress.lot_day.isoformat()
+    return json.dumps(document)
+
+
+def _gsi2_key(tenant: TenantId, campaign: Campaign) -> str | None:
+    """Where a running campaign that reacts to stream events is found: by its segment
+    (`segment.entered`) or by its trigger kind (tier changes, resolved tickets)."""
+    if campaign.state is not CampaignState.RUNNING:
+        return None
+    audience = campaign.audience
+    if audience.trigger is TriggerKind.SEGMENT_ENTERED and audience.trigger_segment_id:
+        return keys.campaigns_on_entry_pk(tenant, audience.trigger_segment_id)
+    if audience.trigger in EVENT_TRIGGERS:
+        return keys.campaigns_on_trigger_pk(tenant, audience.trigger.value)
+    return None
 
 
 def _to_item(tenant: TenantId, campaign: Campaign) -> CampaignItem:
     due = campaign.state in _ACTIVE and campaign.next_run_at is not None
-    on_entry = (
-        campaign.state is CampaignState.RUNNING
-        and campaign.audience.trigger is TriggerKind.SEGMENT_ENTERED
-        and campaign.audience.trigger_segment_id is not None
-    )
+    on_event = _gsi2_key(tenant, campaign)
     item = CampaignItem(
         pk=keys.campaigns_pk(tenant),
         sk=campaign.id,
@@ -98,10 +116,8 @@ def _to_item(tenant: TenantId, campaign: Campaign) -> CampaignItem:
         gsi1sk=f"{campaign.next_run_at.isoformat()}#{campaign.id}"
         if due and campaign.next_run_at
         else None,
-        gsi2pk=keys.campaigns_on_entry_pk(tenant, campaign.audience.trigger_segment_id or "")
-        if on_entry
-        else None,
-        gsi2sk=campaign.id if on_entry else None,
+        gsi2pk=on_event,
+        gsi2sk=campaign.id if on_event else None,
         tenant_id=tenant,
         campaign_id=campaign.id,
         name=campaign.name,
@@ -130,6 +146,8 @@ def _to_campaign(item: CampaignItem) -> Campaign:
             segment_id=audience["segment_id"],
             trigger=TriggerKind(audience["trigger"]) if audience["trigger"] else None,
             trigger_segment_id=audience["trigger_segment_id"],
+            tier=audience.get("tier"),
+            within_days=audience.get("within_days"),
         ),
         channel=Channel(document["channel"]),
         template=document["template"],
@@ -149,7 +167,9 @@ def _to_campaign(item: CampaignItem) -> Campaign:
         state=CampaignState(item.state),
         next_run_at=item.next_run_at,
         progress=Progress(
-            run_at=datetime.fromisoformat(progress["run_at"]), after=progress["cursor"]
+            run_at=datetime.fromisoformat(progress["run_at"]),
+            after=progress["cursor"],
+            lot_day=date.fromisoformat(progress["lot_day"]) if progress.get("lot_day") else None,
         )
         if progress
         else None,
@@ -221,6 +241,15 @@ def campaigns_on_entry(tenant: TenantId, segment_id: str) -> list[Campaign]:
     return [
         _to_campaign(item)
         for item in CampaignItem.by_entry.query(keys.campaigns_on_entry_pk(tenant, segment_id))
+    ]
+
+
+def campaigns_on_trigger(tenant: TenantId, trigger: TriggerKind) -> list[Campaign]:
+    """The running campaigns with an event trigger of this kind: one Query of gsi2."""
+    bound_settings()
+    return [
+        _to_campaign(item)
+        for item in CampaignItem.by_entry.query(keys.campaigns_on_trigger_pk(tenant, trigger.value))
     ]
 
 
