@@ -315,10 +315,17 @@ class OverCap(Exception):
     """The customer's frequency-cap window is full."""
 
 
+DEFERRED = "deferred"
+
+
 def _message_item(tenant: TenantId, message: Message, event_id: str | None) -> CampaignMessageItem:
+    deferred = message.status == DEFERRED
+    run_at = message.run_at.isoformat()
     return CampaignMessageItem(
         pk=keys.customer_pk(tenant, message.customer_id),
-        sk=keys.campaign_message_sk(message.run_at.isoformat(), message.campaign_id),
+        sk=keys.campaign_message_sk(run_at, message.campaign_id),
+        gsi1pk=keys.campaign_messages_deferred_pk(tenant) if deferred else None,
+        gsi1sk=f"{run_at}#{message.campaign_id}#{message.customer_id}" if deferred else None,
         tenant_id=tenant,
         campaign_id=message.campaign_id,
         customer_id=message.customer_id,
@@ -338,8 +345,9 @@ def record_message(
     event: SegmentEvent | None = None,
 ) -> bool:
     """One transaction: the message on the customer's timeline (once per campaign run:
-    `attribute_not_exists`), the cap window's counter (`ADD 1` on condition it is below the
-    cap: nothing is read first) and the outbox event. The campaign's counters follow from
+    `attribute_not_exists`, or in place of the same message deferred), the cap window's
+    counter (`ADD 1` on condition it is below the cap: nothing is read first) and the
+    outbox event. The campaign's counters follow from
     the data stream (`count_message`), so parallel sends share no item. False when this
     run already recorded the customer (a repeated page); OverCap when the window is full
     (nothing written)."""
@@ -350,7 +358,8 @@ def record_message(
         transaction.put(
             "message",
             _message_item(tenant, message, event.id if event else None),
-            condition=CampaignMessageItem.pk.does_not_exist(),
+            condition=CampaignMessageItem.pk.does_not_exist()
+            | (CampaignMessageItem.status == DEFERRED),
         )
         if cap is not None:
             window = CampaignCapItem(
@@ -378,6 +387,28 @@ def record_message(
             raise OverCap() from failed
         raise
     return True
+
+
+def deferred_messages(tenant: TenantId, limit: int) -> list[Message]:
+    """The oldest trigger messages deferred by quiet hours: one Query of gsi1."""
+    bound_settings()
+    found = []
+    for item in CampaignMessageItem.deferred.query(
+        keys.campaign_messages_deferred_pk(tenant), limit=limit, page_size=limit
+    ):
+        run_at = item.sk.removeprefix(keys.CAMPAIGN_MESSAGE_PREFIX).rsplit("#", 1)[0]
+        found.append(
+            Message(
+                campaign_id=item.campaign_id,
+                customer_id=item.customer_id,
+                channel=item.channel,
+                status=item.status,
+                run_at=datetime.fromisoformat(run_at),
+                at=item.at,
+                offer_id=item.offer_id,
+            )
+        )
+    return found
 
 
 def count_message(

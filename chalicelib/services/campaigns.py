@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.dal import campaigns as repository
 from chalicelib.dal import control, keys
 from chalicelib.dal import loyalty as loyalty_repository
-from chalicelib.dal.campaigns import CapWindow, Message, OverCap
+from chalicelib.dal.campaigns import DEFERRED, CapWindow, Message, OverCap
 from chalicelib.dal.segments import list_members
 from chalicelib.domain import campaigns as rules
 from chalicelib.domain.campaigns import (
@@ -158,6 +158,7 @@ def run_due_campaigns(now: datetime, deadline: float) -> RunReport:
     for tenant in control.iter_tenants():
         if tenant.status is not TenantStatus.ACTIVE:
             continue
+        send_deferred(tenant.id, now, deadline, report)
         for campaign in repository.due_campaigns(tenant.id, now):
             if time.monotonic() >= deadline:
                 return report
@@ -393,10 +394,50 @@ def _send_triggered(
     occurred_at: datetime,
     config: TenantConfig,
 ) -> None:
-    """The event's time names the messages, so a redelivered record records nothing new."""
+    """The event's time names the messages, so a redelivered record records nothing new.
+    Within the tenant's quiet hours each message is recorded `deferred` instead, for the
+    campaign job to send once they end (`send_deferred`)."""
     now = utc_now()
+    if _quiet_until(config.campaigns, now) is not None:
+        for campaign in campaigns:
+            deferred = Message(
+                campaign_id=campaign.id,
+                customer_id=customer_id,
+                channel=campaign.channel.value,
+                status=DEFERRED,
+                run_at=occurred_at,
+                at=now,
+                offer_id=campaign.offer_id,
+            )
+            repository.record_message(tenant, deferred)
+        return
     for campaign in campaigns:
         send_to(tenant, campaign, [customer_id], occurred_at, now, config.campaigns)
+
+
+def send_deferred(tenant: TenantId, now: datetime, deadline: float, report: RunReport) -> None:
+    """Up to a page of the trigger messages deferred by quiet hours, oldest first, once
+    they are over: each sent through the usual path under its event's time (replacing the
+    deferred item, which leaves the index); a campaign no longer running records it
+    `cancelled` instead."""
+    waiting = repository.deferred_messages(tenant, RECIPIENTS_PER_PAGE)
+    if not waiting:
+        return
+    config = get_tenant_config(tenant).campaigns
+    if _quiet_until(config, now) is not None:
+        return
+    campaigns: dict[str, Campaign | None] = {}
+    for message in waiting:
+        if time.monotonic() >= deadline:
+            return
+        if message.campaign_id not in campaigns:
+            campaigns[message.campaign_id] = repository.get_campaign(tenant, message.campaign_id)
+        campaign = campaigns[message.campaign_id]
+        if campaign is None or campaign.state is not CampaignState.RUNNING:
+            repository.record_message(tenant, replace(message, status="cancelled", at=now))
+            continue
+        send_to(tenant, campaign, [message.customer_id], message.run_at, now, config)
+        report.recipients += 1
 
 
 COUNTER_FOR_STATUS = {

@@ -280,3 +280,61 @@ def test_trigger_parameters_that_do_not_fit_the_kind_are_refused(
         for e in problem["errors"]
     ), problem
     assert tenant_a.get("/v1/campaigns").json["items"] == []
+
+
+def test_a_trigger_message_in_quiet_hours_is_deferred_then_sent_once_they_end(
+    tenant_a: Api, streams: LocalStreamRunner, receiver: Receiver, environment: dict[str, str]
+) -> None:
+    from tests.support.webhooks import SECRET
+
+    # Given a running ticket_resolved campaign, then quiet hours all day but 23:59
+    send_campaign_webhooks_to(tenant_a, receiver.url)
+    campaign = launched(tenant_a, trigger_campaign("ticket_resolved"))
+    _run_job()
+    quiet = tenant_a.request(
+        "PUT",
+        "/v1/config",
+        {
+            "webhook_url": receiver.url,
+            "webhook_secret": SECRET,
+            "campaigns": {"quiet_hours": {"start": "00:00", "end": "23:59", "time_zone": "UTC"}},
+        },
+        headers={"If-Match": '"1"'},
+    )
+    assert quiet.status == 200, quiet.text
+    if utc_now().strftime("%H:%M") == "23:59":
+        pytest.skip("the one minute of the day outside the quiet hours")
+    ann = tenant_a.create_customer(name="Ann", consent={"email_marketing": True})["id"]
+    ticket = tenant_a.post(
+        "/v1/tickets",
+        {
+            "customer_id": ann,
+            "category": "complaint",
+            "subject": "Late parcel",
+            "description": "Still not here.",
+            "channel": "email",
+        },
+    )
+    assert ticket.status == 201, ticket.text
+    # When the ticket is resolved inside the quiet hours, the stream delivered twice
+    resolved = tenant_a.post(f"/v1/tickets/{ticket.json['id']}/transitions", {"to": "resolved"})
+    assert resolved.status == 200, resolved.text
+    streams.drain()
+    _redeliver_everything(environment)
+    _run_job()
+    streams.drain()
+    # Then the message is recorded deferred, nothing sent or counted
+    assert [m["status"] for m in stored_messages(tenant_a, ann)] == ["deferred"]
+    assert delivered_messages(receiver) == []
+    assert results(tenant_a, campaign)["sent"] == 0
+    # When the job runs after the quiet hours (23:59 UTC), twice
+    after = utc_now().replace(hour=23, minute=59, second=30)
+    _run_job(after)
+    _run_job(after)
+    streams.drain()
+    # Then it was sent once, under the resolution's time, and counted
+    (message,) = stored_messages(tenant_a, ann)
+    assert message["status"] == "sent"
+    assert message["sk"].startswith(f"MSG#{resolved.json['resolved_at'][:19]}")
+    assert delivered_messages(receiver) == [(campaign, ann, "Ann: ticket_resolved")]
+    assert (results(tenant_a, campaign)["sent"], results(tenant_a, campaign)["delivered"]) == (1, 1)
