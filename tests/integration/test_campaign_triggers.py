@@ -90,12 +90,18 @@ def _redeliver_everything(environment: dict[str, str]) -> None:
 
 
 def test_a_tier_change_messages_the_campaigns_that_want_it_once(
-    tenant_a: Api, streams: LocalStreamRunner, receiver: Receiver, environment: dict[str, str]
+    tenant_a: Api,
+    tenant_b: Api,
+    streams: LocalStreamRunner,
+    receiver: Receiver,
+    environment: dict[str, str],
 ) -> None:
-    # Given running campaigns on any tier change and on reaching gold
+    # Given running campaigns on any tier change and on reaching gold (and another
+    # tenant's)
     send_campaign_webhooks_to(tenant_a, receiver.url)
     any_change = launched(tenant_a, trigger_campaign("tier_changed"))
     to_gold = launched(tenant_a, trigger_campaign("tier_changed", tier="gold"))
+    elsewhere = launched(tenant_b, trigger_campaign("tier_changed"))
     _run_job()
     assert tenant_a.get(f"/v1/campaigns/{to_gold}").json["state"] == "running"
     ann = tenant_a.create_customer(name="Ann Lee", consent={"email_marketing": True})["id"]
@@ -115,6 +121,7 @@ def test_a_tier_change_messages_the_campaigns_that_want_it_once(
     statuses = sorted((m["campaign_id"], m["status"]) for m in stored_messages(tenant_a, ann))
     assert statuses == sorted([(any_change, "sent"), (any_change, "sent"), (to_gold, "sent")])
     assert (results(tenant_a, any_change)["sent"], results(tenant_a, to_gold)["sent"]) == (2, 1)
+    assert results(tenant_b, elsewhere)["sent"] == 0
     # When every record of the data stream is delivered again
     _redeliver_everything(environment)
     streams.drain()
