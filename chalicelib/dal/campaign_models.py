@@ -33,11 +33,21 @@ class CampaignsByEntry(GlobalSecondaryIndex["CampaignItem"]):
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+class DeferredCampaignMessages(GlobalSecondaryIndex["CampaignMessageItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
 class CampaignItem(DataTableModel):
     """A campaign (`T#{t}#CAMPAIGNS`, sk its id). Listed in gsi1 under
     `T#{t}#CAMPAIGNS#DUE` / `{next_run_at}#{id}` while scheduled or running with a run due,
     and, while a `segment.entered` campaign runs, in gsi2 under
-    `T#{t}#CAMPAIGNS#ENTERED#{segment}` / `{id}`."""
+    `T#{t}#CAMPAIGNS#ENTERED#{segment}` / `{id}` (a `tier_changed` or `ticket_resolved`
+    campaign under `T#{t}#CAMPAIGNS#TRIGGER#{kind}` / `{id}`)."""
 
     audit_resource = "campaign"
     gsi1pk = UnicodeAttribute(null=True)
@@ -70,9 +80,12 @@ class CampaignStatsItem(DataTableModel):
 
 class CampaignMessageItem(DataTableModel):
     """One campaign message to one customer (`T#{t}#CUS#{c}`, sk `MSG#{run_at}#{id}`): sent,
-    held out (the control group) or skipped (no consent, over the cap)."""
+    held out (the control group) or skipped (no consent, over the cap); or, while deferred
+    by quiet hours, in gsi1 under `T#{t}#CAMPAIGNS#DEFERRED` / `{run_at}#{id}#{customer}`."""
 
     audit_resource = "campaign_message"
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
     entity = UnicodeAttribute(default="campaign_message")
     tenant_id = UnicodeAttribute()
     campaign_id = UnicodeAttribute()
@@ -85,6 +98,8 @@ class CampaignMessageItem(DataTableModel):
     delivered_at = UTCDateTimeAttribute(null=True)
     counted_at = UTCDateTimeAttribute(null=True)
     detail = MapAttribute[str, str](null=True)
+
+    deferred = DeferredCampaignMessages()
 
 
 class CampaignRunItem(DataTableModel):

@@ -7,7 +7,7 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,7 @@ from chalicelib.dal.models import CustomerItem
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.analytics import Figures
 from chalicelib.domain.campaigns import (
+    EVENT_TRIGGERS,
     Audience,
     Campaign,
     CampaignFigures,
@@ -62,6 +63,8 @@ def _document(campaign: Campaign) -> str:
                 "segment_id": audience.segment_id,
                 "trigger": audience.trigger.value if audience.trigger else None,
                 "trigger_segment_id": audience.trigger_segment_id,
+                "tier": audience.tier,
+                "within_days": audience.within_days,
             },
             "channel": campaign.channel.value,
             "template": campaign.template,
@@ -84,23 +87,33 @@ def _document(campaign: Campaign) -> str:
 def _progress_json(progress: Progress | None) -> str | None:
     if progress is None:
         return None
-    return json.dumps(
-        {
-            "run_at": progress.run_at.isoformat(),
-            "cursor": progress.after,
-            "pages": progress.pages,
-            "queued_all": progress.queued_all,
-        }
-    )
+    document: dict[str, str | int | bool | None] = {
+        "run_at": progress.run_at.isoformat(),
+        "cursor": progress.after,
+        "pages": progress.pages,
+        "queued_all": progress.queued_all,
+    }
+    if progress.lot_day is not None:
+        document["lot_day"] = progress.lot_day.isoformat()
+    return json.dumps(document)
+
+
+def _gsi2_key(tenant: TenantId, campaign: Campaign) -> str | None:
+    """Where a running campaign that reacts to stream events is found: by its segment
+    (`segment.entered`) or by its trigger kind (tier changes, resolved tickets)."""
+    if campaign.state is not CampaignState.RUNNING:
+        return None
+    audience = campaign.audience
+    if audience.trigger is TriggerKind.SEGMENT_ENTERED and audience.trigger_segment_id:
+        return keys.campaigns_on_entry_pk(tenant, audience.trigger_segment_id)
+    if audience.trigger in EVENT_TRIGGERS:
+        return keys.campaigns_on_trigger_pk(tenant, audience.trigger.value)
+    return None
 
 
 def _to_item(tenant: TenantId, campaign: Campaign) -> CampaignItem:
     due = campaign.state in _ACTIVE and campaign.next_run_at is not None
-    on_entry = (
-        campaign.state is CampaignState.RUNNING
-        and campaign.audience.trigger is TriggerKind.SEGMENT_ENTERED
-        and campaign.audience.trigger_segment_id is not None
-    )
+    on_event = _gsi2_key(tenant, campaign)
     item = CampaignItem(
         pk=keys.campaigns_pk(tenant),
         sk=campaign.id,
@@ -108,10 +121,8 @@ def _to_item(tenant: TenantId, campaign: Campaign) -> CampaignItem:
         gsi1sk=f"{campaign.next_run_at.isoformat()}#{campaign.id}"
         if due and campaign.next_run_at
         else None,
-        gsi2pk=keys.campaigns_on_entry_pk(tenant, campaign.audience.trigger_segment_id or "")
-        if on_entry
-        else None,
-        gsi2sk=campaign.id if on_entry else None,
+        gsi2pk=on_event,
+        gsi2sk=campaign.id if on_event else None,
         tenant_id=tenant,
         campaign_id=campaign.id,
         name=campaign.name,
@@ -140,6 +151,8 @@ def _to_campaign(item: CampaignItem) -> Campaign:
             segment_id=audience["segment_id"],
             trigger=TriggerKind(audience["trigger"]) if audience["trigger"] else None,
             trigger_segment_id=audience["trigger_segment_id"],
+            tier=audience.get("tier"),
+            within_days=audience.get("within_days"),
         ),
         channel=Channel(document["channel"]),
         template=document["template"],
@@ -163,6 +176,7 @@ def _to_campaign(item: CampaignItem) -> Campaign:
             after=progress["cursor"],
             pages=int(progress.get("pages", 0)),
             queued_all=bool(progress.get("queued_all", False)),
+            lot_day=date.fromisoformat(progress["lot_day"]) if progress.get("lot_day") else None,
         )
         if progress
         else None,
@@ -237,6 +251,15 @@ def campaigns_on_entry(tenant: TenantId, segment_id: str) -> list[Campaign]:
     ]
 
 
+def campaigns_on_trigger(tenant: TenantId, trigger: TriggerKind) -> list[Campaign]:
+    """The running campaigns with an event trigger of this kind: one Query of gsi2."""
+    bound_settings()
+    return [
+        _to_campaign(item)
+        for item in CampaignItem.by_entry.query(keys.campaigns_on_trigger_pk(tenant, trigger.value))
+    ]
+
+
 def profiles(tenant: TenantId, customer_ids: Iterable[str]) -> dict[str, CustomerItem]:
     """The profiles of a page of recipients: BatchGetItem, up to 100 keys a call."""
     bound_settings()
@@ -299,10 +322,17 @@ class OverCap(Exception):
     """The customer's frequency-cap window is full."""
 
 
+DEFERRED = "deferred"
+
+
 def _message_item(tenant: TenantId, message: Message, event_id: str | None) -> CampaignMessageItem:
+    deferred = message.status == DEFERRED
+    run_at = message.run_at.isoformat()
     return CampaignMessageItem(
         pk=keys.customer_pk(tenant, message.customer_id),
-        sk=keys.campaign_message_sk(message.run_at.isoformat(), message.campaign_id),
+        sk=keys.campaign_message_sk(run_at, message.campaign_id),
+        gsi1pk=keys.campaign_messages_deferred_pk(tenant) if deferred else None,
+        gsi1sk=f"{run_at}#{message.campaign_id}#{message.customer_id}" if deferred else None,
         tenant_id=tenant,
         campaign_id=message.campaign_id,
         customer_id=message.customer_id,
@@ -322,8 +352,9 @@ def record_message(
     event: SegmentEvent | None = None,
 ) -> bool:
     """One transaction: the message on the customer's timeline (once per campaign run:
-    `attribute_not_exists`), the cap window's counter (`ADD 1` on condition it is below the
-    cap: nothing is read first) and the outbox event. The campaign's counters follow from
+    `attribute_not_exists`, or in place of the same message deferred), the cap window's
+    counter (`ADD 1` on condition it is below the cap: nothing is read first) and the
+    outbox event. The campaign's counters follow from
     the data stream (`count_message`), so parallel sends share no item. False when this
     run already recorded the customer (a repeated page); OverCap when the window is full
     (nothing written)."""
@@ -334,7 +365,8 @@ def record_message(
         transaction.put(
             "message",
             _message_item(tenant, message, event.id if event else None),
-            condition=CampaignMessageItem.pk.does_not_exist(),
+            condition=CampaignMessageItem.pk.does_not_exist()
+            | (CampaignMessageItem.status == DEFERRED),
         )
         if cap is not None:
             window = CampaignCapItem(
@@ -362,6 +394,28 @@ def record_message(
             raise OverCap() from failed
         raise
     return True
+
+
+def deferred_messages(tenant: TenantId, limit: int) -> list[Message]:
+    """The oldest trigger messages deferred by quiet hours: one Query of gsi1."""
+    bound_settings()
+    found = []
+    for item in CampaignMessageItem.deferred.query(
+        keys.campaign_messages_deferred_pk(tenant), limit=limit, page_size=limit
+    ):
+        run_at = item.sk.removeprefix(keys.CAMPAIGN_MESSAGE_PREFIX).rsplit("#", 1)[0]
+        found.append(
+            Message(
+                campaign_id=item.campaign_id,
+                customer_id=item.customer_id,
+                channel=item.channel,
+                status=item.status,
+                run_at=datetime.fromisoformat(run_at),
+                at=item.at,
+                offer_id=item.offer_id,
+            )
+        )
+    return found
 
 
 def count_message(

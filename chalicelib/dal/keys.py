@@ -393,6 +393,14 @@ def campaigns_on_entry_pk(tenant: TenantId, segment_id: str) -> str:
     return f"{_tenant_prefix(tenant)}#CAMPAIGNS#ENTERED#{segment_id}"
 
 
+def campaigns_on_trigger_pk(tenant: TenantId, trigger: str) -> str:
+    return f"{_tenant_prefix(tenant)}#CAMPAIGNS#TRIGGER#{trigger}"
+
+
+def campaign_messages_deferred_pk(tenant: TenantId) -> str:
+    return f"{_tenant_prefix(tenant)}#CAMPAIGNS#DEFERRED"
+
+
 def campaign_stats_pk(tenant: TenantId, campaign_id: str, shard: int) -> str:
     return f"{_tenant_prefix(tenant)}#CMPSTATS#{campaign_id}#{shard:02d}"
 

@@ -396,6 +396,26 @@ def customers_with_lots_expiring(tenant: TenantId, day: date) -> Iterator[str]:
         yield item.customer_id
 
 
+def customers_with_lots_expiring_page(tenant: TenantId, day: date, page: PageRequest) -> Page[str]:
+    """One page of the customers holding a lot that expires on `day`: the expiry job's
+    Query on gsi2, a page at a time with a signed cursor (campaign sweeps resume from it)."""
+    bound_settings()
+    day_iso = day.isoformat()
+    items, cursor = page_of(
+        tenant,
+        f"lots:expiring:{day_iso}",
+        page,
+        lambda start, limit: LotItem.by_expiry.query(
+            keys.lots_expiring_pk(tenant, day_iso),
+            limit=limit,
+            page_size=limit,
+            last_evaluated_key=start,
+        ),
+        index_keys=("gsi2pk", "gsi2sk"),
+    )
+    return Page([item.customer_id for item in items], cursor)
+
+
 def customers_due_for_tier_evaluation(tenant: TenantId, day: date) -> Iterator[str]:
     bound_settings()
     for item in PointsItem.by_tier_evaluation.query(

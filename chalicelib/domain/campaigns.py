@@ -8,7 +8,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -47,8 +47,12 @@ class TriggerKind(StrEnum):
     TICKET_RESOLVED = "ticket_resolved"
 
 
-SUPPORTED_TRIGGERS = frozenset({TriggerKind.SEGMENT_ENTERED, TriggerKind.BIRTHDAY})
+SUPPORTED_TRIGGERS = frozenset(TriggerKind)
+EVENT_TRIGGERS = frozenset({TriggerKind.TIER_CHANGED, TriggerKind.TICKET_RESOLVED})
+"""Triggers answered one event at a time from the data stream, the running campaigns found
+by their kind (`segment.entered` campaigns are found by their segment)."""
 BIRTHDAY_SEGMENT = "birthday:this_month"
+MAX_EXPIRY_DAYS = 365
 
 
 class ScheduleKind(StrEnum):
@@ -70,6 +74,20 @@ class Audience:
     segment_id: str | None = None
     trigger: TriggerKind | None = None
     trigger_segment_id: str | None = None
+    tier: str | None = None
+    """`tier_changed`: only changes into this tier (None: any change)."""
+    within_days: int | None = None
+    """`points_expiring`: lots expiring within this many days of the sweep."""
+
+    def wants_tier_change(self, before: str, after: str) -> bool:
+        """A `tier_changed` campaign reacts to a move to another tier (into its target
+        tier, when it names one)."""
+        if self.trigger is not TriggerKind.TIER_CHANGED or before == after:
+            return False
+        return self.tier is None or self.tier == after
+
+    def sweeps_expiring_points(self) -> bool:
+        return self.trigger is TriggerKind.POINTS_EXPIRING
 
     def launch_segment(self) -> str | None:
         """The segment whose membership pages a run reads (birthday: the built-in
@@ -126,6 +144,9 @@ class Progress:
     after: str | None = None
     pages: int = 0
     queued_all: bool = False
+    lot_day: date | None = None
+    """`points_expiring`: the expiry date whose lots the sweep reads now (`after` is the
+    cursor within it)."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +251,14 @@ def require_editable(campaign: Campaign) -> None:
 def run_started(campaign: Campaign, now: datetime) -> Campaign:
     """scheduled → running. A campaign triggered by events (no launch segment) then runs
     until cancelled, with no run due."""
+    if campaign.audience.sweeps_expiring_points():
+        return _replace(
+            campaign,
+            state=CampaignState.RUNNING,
+            next_run_at=now,
+            progress=Progress(run_at=now, lot_day=now.astimezone(UTC).date()),
+            updated_at=now,
+        )
     if campaign.audience.launch_segment() is None:
         return _replace(
             campaign, state=CampaignState.RUNNING, next_run_at=None, progress=None, updated_at=now
@@ -260,6 +289,27 @@ def run_finished(campaign: Campaign, now: datetime) -> Campaign:
         progress=None,
         next_run_at=None,
         runs=runs,
+        updated_at=now,
+    )
+
+
+def expiry_horizon(campaign: Campaign, now: datetime) -> date:
+    """The last expiry date a sweep at `now` reads: `within_days` after today (UTC)."""
+    return now.astimezone(UTC).date() + timedelta(days=campaign.audience.within_days or 0)
+
+
+def expiry_sweep_finished(campaign: Campaign, now: datetime) -> Campaign:
+    """A `points_expiring` sweep read every lot up to its horizon: the next one starts at
+    the next UTC midnight and reads only the dates that entered the window since, so a lot
+    date is swept once and each customer hears once per sweep. The next sweep's start is
+    set now, so a sweep interrupted and resumed names its messages the same."""
+    tomorrow = datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time(0), UTC)
+    following = expiry_horizon(campaign, now) + timedelta(days=1)
+    return _replace(
+        campaign,
+        next_run_at=tomorrow,
+        progress=Progress(run_at=tomorrow, lot_day=following),
+        runs=campaign.runs + 1,
         updated_at=now,
     )
 

@@ -17,14 +17,25 @@ SegmentRef = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_:.-]+$")
 ]
 OfferRef = Annotated[str, StringConstraints(pattern=r"^off_[A-Za-z0-9]{1,40}$")]
+TierRef = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
 class TriggerBody(RequestBody):
     kind: rules.TriggerKind = Field(
-        description="`segment.entered` (with `segment_id`) or `birthday` (this month). "
-        "`points_expiring`, `tier_changed` and `ticket_resolved` are not available yet (422)."
+        description="`segment.entered` (with `segment_id`): each customer entering the "
+        "segment; `birthday`: birthdays this month; `tier_changed` (optional `tier`): each "
+        "move of a customer's loyalty tier (into `tier` only, when given); "
+        "`ticket_resolved`: each of a customer's tickets turning resolved; "
+        "`points_expiring` (with `within_days`): a daily sweep of the customers holding "
+        "points that expire within that many days."
     )
     segment_id: SegmentRef | None = None
+    tier: TierRef | None = Field(
+        None, description="`tier_changed`: one of the tenant's loyalty tiers (422 otherwise)."
+    )
+    within_days: Annotated[int, Field(ge=1, le=rules.MAX_EXPIRY_DAYS)] | None = Field(
+        None, description="`points_expiring`: 1-365."
+    )
 
     @model_validator(mode="after")
     def _supported(self) -> TriggerBody:
@@ -32,6 +43,10 @@ class TriggerBody(RequestBody):
             raise ValueError(f"the trigger {self.kind.value} is not available yet")
         if (self.kind is rules.TriggerKind.SEGMENT_ENTERED) != (self.segment_id is not None):
             raise ValueError("segment_id goes with (and only with) the segment.entered trigger")
+        if self.tier is not None and self.kind is not rules.TriggerKind.TIER_CHANGED:
+            raise ValueError("tier goes only with the tier_changed trigger")
+        if (self.kind is rules.TriggerKind.POINTS_EXPIRING) != (self.within_days is not None):
+            raise ValueError("within_days goes with (and only with) the points_expiring trigger")
         return self
 
 
@@ -48,7 +63,10 @@ class AudienceBody(RequestBody):
     def to_audience(self) -> rules.Audience:
         if self.trigger is not None:
             return rules.Audience(
-                trigger=self.trigger.kind, trigger_segment_id=self.trigger.segment_id
+                trigger=self.trigger.kind,
+                trigger_segment_id=self.trigger.segment_id,
+                tier=self.trigger.tier,
+                within_days=self.trigger.within_days,
             )
         return rules.Audience(segment_id=self.segment_id)
 
@@ -164,12 +182,7 @@ class CampaignOut(BaseModel):
             state=campaign.state.value,
             audience={"segment_id": audience.segment_id}
             if audience.segment_id
-            else {
-                "trigger": {
-                    "kind": audience.trigger.value if audience.trigger else None,
-                    "segment_id": audience.trigger_segment_id,
-                }
-            },
+            else {"trigger": _trigger_out(audience)},
             offer_id=campaign.offer_id,
             message={"template": campaign.template},
             channel=campaign.channel.value,
@@ -189,6 +202,20 @@ class CampaignOut(BaseModel):
             updated_at=campaign.updated_at,
             version=campaign.version,
         )
+
+
+def _trigger_out(audience: rules.Audience) -> dict[str, Any]:
+    """The trigger as sent: `kind` and `segment_id`, plus `tier` and `within_days` for the
+    triggers that take them."""
+    trigger: dict[str, Any] = {
+        "kind": audience.trigger.value if audience.trigger else None,
+        "segment_id": audience.trigger_segment_id,
+    }
+    if audience.tier is not None:
+        trigger["tier"] = audience.tier
+    if audience.within_days is not None:
+        trigger["within_days"] = audience.within_days
+    return trigger
 
 
 class CampaignPage(BaseModel):

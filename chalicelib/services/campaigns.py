@@ -19,7 +19,8 @@ from typing import Any
 
 from chalicelib.dal import campaigns as repository
 from chalicelib.dal import control, keys
-from chalicelib.dal.campaigns import CapWindow, Message, OverCap
+from chalicelib.dal import loyalty as loyalty_repository
+from chalicelib.dal.campaigns import DEFERRED, CapWindow, Message, OverCap
 from chalicelib.dal.segments import list_members
 from chalicelib.domain import campaigns as rules
 from chalicelib.domain.campaigns import (
@@ -29,15 +30,16 @@ from chalicelib.domain.campaigns import (
     FrequencyCap,
     QuietHours,
     RecipientPage,
+    TriggerKind,
     Uplift,
 )
 from chalicelib.domain.clock import utc_now
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import FieldIssue, InvalidInput, NotFound
 from chalicelib.domain.ids import CAMPAIGN_ID_PATTERN, new_campaign_id, new_event_id
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.segments import SegmentEvent
 from chalicelib.domain.tenancy import TenantId, TenantStatus
-from chalicelib.domain.tenant_config import CampaignsConfig
+from chalicelib.domain.tenant_config import CampaignsConfig, TenantConfig
 from chalicelib.observability import logger
 from chalicelib.parallel import run_all
 from chalicelib.services.segment_events import publishes_events
@@ -62,6 +64,7 @@ class CampaignDraft:
 
 def create_campaign(tenant: TenantId, draft: CampaignDraft) -> Campaign:
     rules.check_template(draft.template)
+    _check_target_tier(tenant, draft.audience)
     now = utc_now()
     campaign = Campaign(
         id=new_campaign_id(),
@@ -77,6 +80,23 @@ def create_campaign(tenant: TenantId, draft: CampaignDraft) -> Campaign:
         updated_at=now,
     )
     return repository.insert_campaign(tenant, campaign)
+
+
+def _check_target_tier(tenant: TenantId, audience: rules.Audience) -> None:
+    """A `tier_changed` campaign's target tier must be one of the tenant's tiers (422)."""
+    if audience.tier is None:
+        return
+    tiers = [tier.name for tier in get_tenant_config(tenant).loyalty.tiers]
+    if audience.tier not in tiers:
+        raise InvalidInput(
+            [
+                FieldIssue(
+                    "audience.trigger.tier",
+                    f"the tenant has no tier {audience.tier} (its tiers: {', '.join(tiers)})",
+                    "unknown_tier",
+                )
+            ]
+        )
 
 
 def get_campaign(tenant: TenantId, campaign_id: str) -> Campaign:
@@ -147,6 +167,7 @@ def run_due_campaigns(now: datetime, deadline: float, queue_pages: QueuePages) -
     for tenant in control.iter_tenants():
         if tenant.status is not TenantStatus.ACTIVE:
             continue
+        send_deferred(tenant.id, now, deadline, report)
         for campaign in repository.due_campaigns(tenant.id, now):
             if time.monotonic() >= deadline:
                 return report
@@ -174,6 +195,8 @@ def run_campaign(
     segment = campaign.audience.launch_segment()
     if campaign.state is CampaignState.SCHEDULED:
         campaign = repository.save_campaign(tenant, rules.run_started(campaign, now))
+    if campaign.audience.sweeps_expiring_points():
+        return _sweep_expiring_points(tenant, campaign, now, deadline, report, config)
     if segment is None:
         return campaign
     progress = campaign.progress
@@ -256,6 +279,52 @@ def give_up_page(tenant: TenantId, page: RecipientPage, error: Exception) -> Non
         error=repr(error),
     )
     repository.settle_page(tenant, page.campaign_id, page.run_at, page.number, "failed", utc_now())
+
+
+def _sweep_expiring_points(
+    tenant: TenantId,
+    campaign: Campaign,
+    now: datetime,
+    deadline: float,
+    report: RunReport,
+    config: CampaignsConfig,
+) -> Campaign:
+    """A `points_expiring` sweep: for each expiry date from the campaign's `lot_day` to
+    the horizon, the customers with a lot marker for that date (the expiry job's gsi2
+    Query, a page at a time) who still hold points of that lot, messaged under the sweep's
+    `run_at`. Progress is saved after each page that sent (a resumed sweep continues from
+    it; a repeated page sends nothing twice) and when the sweep is done."""
+    horizon = rules.expiry_horizon(campaign, now)
+    progress = campaign.progress
+    assert progress is not None and progress.lot_day is not None
+    while time.monotonic() < deadline:
+        day = progress.lot_day
+        assert day is not None
+        if day > horizon:
+            done = rules.expiry_sweep_finished(replace(campaign, progress=progress), now)
+            report.finished.append(campaign.id)
+            return repository.save_campaign(tenant, done)
+        page = loyalty_repository.customers_with_lots_expiring_page(
+            tenant, day, PageRequest(RECIPIENTS_PER_PAGE, progress.after)
+        )
+        accounts = loyalty_repository.get_accounts(tenant, page.items)
+        holders = [
+            customer_id
+            for customer_id in page.items
+            if customer_id in accounts
+            and accounts[customer_id].closed_at is None
+            and accounts[customer_id].lots.get(day, 0) > 0
+        ]
+        send_to(tenant, campaign, holders, progress.run_at, now, config)
+        report.recipients += len(holders)
+        progress = (
+            replace(progress, after=page.next_cursor)
+            if page.next_cursor
+            else replace(progress, lot_day=day + timedelta(days=1), after=None)
+        )
+        if holders:
+            campaign = repository.save_campaign(tenant, replace(campaign, progress=progress))
+    return repository.save_campaign(tenant, replace(campaign, progress=progress))
 
 
 def _quiet_until(config: CampaignsConfig, now: datetime) -> datetime | None:
@@ -375,12 +444,85 @@ def on_segment_entered(
     """A `segment.entered` event: one message from each running campaign triggered by that
     segment, named by the event's time (a redelivered event records nothing new)."""
     campaigns = repository.campaigns_on_entry(tenant, segment_id)
+    if campaigns:
+        _send_triggered(tenant, campaigns, customer_id, occurred_at, get_tenant_config(tenant))
+
+
+def on_tier_changed(
+    tenant: TenantId, customer_id: str, before: str | None, after: str, occurred_at: datetime
+) -> None:
+    """The customer's points account moved from tier `before` to `after` (`before` None:
+    the account is new, so it moved from the tenant's first tier): one message from each
+    running `tier_changed` campaign that wants the move, named by the change's time."""
+    campaigns = repository.campaigns_on_trigger(tenant, TriggerKind.TIER_CHANGED)
     if not campaigns:
         return
-    config = get_tenant_config(tenant).campaigns
+    config = get_tenant_config(tenant)
+    start = before if before is not None else config.loyalty.tiers[0].name
+    wanted = [c for c in campaigns if c.audience.wants_tier_change(start, after)]
+    _send_triggered(tenant, wanted, customer_id, occurred_at, config)
+
+
+def on_ticket_resolved(tenant: TenantId, customer_id: str, resolved_at: datetime) -> None:
+    """One of the customer's tickets turned resolved: one message from each running
+    `ticket_resolved` campaign, named by the resolution's time (a ticket reopened and
+    resolved again is a new event)."""
+    campaigns = repository.campaigns_on_trigger(tenant, TriggerKind.TICKET_RESOLVED)
+    if campaigns:
+        _send_triggered(tenant, campaigns, customer_id, resolved_at, get_tenant_config(tenant))
+
+
+def _send_triggered(
+    tenant: TenantId,
+    campaigns: list[Campaign],
+    customer_id: str,
+    occurred_at: datetime,
+    config: TenantConfig,
+) -> None:
+    """The event's time names the messages, so a redelivered record records nothing new.
+    Within the tenant's quiet hours each message is recorded `deferred` instead, for the
+    campaign job to send once they end (`send_deferred`)."""
     now = utc_now()
+    if _quiet_until(config.campaigns, now) is not None:
+        for campaign in campaigns:
+            deferred = Message(
+                campaign_id=campaign.id,
+                customer_id=customer_id,
+                channel=campaign.channel.value,
+                status=DEFERRED,
+                run_at=occurred_at,
+                at=now,
+                offer_id=campaign.offer_id,
+            )
+            repository.record_message(tenant, deferred)
+        return
     for campaign in campaigns:
-        send_to(tenant, campaign, [customer_id], occurred_at, now, config)
+        send_to(tenant, campaign, [customer_id], occurred_at, now, config.campaigns)
+
+
+def send_deferred(tenant: TenantId, now: datetime, deadline: float, report: RunReport) -> None:
+    """Up to a page of the trigger messages deferred by quiet hours, oldest first, once
+    they are over: each sent through the usual path under its event's time (replacing the
+    deferred item, which leaves the index); a campaign no longer running records it
+    `cancelled` instead."""
+    waiting = repository.deferred_messages(tenant, RECIPIENTS_PER_PAGE)
+    if not waiting:
+        return
+    config = get_tenant_config(tenant).campaigns
+    if _quiet_until(config, now) is not None:
+        return
+    campaigns: dict[str, Campaign | None] = {}
+    for message in waiting:
+        if time.monotonic() >= deadline:
+            return
+        if message.campaign_id not in campaigns:
+            campaigns[message.campaign_id] = repository.get_campaign(tenant, message.campaign_id)
+        campaign = campaigns[message.campaign_id]
+        if campaign is None or campaign.state is not CampaignState.RUNNING:
+            repository.record_message(tenant, replace(message, status="cancelled", at=now))
+            continue
+        send_to(tenant, campaign, [message.customer_id], message.run_at, now, config)
+        report.recipients += 1
 
 
 COUNTER_FOR_STATUS = {

@@ -1,6 +1,8 @@
 """The data stream's campaign reactions (issue 15), called by the data table consumer for
 each record: delivered campaign messages and purchases that convert are counted once each
 (every count sits behind a marker written in the same transaction, so redelivery counts
+nothing again); segment entries, tier changes and resolved tickets start the messages of
+the campaigns they trigger (each message keyed by the event's time, so redelivery sends
 nothing again). Campaign items in a customer's partition feed no metrics: the consumer
 skips its refresh for them."""
 
@@ -15,11 +17,28 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from chalicelib.domain.tenancy import tenant_id
-from chalicelib.streams.records import InteractionImage, ItemImage
+from chalicelib.streams.records import (
+    CustomerTicketImage,
+    InteractionImage,
+    ItemImage,
+    PointsImage,
+    parse_image,
+)
 
 CAMPAIGN_ENTITIES = frozenset(
     {"campaign_message", "campaign_cap", "campaign_conversion", "campaign_stats", "campaign"}
 )
+
+
+def _old_image(record: DynamoDBRecord) -> ItemImage | None:
+    old = record.dynamodb.old_image if record.dynamodb is not None else None
+    return parse_image(old) if old else None
+
+
+def _customer_of(image: ItemImage) -> tuple[str, str]:
+    """The tenant and customer of an item in a customer's partition (`T#{t}#CUS#{c}`)."""
+    _, tenant, _, customer = image.pk.split("#", 3)
+    return tenant, customer
 
 
 def _old_status(record: DynamoDBRecord) -> str | None:
@@ -47,6 +66,10 @@ def react(record: DynamoDBRecord, image: ItemImage, raw: dict[str, Any]) -> bool
         and record.event_name is DynamoDBRecordEventName.INSERT
     ):
         _purchase(image)
+    elif isinstance(image, PointsImage):
+        _tier_changed(record, image)
+    elif isinstance(image, CustomerTicketImage):
+        _ticket_resolved(record, image)
     return False
 
 
@@ -85,6 +108,31 @@ def _segment_entered(raw: dict[str, Any]) -> None:
         return
     occurred = datetime.fromisoformat(str(raw["occurred_at"]))
     on_segment_entered(tenant_id(str(raw["tenant_id"])), str(segment), str(customer), occurred)
+
+
+def _tier_changed(record: DynamoDBRecord, image: PointsImage) -> None:
+    """A points account whose tier differs from the record's old image (a new account:
+    from the tenant's first tier)."""
+    from chalicelib.services.campaigns import on_tier_changed
+
+    old = _old_image(record)
+    before = old.tier if isinstance(old, PointsImage) else None
+    if before == image.tier or image.updated_at is None:
+        return
+    tenant, customer = _customer_of(image)
+    on_tier_changed(tenant_id(tenant), customer, before, image.tier, image.updated_at)
+
+
+def _ticket_resolved(record: DynamoDBRecord, image: CustomerTicketImage) -> None:
+    """The customer's copy of a ticket moved into `resolved`."""
+    from chalicelib.services.campaigns import on_ticket_resolved
+
+    old = _old_image(record)
+    was_resolved = isinstance(old, CustomerTicketImage) and old.status == "resolved"
+    if image.status != "resolved" or was_resolved or image.resolved_at is None:
+        return
+    tenant, customer = _customer_of(image)
+    on_ticket_resolved(tenant_id(tenant), customer, image.resolved_at)
 
 
 def _purchase(image: InteractionImage) -> None:

@@ -42,11 +42,13 @@ class CustomerTicketImage(ItemImage):
     status: str
     created_at: datetime
     resolution_target_us: int
+    resolved_at: datetime | None = None
 
 
 class PointsImage(ItemImage):
     lots: Json[dict[str, int]]
     tier: str
+    updated_at: datetime | None = None
 
 
 class SegmentEventImage(ItemImage):

@@ -131,7 +131,23 @@ def test_a_campaign_is_created_read_listed_and_changed_while_a_draft(tenant_a: A
         ({"holdout_percent": 51}, "holdout_percent"),
         ({"channel": "fax"}, "channel"),
         ({"audience": {"segment_id": "value:vip", "trigger": {"kind": "birthday"}}}, "audience"),
-        ({"audience": {"trigger": {"kind": "tier_changed"}}}, "audience.trigger"),
+        ({"audience": {"trigger": {"kind": "points_expiring"}}}, "audience.trigger"),
+        (
+            {"audience": {"trigger": {"kind": "tier_changed", "within_days": 3}}},
+            "audience.trigger",
+        ),
+        (
+            {"audience": {"trigger": {"kind": "tier_changed", "tier": "Gold!"}}},
+            "audience.trigger.tier",
+        ),
+        (
+            {"audience": {"trigger": {"kind": "tier_changed", "tier": "diamond"}}},
+            "audience.trigger.tier",
+        ),
+        (
+            {"audience": {"trigger": {"kind": "points_expiring", "within_days": 0}}},
+            "audience.trigger.within_days",
+        ),
         ({"schedule": {"kind": "at"}}, "schedule"),
         ({"schedule": {"kind": "recurring", "every": "weekly", "time": "09:00"}}, "schedule"),
         ({"offer_id": "coupon-1"}, "offer_id"),
