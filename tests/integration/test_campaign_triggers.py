@@ -18,6 +18,7 @@ from chalicelib.domain.interactions import InteractionDraft, InteractionType
 from chalicelib.domain.tenancy import tenant_id
 from chalicelib.services import loyalty
 from chalicelib.services.campaigns import run_due_campaigns
+from chalicelib.streams.campaign_sends import queue_pages
 from chalicelib.streams.data_table import keep_customers_current
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
@@ -59,7 +60,7 @@ class _Event:
 
 
 def _run_job(now: datetime | None = None) -> None:
-    run_due_campaigns(now or utc_now(), time.monotonic() + 30)
+    run_due_campaigns(now or utc_now(), time.monotonic() + 30, queue_pages)
 
 
 def _buy(tenant: Api, customer: str, amount: str, order_id: str) -> None:
