@@ -1,8 +1,8 @@
 """The data stream's campaign reactions (issue 15), called by the data table consumer for
 each record: delivered campaign messages, purchases that convert and redeemed coupons a
 campaign issued are counted once each (every count sits behind a marker written in the
-same transaction, so redelivery counts nothing again). Campaign items in a customer's partition feed no metrics: the consumer
-skips its refresh for them."""
+same transaction, so redelivery counts nothing again). Campaign items in a customer's
+partition feed no metrics: the consumer skips its refresh for them."""
 
 from __future__ import annotations
 
