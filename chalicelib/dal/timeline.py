@@ -104,7 +104,7 @@ def _interaction_entry(item: InteractionItem) -> TimelineEntry:
     )
 
 
-def _campaign_message_entry(item: CampaignMessageItem) -> TimelineEntry:
+def campaign_message_entry(item: CampaignMessageItem) -> TimelineEntry:
     """`occurred_at` is the run's time, which the key sorts by (an event-triggered
     message's: the event's); `recorded_at` is when the message was recorded."""
     run_at, _ = str(item.sk).removeprefix(keys.CAMPAIGN_MESSAGE_PREFIX).rsplit("#", 1)
@@ -169,7 +169,7 @@ TIMELINE_SOURCES: tuple[TimelineSource, ...] = (
         sk_prefix=keys.CAMPAIGN_MESSAGE_PREFIX,
         model=CampaignMessageItem,
         types={CAMPAIGN_MESSAGE_TYPE: CAMPAIGN_MESSAGE_TYPE},
-        to_entry=_campaign_message_entry,
+        to_entry=campaign_message_entry,
     ),
 )
 
