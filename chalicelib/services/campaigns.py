@@ -456,7 +456,9 @@ def on_coupon_redeemed(
     campaign's `redeemed` and `points_cost` (the points of a bonus-points offer's coupon;
     the discount and gift coupons a campaign issues cost none), once per coupon."""
     offer = offer_repository.get_offer(tenant, offer_id)
-    points = offer.points or 0 if offer is not None and offer.type is OfferType.BONUS_POINTS else 0
+    points = 0
+    if offer is not None and offer.type is OfferType.BONUS_POINTS:
+        points = offer.points or 0
     return record_redemption(tenant, campaign_id, customer_id, code, points)
 
 
