@@ -80,8 +80,10 @@ class CampaignStatsItem(DataTableModel):
 
 class CampaignMessageItem(DataTableModel):
     """One campaign message to one customer (`T#{t}#CUS#{c}`, sk `MSG#{run_at}#{id}`): sent,
-    held out (the control group) or skipped (no consent, over the cap); or, while deferred
-    by quiet hours, in gsi1 under `T#{t}#CAMPAIGNS#DEFERRED` / `{run_at}#{id}#{customer}`."""
+    held out (the control group) or skipped (no consent, over the cap, offer ended); or, while
+    deferred by quiet hours, in gsi1 under `T#{t}#CAMPAIGNS#DEFERRED` /
+    `{run_at}#{id}#{customer}`. A sent message of a coupon campaign names the coupon it
+    issued (`coupon_code`)."""
 
     audit_resource = "campaign_message"
     gsi1pk = UnicodeAttribute(null=True)
@@ -95,6 +97,7 @@ class CampaignMessageItem(DataTableModel):
     at = UTCDateTimeAttribute()
     event_id = UnicodeAttribute(null=True)
     offer_id = UnicodeAttribute(null=True)
+    coupon_code = UnicodeAttribute(null=True)
     delivered_at = UTCDateTimeAttribute(null=True)
     counted_at = UTCDateTimeAttribute(null=True)
     detail = MapAttribute[str, str](null=True)

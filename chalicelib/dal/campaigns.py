@@ -17,6 +17,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.dal import events as event_repository
 from chalicelib.dal import keys
+from chalicelib.dal import offers as offer_repository
 from chalicelib.dal.analytics import ExactNumber, figures_of, merge_figures
 from chalicelib.dal.campaign_models import (
     CampaignCapItem,
@@ -47,6 +48,7 @@ from chalicelib.domain.campaigns import (
     TriggerKind,
 )
 from chalicelib.domain.errors import ConcurrentModification, PreconditionFailed
+from chalicelib.domain.offers import Coupon
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.segments import SegmentEvent
 from chalicelib.domain.tenancy import TenantId
@@ -309,6 +311,7 @@ class Message:
     at: datetime
     offer_id: str | None = None
     detail: Mapping[str, str] | None = None
+    coupon_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -341,6 +344,7 @@ def _message_item(tenant: TenantId, message: Message, event_id: str | None) -> C
         at=message.at,
         event_id=event_id,
         offer_id=message.offer_id,
+        coupon_code=message.coupon_code,
         detail=dict(message.detail) if message.detail else None,
     )
 
@@ -350,14 +354,15 @@ def record_message(
     message: Message,
     cap: CapWindow | None = None,
     event: SegmentEvent | None = None,
+    coupon: Coupon | None = None,
 ) -> bool:
     """One transaction: the message on the customer's timeline (once per campaign run:
     `attribute_not_exists`, or in place of the same message deferred), the cap window's
-    counter (`ADD 1` on condition it is below the cap: nothing is read first) and the
-    outbox event. The campaign's counters follow from
-    the data stream (`count_message`), so parallel sends share no item. False when this
-    run already recorded the customer (a repeated page); OverCap when the window is full
-    (nothing written)."""
+    counter (`ADD 1` on condition it is below the cap: nothing is read first), the outbox
+    event and the coupon the message issues. The campaign's counters follow from the data
+    stream (`count_message`), so parallel sends share no item. False when this run already
+    recorded the customer (a repeated page: no second coupon); OverCap when the window is
+    full and CodeTaken when the coupon's code is another coupon's (nothing written)."""
     bound_settings()
 
     def build() -> LabelledTransaction:
@@ -382,6 +387,8 @@ def record_message(
             )
         if event is not None:
             event_repository.add_to(transaction, tenant, event)
+        if coupon is not None:
+            offer_repository.add_coupon_to(transaction, tenant, coupon)
         return transaction
 
     try:
@@ -392,6 +399,8 @@ def record_message(
             return False
         if "cap" in labels:
             raise OverCap() from failed
+        if offer_repository.COUPON_PART in labels and coupon is not None:
+            raise offer_repository.CodeTaken(coupon.code) from failed
         raise
     return True
 

@@ -196,6 +196,15 @@ def insert_coupon(tenant: TenantId, coupon: Coupon) -> Coupon:
     return _to_coupon(item)
 
 
+def add_coupon_to(transaction: LabelledTransaction, tenant: TenantId, coupon: Coupon) -> None:
+    """Put the coupon in another write's transaction (a campaign message's), labelled
+    `COUPON_PART`, on the same condition as `insert_coupon`: a failure of that label means
+    the code is taken."""
+    transaction.put(
+        COUPON_PART, _coupon_item(tenant, coupon), condition=CouponItem.pk.does_not_exist()
+    )
+
+
 def get_coupon(tenant: TenantId, code: str) -> Coupon | None:
     bound_settings()
     try:

@@ -1,8 +1,9 @@
 """Customers' rights: everything held about one customer (export) and its erasure.
 
 Reads are Queries and GetItems only: the customer's partition holds the profile,
-interactions, points account, ledger, lot markers, ticket copies, ticket events, the
-segment state and the erasure record; each ticket's partition holds its comments. Writes
+interactions, points account, ledger, lot markers, ticket copies, ticket events, campaign
+messages, the segment state and the erasure record; each ticket's partition holds its
+comments. Writes
 go through the item models and LabelledTransaction. See docs/data-model.md
 ("Customers' rights").
 """
@@ -20,6 +21,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.dal import keys
 from chalicelib.dal import tickets as ticket_repository
+from chalicelib.dal.campaign_models import CampaignMessageItem
 from chalicelib.dal.connection import bound_settings, transaction_connection
 from chalicelib.dal.customers import customer_from_raw
 from chalicelib.dal.customers import delete_customer as delete_profile
@@ -40,6 +42,7 @@ from chalicelib.dal.rewards import redemption_from_item
 from chalicelib.dal.rewards_models import RewardRedemptionItem
 from chalicelib.dal.segments import segment_state_from_plain
 from chalicelib.dal.tickets import comment_from_item, ticket_event_from_item, ticket_from_item
+from chalicelib.dal.timeline import campaign_message_entry
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.clock import sortable_timestamp, utc_now
 from chalicelib.domain.customers import Customer
@@ -57,6 +60,7 @@ from chalicelib.domain.rewards import RewardRedemption
 from chalicelib.domain.segments import SegmentState
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.tickets import Comment, Ticket, TicketChange, TicketEvent
+from chalicelib.domain.timeline import TimelineEntry
 
 # Updates per transaction in the sweep (TransactWriteItems takes 100; smaller batches keep
 # a conflict's retry cheap).
@@ -78,6 +82,7 @@ class CustomerHoldings:
     ticket_events: list[TicketEvent] = field(default_factory=list)
     erasure: Erasure | None = None
     reward_redemptions: list[RewardRedemption] = field(default_factory=list)
+    campaign_messages: list[TimelineEntry] = field(default_factory=list)
     # The ticket subject each event item copied (events are not read back with it).
     event_subjects: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -168,6 +173,9 @@ _READERS: dict[str, Callable[[CustomerHoldings, dict[str, Any]], None]] = {
     "erasure": lambda h, raw: setattr(h, "erasure", _to_erasure(ErasureItem.from_raw_data(raw))),
     "reward_redemption": lambda h, raw: h.reward_redemptions.append(
         redemption_from_item(RewardRedemptionItem.from_raw_data(raw))
+    ),
+    "campaign_message": lambda h, raw: h.campaign_messages.append(
+        campaign_message_entry(CampaignMessageItem.from_raw_data(raw))
     ),
 }
 

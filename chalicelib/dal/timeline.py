@@ -1,8 +1,8 @@
 """The customer's timeline: the registry of timeline sources and the page that merges them.
 
 A timeline source is a sort-key prefix of the customer's partition (`pk T#{t}#CUS#{id}`)
-and how one of its items becomes a `TimelineEntry`. Adding a kind of entry (campaign
-sends, feedback, …) is one more `TimelineSource` in `TIMELINE_SOURCES`. See
+and how one of its items becomes a `TimelineEntry`. Adding a kind of entry (feedback, …)
+is one more `TimelineSource` in `TIMELINE_SOURCES`. See
 docs/data-model.md, "One timeline".
 """
 
@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.dal import keys
+from chalicelib.dal.campaign_models import CampaignMessageItem
 from chalicelib.dal.connection import bound_settings
 from chalicelib.dal.cursors import decode_cursor, encode_cursor
 from chalicelib.dal.models import DataTableModel, InteractionItem, TicketEventItem
@@ -23,8 +25,10 @@ from chalicelib.domain.errors import MalformedRequest
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.domain.timeline import (
+    CAMPAIGN_MESSAGE_TYPE,
     INTERACTION_TYPES,
     TICKET_EVENT_TYPES,
+    CampaignMention,
     Position,
     Positioned,
     SourcePage,
@@ -100,6 +104,27 @@ def _interaction_entry(item: InteractionItem) -> TimelineEntry:
     )
 
 
+def campaign_message_entry(item: CampaignMessageItem) -> TimelineEntry:
+    """`occurred_at` is the run's time, which the key sorts by (an event-triggered
+    message's: the event's); `recorded_at` is when the message was recorded."""
+    run_at, _ = str(item.sk).removeprefix(keys.CAMPAIGN_MESSAGE_PREFIX).rsplit("#", 1)
+    return TimelineEntry(
+        id=f"{item.campaign_id}/messages/{run_at}",
+        customer_id=item.customer_id,
+        type=CAMPAIGN_MESSAGE_TYPE,
+        occurred_at=datetime.fromisoformat(run_at),
+        recorded_at=item.at,
+        channel=item.channel,
+        campaign=CampaignMention(
+            campaign_id=item.campaign_id,
+            status=item.status,
+            offer_id=item.offer_id,
+            coupon_code=item.coupon_code,
+            delivered_at=item.delivered_at,
+        ),
+    )
+
+
 def _ticket_event_entry(item: TicketEventItem) -> TimelineEntry:
     seq = int(item.seq)
     return TimelineEntry(
@@ -138,6 +163,13 @@ TIMELINE_SOURCES: tuple[TimelineSource, ...] = (
         model=TicketEventItem,
         types={shown: stored for stored, shown in TICKET_EVENT_TYPES.items()},
         to_entry=_ticket_event_entry,
+    ),
+    TimelineSource(
+        name="campaign_messages",
+        sk_prefix=keys.CAMPAIGN_MESSAGE_PREFIX,
+        model=CampaignMessageItem,
+        types={CAMPAIGN_MESSAGE_TYPE: CAMPAIGN_MESSAGE_TYPE},
+        to_entry=campaign_message_entry,
     ),
 )
 

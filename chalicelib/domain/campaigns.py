@@ -14,6 +14,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.errors import FieldIssue, IllegalTransition, InvalidInput
+from chalicelib.domain.offers import Offer, OfferType
 
 
 class CampaignState(StrEnum):
@@ -328,6 +329,9 @@ TEMPLATE_FIELDS = frozenset(
 """The customer fields a template may name as `{{field}}`. Substitution is plain text
 replacement of these names: nothing in a template is evaluated."""
 
+COUPON_FIELD = "coupon_code"
+"""The code of the coupon a sent message issues (discount and gift offers only)."""
+
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
@@ -337,7 +341,8 @@ def template_fields(template: str) -> list[str]:
 
 def check_template(template: str, field_name: str = "message.template") -> None:
     """Unknown `{{fields}}` and stray braces are refused at creation (422)."""
-    unknown = sorted({name for name in template_fields(template) if name not in TEMPLATE_FIELDS})
+    known = TEMPLATE_FIELDS | {COUPON_FIELD}
+    unknown = sorted({name for name in template_fields(template) if name not in known})
     issues = [
         FieldIssue(field_name, f"unknown field {{{{{name}}}}}", "unknown_field") for name in unknown
     ]
@@ -346,6 +351,30 @@ def check_template(template: str, field_name: str = "message.template") -> None:
         issues.append(FieldIssue(field_name, "unbalanced '{{' or '}}'", "unbalanced"))
     if issues:
         raise InvalidInput(issues)
+
+
+COUPON_OFFER_TYPES = frozenset({OfferType.DISCOUNT, OfferType.GIFT})
+"""The offers whose campaign issues each sent message a coupon. A bonus-points offer
+issues none: a multiplier applies to purchases in its window by itself, and a fixed-points
+coupon is issued through `POST /v1/offers/{id}/coupons`."""
+
+
+def issues_coupons(offer: Offer | None) -> bool:
+    return offer is not None and offer.type in COUPON_OFFER_TYPES
+
+
+def check_offer(template: str, offer: Offer | None) -> None:
+    """`{{coupon_code}}` needs a campaign offer that issues coupons (422 otherwise)."""
+    if COUPON_FIELD in template_fields(template) and not issues_coupons(offer):
+        raise InvalidInput(
+            [
+                FieldIssue(
+                    "message.template",
+                    "{{coupon_code}} needs an offer_id of a discount or gift offer",
+                    "no_coupon_offer",
+                )
+            ]
+        )
 
 
 def customer_fields(
@@ -364,7 +393,8 @@ def customer_fields(
 
 
 def render(template: str, values: Mapping[str, str]) -> str:
-    """Each `{{field}}` replaced by the customer's value (empty when it has none)."""
+    """Each `{{field}}` replaced by its value (empty when there is none: a customer field
+    the customer lacks, or `{{coupon_code}}` where no coupon was issued)."""
     return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), ""), template)
 
 

@@ -106,6 +106,20 @@ class Offer:
             ends.append(issued_at + timedelta(days=self.coupon_days))
         return min(ends) if ends else None
 
+    def new_coupon(
+        self, customer_id: str, issued_at: datetime, campaign_id: str | None = None
+    ) -> Coupon:
+        """A coupon of this offer for the customer, with a freshly drawn code."""
+        return Coupon(
+            code=new_coupon_code(),
+            offer_id=self.id,
+            offer_type=self.type,
+            customer_id=customer_id,
+            campaign_id=campaign_id,
+            issued_at=issued_at,
+            expires_at=self.coupon_expiry(issued_at),
+        )
+
 
 @dataclass(frozen=True)
 class OfferChanges:

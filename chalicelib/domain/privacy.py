@@ -24,6 +24,7 @@ from chalicelib.domain.offers import Coupon
 from chalicelib.domain.rewards import RewardRedemption
 from chalicelib.domain.segments import SegmentState
 from chalicelib.domain.tickets import Comment, Ticket, TicketEvent
+from chalicelib.domain.timeline import TimelineEntry
 
 ERASED = "[erased]"
 
@@ -87,3 +88,4 @@ class CustomerDossier:
     exported_at: datetime
     reward_redemptions: tuple[RewardRedemption, ...] = ()
     coupons: tuple[Coupon, ...] = ()
+    campaign_messages: tuple[TimelineEntry, ...] = ()

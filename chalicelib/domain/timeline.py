@@ -1,4 +1,5 @@
-"""The customer's timeline: entries from several sources (interactions, ticket events, …)
+"""The customer's timeline: entries from several sources (interactions, ticket events,
+campaign messages)
 merged newest first, and the page arithmetic that lets one cursor resume every source.
 
 Each source is read newest first on its own (one Query per source and page). A page is
@@ -27,7 +28,10 @@ TICKET_EVENT_TYPES: Final = {
     "rated": "ticket_rated",
 }
 INTERACTION_TYPES: Final = frozenset(kind.value for kind in InteractionType)
-TIMELINE_TYPES: Final = INTERACTION_TYPES | frozenset(TICKET_EVENT_TYPES.values())
+CAMPAIGN_MESSAGE_TYPE: Final = "campaign_message"
+TIMELINE_TYPES: Final = (
+    INTERACTION_TYPES | frozenset(TICKET_EVENT_TYPES.values()) | {CAMPAIGN_MESSAGE_TYPE}
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,19 @@ class TicketMention:
 
 
 @dataclass(frozen=True)
+class CampaignMention:
+    """What a campaign message entry says: its campaign, what became of it (`sent`,
+    `held_out`, `no_consent`, `over_cap`, `offer_ended`), its offer and the coupon it
+    issued, and when it was delivered."""
+
+    campaign_id: str
+    status: str
+    offer_id: str | None = None
+    coupon_code: str | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     """One entry of a customer's timeline, whatever its source. `details` holds the
     type's own fields (an interaction's amount, order id, text, …)."""
@@ -63,6 +80,7 @@ class TimelineEntry:
     details: dict[str, Any] = field(default_factory=dict)
     points: int = 0
     ticket: TicketMention | None = None
+    campaign: CampaignMention | None = None
 
     def for_customer(self) -> TimelineEntry:
         """The entry as a customer token sees it: no staff-only ticket notes."""

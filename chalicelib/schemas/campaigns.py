@@ -109,7 +109,9 @@ class MessageBody(RequestBody):
     template: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
         description="Text with `{{field}}` placeholders: "
         + ", ".join(sorted(rules.TEMPLATE_FIELDS))
-        + ". Plain substitution; an unknown field is refused (422)."
+        + "; and `{{coupon_code}}`, the code of the single-use coupon each sent message"
+        " issues when the campaign's offer is a discount or gift offer. Plain substitution;"
+        " an unknown field is refused (422)."
     )
 
 
@@ -239,11 +241,16 @@ class CampaignResultsOut(BaseModel):
     held_out: int
     skipped_no_consent: int
     skipped_over_cap: int
-    redeemed: int
+    skipped_offer_ended: int = Field(
+        description="Messages not sent because the campaign's coupon offer was no longer live."
+    )
+    redeemed: int = Field(description="Coupons the campaign issued that were redeemed.")
     conversions: int = Field(description="Recipients who bought within the attribution window.")
     purchases: int
     revenue: Decimal
-    points_cost: int
+    points_cost: int = Field(
+        description="Points credited by redeemed coupons of the campaign (bonus-points offers)."
+    )
     holdout_conversions: int
     uplift: UpliftOut | None = Field(
         None, description="Null until both the treatment and the holdout group have members."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -24,7 +25,13 @@ from chalicelib.domain.interactions import BatchItem, Channel, InteractionDraft
 from chalicelib.domain.interactions import InteractionType as Kind
 from chalicelib.domain.outcomes import InteractionRecord
 from chalicelib.domain.plans import PLAN_LIMITS
-from chalicelib.domain.timeline import TIMELINE_TYPES, TicketMention, TimelineEntry, parse_types
+from chalicelib.domain.timeline import (
+    TIMELINE_TYPES,
+    CampaignMention,
+    TicketMention,
+    TimelineEntry,
+    parse_types,
+)
 from chalicelib.schemas.common import Instant, PageQuery, RequestBody
 from chalicelib.schemas.customers import Attributes, ExternalId
 
@@ -228,12 +235,32 @@ class TicketMentionOut(BaseModel):
         return cls(**asdict(mention))
 
 
+class CampaignMentionOut(BaseModel):
+    """The campaign a campaign message entry belongs to, and what became of the message."""
+
+    campaign_id: str
+    status: str = Field(
+        description="sent, held_out (the control group), no_consent, over_cap or offer_ended."
+    )
+    offer_id: str | None = None
+    coupon_code: str | None = Field(None, description="The coupon the sent message issued.")
+    delivered_at: datetime | None = Field(
+        None, description="When the tenant's webhook took the message."
+    )
+
+    @classmethod
+    def of(cls, mention: CampaignMention) -> CampaignMentionOut:
+        return cls(**asdict(mention))
+
+
 class TimelineEntryOut(InteractionRecord):
-    """An interaction as recorded, or a ticket event (`type` `ticket_opened`,
+    """An interaction as recorded, a ticket event (`type` `ticket_opened`,
     `ticket_transitioned`, `ticket_first_response`, `ticket_resolved`, `ticket_rated`, with
-    `ticket` set)."""
+    `ticket` set), or a campaign message (`type` `campaign_message`, with `campaign` set;
+    `occurred_at` is the campaign run's time, `channel` the message's)."""
 
     ticket: TicketMentionOut | None = None
+    campaign: CampaignMentionOut | None = None
 
     @classmethod
     def of_entry(cls, entry: TimelineEntry) -> TimelineEntryOut:
@@ -248,6 +275,7 @@ class TimelineEntryOut(InteractionRecord):
             attributes=entry.attributes,
             points=entry.points,
             ticket=TicketMentionOut.of(entry.ticket) if entry.ticket else None,
+            campaign=CampaignMentionOut.of(entry.campaign) if entry.campaign else None,
             **entry.details,
         )
 

@@ -11,6 +11,7 @@ from chalicelib.domain.privacy import CustomerDossier, TicketRecord
 from chalicelib.domain.rewards import RewardRedemptionRecord
 from chalicelib.schemas.audit import AuditEntryOut
 from chalicelib.schemas.customers import CustomerOut
+from chalicelib.schemas.interactions import TimelineEntryOut
 from chalicelib.schemas.offers import CouponOut
 from chalicelib.schemas.segments import CustomerSegmentsOut
 from chalicelib.schemas.tickets import CommentOut, TicketEventOut, TicketOut
@@ -61,6 +62,10 @@ class CustomerExport(BaseModel):
         description="Rewards redeemed, oldest first."
     )
     coupons: list[CouponOut] = Field(description="Coupons issued to the customer, newest first.")
+    campaign_messages: list[TimelineEntryOut] = Field(
+        description="Campaign messages (sent, held out or not sent, and why), oldest run first;"
+        " as the timeline shows them."
+    )
 
     @classmethod
     def of(cls, dossier: CustomerDossier) -> CustomerExport:
@@ -91,4 +96,5 @@ class CustomerExport(BaseModel):
             audit_entries=[AuditEntryOut.of(entry) for entry in dossier.audit_entries],
             reward_redemptions=[RewardRedemptionRecord.of(r) for r in dossier.reward_redemptions],
             coupons=[CouponOut.of(coupon, now) for coupon in dossier.coupons],
+            campaign_messages=[TimelineEntryOut.of_entry(m) for m in dossier.campaign_messages],
         )

@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib.dal import campaigns as repository
 from chalicelib.dal import control, keys
 from chalicelib.dal import loyalty as loyalty_repository
+from chalicelib.dal import offers as offer_repository
 from chalicelib.dal.campaigns import DEFERRED, CapWindow, Message, OverCap
 from chalicelib.dal.segments import list_members
 from chalicelib.domain import campaigns as rules
@@ -34,8 +35,9 @@ from chalicelib.domain.campaigns import (
     Uplift,
 )
 from chalicelib.domain.clock import utc_now
-from chalicelib.domain.errors import FieldIssue, InvalidInput, NotFound
+from chalicelib.domain.errors import ConcurrentModification, FieldIssue, InvalidInput, NotFound
 from chalicelib.domain.ids import CAMPAIGN_ID_PATTERN, new_campaign_id, new_event_id
+from chalicelib.domain.offers import Coupon, Offer, OfferType
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.segments import SegmentEvent
 from chalicelib.domain.tenancy import TenantId, TenantStatus
@@ -48,6 +50,7 @@ from chalicelib.services.tenant_config import get_tenant_config
 MESSAGE_EVENT = "campaign.message"
 RECIPIENTS_PER_PAGE = 100
 SEND_WORKERS = 16
+CODE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class CampaignDraft:
 def create_campaign(tenant: TenantId, draft: CampaignDraft) -> Campaign:
     rules.check_template(draft.template)
     _check_target_tier(tenant, draft.audience)
+    rules.check_offer(draft.template, _named_offer(tenant, draft.offer_id))
     now = utc_now()
     campaign = Campaign(
         id=new_campaign_id(),
@@ -110,6 +114,18 @@ def get_campaign(tenant: TenantId, campaign_id: str) -> Campaign:
     return campaign
 
 
+def _named_offer(tenant: TenantId, offer_id: str | None) -> Offer | None:
+    """The offer a campaign names; an id of no offer of the tenant is 422 (`offer_id`)."""
+    if offer_id is None:
+        return None
+    offer = offer_repository.get_offer(tenant, offer_id)
+    if offer is None:
+        raise InvalidInput(
+            [FieldIssue("offer_id", f"offer {offer_id} does not exist", "unknown_offer")]
+        )
+    return offer
+
+
 def list_campaigns(tenant: TenantId, page: PageRequest) -> Page[Campaign]:
     return repository.list_campaigns(tenant, page)
 
@@ -127,6 +143,8 @@ def update_campaign(
     if "template" in changes:
         rules.check_template(str(changes["template"]))
     changed = replace(campaign, **dict(changes), updated_at=utc_now())
+    if "template" in changes or "offer_id" in changes:
+        rules.check_offer(changed.template, _named_offer(tenant, changed.offer_id))
     if changed.state is CampaignState.SCHEDULED and "schedule" in changes:
         changed = replace(changed, next_run_at=changed.schedule.first_run(utc_now()))
     return repository.save_campaign(tenant, changed, if_match is not None)
@@ -337,12 +355,21 @@ def _quiet_until(config: CampaignsConfig, now: datetime) -> datetime | None:
     return window.ends_after(now)
 
 
-def _offer_for_recipient(tenant: TenantId, campaign: Campaign, customer_id: str) -> dict[str, str]:
-    """The offer part of one recipient's message: today the campaign's offer id. Where the
-    offers feature issues a coupon per customer (`issue_coupon(tenant, offer_id,
-    customer_id, campaign_id=...)`), this is the one place to call it."""
-    del tenant, customer_id
-    return {"offer_id": campaign.offer_id} if campaign.offer_id else {}
+def _coupon_offer(tenant: TenantId, campaign: Campaign) -> Offer | None:
+    """The discount or gift offer whose coupon each sent message of the campaign issues
+    (read once per page of recipients); None for no offer or a bonus-points one."""
+    if campaign.offer_id is None:
+        return None
+    offer = offer_repository.get_offer(tenant, campaign.offer_id)
+    return offer if rules.issues_coupons(offer) else None
+
+
+def _offer_detail(campaign: Campaign, coupon: Coupon | None) -> dict[str, str]:
+    """The offer part of one recipient's message: the offer id, and the coupon issued."""
+    detail = {"offer_id": campaign.offer_id} if campaign.offer_id else {}
+    if coupon is not None:
+        detail[rules.COUPON_FIELD] = coupon.code
+    return detail
 
 
 def send_to(
@@ -359,8 +386,19 @@ def send_to(
     profiles = repository.profiles(tenant, customer_ids)
     cap = FrequencyCap(config.max_messages_per_customer, config.frequency_window_hours)
     publishing = publishes_events(get_tenant_config(tenant))
+    coupon_offer = _coupon_offer(tenant, campaign)
     tasks = [
-        partial(_message_one, tenant, campaign, profiles[customer_id], run_at, now, cap, publishing)
+        partial(
+            _message_one,
+            tenant,
+            campaign,
+            profiles[customer_id],
+            run_at,
+            now,
+            cap,
+            publishing,
+            coupon_offer,
+        )
         for customer_id in customer_ids
         if customer_id in profiles
     ]
@@ -375,8 +413,10 @@ def _message_one(
     now: datetime,
     cap: FrequencyCap,
     publishing: bool,
+    coupon_offer: Offer | None = None,
 ) -> None:
-    """Held out (recorded, not sent), refused by consent, or sent (within the cap)."""
+    """Held out (recorded, not sent), refused by consent, not sent because the coupon
+    offer has ended, or sent (within the cap, with the coupon it issues)."""
     customer_id = profile.customer_id
     message = Message(
         campaign_id=campaign.id,
@@ -394,7 +434,10 @@ def _message_one(
     if consent_flag is not None and not repository.consent_of(profile).get(consent_flag):
         repository.record_message(tenant, replace(message, status="no_consent"))
         return
-    _send(tenant, campaign, profile, message, cap, now, publishing)
+    if coupon_offer is not None and not coupon_offer.is_live(now):
+        repository.record_message(tenant, replace(message, status="offer_ended"))
+        return
+    _send(tenant, campaign, profile, message, cap, now, publishing, coupon_offer)
 
 
 def _send(
@@ -405,34 +448,58 @@ def _send(
     cap: FrequencyCap,
     now: datetime,
     publishing: bool,
+    coupon_offer: Offer | None,
 ) -> None:
-    values = rules.customer_fields(
-        profile.customer_id, profile.name, profile.email, profile.phone, profile.external_id
-    )
-    detail = {
-        "campaign_id": campaign.id,
-        "channel": campaign.channel.value,
-        "message": rules.render(campaign.template, values),
-        "message_sk": keys.campaign_message_sk(message.run_at.isoformat(), campaign.id),
-        **_offer_for_recipient(tenant, campaign, profile.customer_id),
-    }
-    if campaign.survey:
-        detail.update({f"survey_{name}": value for name, value in campaign.survey.items()})
-    event = (
-        SegmentEvent(new_event_id(), MESSAGE_EVENT, None, profile.customer_id, now, detail=detail)
-        if publishing
-        else None
-    )
+    """The sent message, its cap window, its event and its coupon in one transaction: a
+    repeated send records nothing and issues no second coupon. A coupon code drawn that
+    another coupon has is drawn again."""
     window = CapWindow(
         cap.window_of(now),
         cap.max_messages,
         int((cap.window_end(now) + timedelta(days=1)).timestamp()),
     )
-    sent = replace(message, status="sent", detail={"channel": campaign.channel.value})
-    try:
-        repository.record_message(tenant, sent, cap=window, event=event)
-    except OverCap:
-        repository.record_message(tenant, replace(message, status="over_cap"))
+    for _ in range(CODE_ATTEMPTS):
+        coupon = (
+            coupon_offer.new_coupon(profile.customer_id, now, campaign.id)
+            if coupon_offer is not None
+            else None
+        )
+        event = _message_event(campaign, profile, message, coupon, now) if publishing else None
+        sent = replace(
+            message,
+            status="sent",
+            detail={"channel": campaign.channel.value},
+            coupon_code=coupon.code if coupon else None,
+        )
+        try:
+            repository.record_message(tenant, sent, cap=window, event=event, coupon=coupon)
+        except OverCap:
+            repository.record_message(tenant, replace(message, status="over_cap"))
+        except offer_repository.CodeTaken:
+            continue
+        return
+    raise ConcurrentModification("no free coupon code was drawn; retry")
+
+
+def _message_event(
+    campaign: Campaign, profile: Any, message: Message, coupon: Coupon | None, now: datetime
+) -> SegmentEvent:
+    values = rules.customer_fields(
+        profile.customer_id, profile.name, profile.email, profile.phone, profile.external_id
+    )
+    values[rules.COUPON_FIELD] = coupon.code if coupon else ""
+    detail = {
+        "campaign_id": campaign.id,
+        "channel": campaign.channel.value,
+        "message": rules.render(campaign.template, values),
+        "message_sk": keys.campaign_message_sk(message.run_at.isoformat(), campaign.id),
+        **_offer_detail(campaign, coupon),
+    }
+    if campaign.survey:
+        detail.update({f"survey_{name}": value for name, value in campaign.survey.items()})
+    return SegmentEvent(
+        new_event_id(), MESSAGE_EVENT, None, profile.customer_id, now, detail=detail
+    )
 
 
 # Reactions to the data stream (chalicelib.streams.campaigns).
@@ -530,6 +597,7 @@ COUNTER_FOR_STATUS = {
     "held_out": "held_out",
     "no_consent": "skipped_consent",
     "over_cap": "skipped_cap",
+    "offer_ended": "skipped_offer",
 }
 
 
@@ -596,9 +664,8 @@ def record_purchase(
 def record_redemption(
     tenant: TenantId, campaign_id: str, customer_id: str, coupon_id: str, points_cost: int
 ) -> bool:
-    """A coupon of the campaign's offer was redeemed (for the offers feature's stream
-    reaction to call when a coupon with this `campaign_id` turns redeemed): `redeemed` and
-    `points_cost`, once per coupon."""
+    """A coupon of the campaign's offer was redeemed: `redeemed` and `points_cost`, once
+    per coupon (marker `MSGCONV#{campaign}#{code}`)."""
     return repository.count_once(
         tenant,
         customer_id,
@@ -607,6 +674,19 @@ def record_redemption(
         "treatment",
         {"redeemed": 1, "points_cost": points_cost},
     )
+
+
+def on_coupon_redeemed(
+    tenant: TenantId, campaign_id: str, customer_id: str, code: str, offer_id: str
+) -> bool:
+    """A coupon the campaign issued turned redeemed (the data stream's reaction): the
+    campaign's `redeemed` and `points_cost` (the points of a bonus-points offer's coupon;
+    the discount and gift coupons a campaign issues cost none), once per coupon."""
+    offer = offer_repository.get_offer(tenant, offer_id)
+    points = 0
+    if offer is not None and offer.type is OfferType.BONUS_POINTS:
+        points = offer.points or 0
+    return record_redemption(tenant, campaign_id, customer_id, code, points)
 
 
 @dataclass(frozen=True)

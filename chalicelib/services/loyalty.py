@@ -724,8 +724,8 @@ def list_timeline(
     page: PageRequest,
     staff_view: bool,
 ) -> Page[TimelineEntry]:
-    """The customer's interactions and ticket events, newest first. Without `staff_view`
-    (a customer token) staff-only ticket notes are left out."""
+    """The customer's interactions, ticket events and campaign messages, newest first.
+    Without `staff_view` (a customer token) staff-only ticket notes are left out."""
     _require_customer(tenant, customer_id)
     found = timeline_repository.list_timeline(tenant, customer_id, window, page)
     entries = found.items if staff_view else [entry.for_customer() for entry in found.items]

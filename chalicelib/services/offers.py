@@ -38,7 +38,6 @@ from chalicelib.domain.offers import (
     OfferType,
     apply_offer_changes,
     multiplied_points,
-    new_coupon_code,
     normalise_code,
 )
 from chalicelib.domain.paging import Page, PageRequest
@@ -141,17 +140,8 @@ def issue_coupon(
         raise InvalidInput([FieldIssue("offer_id", "the offer is inactive or outside validity")])
     customers.get_customer(tenant, customer_id)
     for _ in range(CODE_ATTEMPTS):
-        coupon = Coupon(
-            code=new_coupon_code(),
-            offer_id=offer.id,
-            offer_type=offer.type,
-            customer_id=customer_id,
-            campaign_id=campaign_id,
-            issued_at=now,
-            expires_at=offer.coupon_expiry(now),
-        )
         try:
-            return repository.insert_coupon(tenant, coupon)
+            return repository.insert_coupon(tenant, offer.new_coupon(customer_id, now, campaign_id))
         except repository.CodeTaken:
             continue
     raise ConcurrentModification("no free coupon code was drawn; retry")

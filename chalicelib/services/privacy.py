@@ -64,6 +64,7 @@ def export_customer(
         exported_at=now or utc_now(),
         reward_redemptions=tuple(holdings.reward_redemptions),
         coupons=tuple(offers_repository.customer_coupons(tenant, customer_id, None)),
+        campaign_messages=tuple(holdings.campaign_messages),
     )
 
 

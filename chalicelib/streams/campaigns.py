@@ -1,10 +1,10 @@
 """The data stream's campaign reactions (issue 15), called by the data table consumer for
-each record: delivered campaign messages and purchases that convert are counted once each
-(every count sits behind a marker written in the same transaction, so redelivery counts
-nothing again); segment entries, tier changes and resolved tickets start the messages of
-the campaigns they trigger (each message keyed by the event's time, so redelivery sends
-nothing again). Campaign items in a customer's partition feed no metrics: the consumer
-skips its refresh for them."""
+each record: delivered campaign messages, purchases that convert and redeemed coupons a
+campaign issued are counted once each (every count sits behind a marker written in the
+same transaction, so redelivery counts nothing again); segment entries, tier changes and
+resolved tickets start the messages of the campaigns they trigger (each message keyed by
+the event's time, so redelivery sends nothing again). Campaign items in a customer's
+partition feed no metrics: the consumer skips its refresh for them."""
 
 from __future__ import annotations
 
@@ -56,6 +56,9 @@ def react(record: DynamoDBRecord, image: ItemImage, raw: dict[str, Any]) -> bool
         return True
     if removed:
         return False
+    if image.entity == "coupon":
+        _coupon_redeemed(record, raw)
+        return False
     if image.entity == "segment_event":
         _message_delivered(record, raw)
         if record.event_name is DynamoDBRecordEventName.INSERT:
@@ -96,6 +99,25 @@ def _message_delivered(record: DynamoDBRecord, raw: dict[str, Any]) -> None:
     customer = raw.get("customer_id")
     if isinstance(detail, dict) and isinstance(customer, str):
         record_delivery(tenant_id(str(raw["tenant_id"])), customer, detail)
+
+
+def _coupon_redeemed(record: DynamoDBRecord, raw: dict[str, Any]) -> None:
+    """A coupon carrying a campaign id that this record shows turning redeemed."""
+    from chalicelib.services.campaigns import on_coupon_redeemed
+
+    campaign, customer = raw.get("campaign_id"), raw.get("customer_id")
+    if not campaign or not customer or not raw.get("redeemed_at"):
+        return
+    old = record.dynamodb.old_image if record.dynamodb is not None else None
+    if old and old.get("redeemed_at"):
+        return
+    on_coupon_redeemed(
+        tenant_id(str(raw["tenant_id"])),
+        str(campaign),
+        str(customer),
+        str(raw["code"]),
+        str(raw["offer_id"]),
+    )
 
 
 def _segment_entered(raw: dict[str, Any]) -> None:

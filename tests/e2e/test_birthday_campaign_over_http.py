@@ -1,7 +1,8 @@
 """Acceptance: with `make run`'s stack, a birthday campaign runs end to end over HTTP: a
 customer whose birthday is today joins `birthday:this_month` (data stream), the campaign
 job (local schedule) sends her message as a signed Standard Webhooks POST to a local
-receiver, the send is recorded, and her purchase shows in the campaign's results."""
+receiver with the code of the birthday coupon it issued her, the send is on her timeline,
+and her redemption of the coupon and her purchase show in the campaign's results."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import Api
+from tests.support.marketing import coupon_campaign_body, offer_body
 from tests.support.webhooks import SECRET, Receiver, running_receiver, standard_webhooks_valid
 
 
@@ -36,15 +38,13 @@ def _campaign_messages(receiver: Receiver) -> list[dict[str, Any]]:
     return [b for b in bodies if b["type"] == "campaign.message"]
 
 
-def birthday_campaign() -> dict[str, Any]:
-    return {
-        "name": "Happy birthday",
-        "audience": {"trigger": {"kind": "birthday"}},
-        "message": {"template": "Happy birthday, {{first_name}}!"},
-        "channel": "email",
-        "schedule": {"kind": "now"},
-        "holdout_percent": 0,
-    }
+def birthday_campaign(offer_id: str) -> dict[str, Any]:
+    return coupon_campaign_body(
+        offer_id,
+        name="Happy birthday",
+        audience={"trigger": {"kind": "birthday"}},
+        message={"template": "Happy birthday, {{first_name}}! Your gift: {{coupon_code}}"},
+    )
 
 
 def test_a_birthday_campaign_runs_end_to_end(tenant_a: Api, receiver: Receiver) -> None:
@@ -71,8 +71,10 @@ def test_a_birthday_campaign_runs_end_to_end(tenant_a: Api, receiver: Receiver) 
             in tenant_a.get(f"/v1/customers/{ann}/segments").json.get("segments", [])
         )
     )
-    # When a birthday campaign is launched
-    created = tenant_a.post("/v1/campaigns", birthday_campaign())
+    # When a birthday campaign with a gift offer is launched
+    gift = tenant_a.post("/v1/offers", offer_body(type="gift", percent=None, gift="A cake"))
+    assert gift.status == 201, gift.text
+    created = tenant_a.post("/v1/campaigns", birthday_campaign(gift.json["id"]))
     assert created.status == 201, created.text
     campaign = created.json["id"]
     assert tenant_a.post(f"/v1/campaigns/{campaign}/launch").status == 200
@@ -82,20 +84,30 @@ def test_a_birthday_campaign_runs_end_to_end(tenant_a: Api, receiver: Receiver) 
     delivery = next(d for d in receiver.received if json.loads(d["body"])["id"] == message["id"])
     assert standard_webhooks_valid(delivery)
     assert message["customer_id"] == ann
-    assert message["detail"]["message"] == "Happy birthday, Ann!"
+    code = message["detail"]["coupon_code"]
+    assert message["detail"]["message"] == f"Happy birthday, Ann! Your gift: {code}"
     assert message["detail"]["campaign_id"] == campaign
+    # with the code of the one coupon the send issued her
+    (coupon,) = tenant_a.get(f"/v1/customers/{ann}/coupons").json["items"]
+    assert (coupon["code"], coupon["campaign_id"]) == (code, campaign)
+    # and the send is on her timeline
+    (entry,) = tenant_a.get(f"/v1/customers/{ann}/interactions?type=campaign_message").json["items"]
+    assert (entry["campaign"]["campaign_id"], entry["campaign"]["coupon_code"]) == (campaign, code)
     # and the run completed with the send counted and its delivery recorded
     _eventually(lambda: tenant_a.get(f"/v1/campaigns/{campaign}").json["state"] == "completed")
     _eventually(lambda: tenant_a.get(f"/v1/campaigns/{campaign}/results").json["delivered"] == 1)
-    # When she buys
+    # When she redeems the coupon at the till and buys
+    redeemed = tenant_a.post(f"/v1/coupons/{code}/redeem", {"order_id": "bday-1"})
+    assert redeemed.status == 200, redeemed.text
     bought = tenant_a.post(
         f"/v1/customers/{ann}/interactions",
         {"type": "purchase", "amount": "25.50", "currency": "EUR", "order_id": "bday-1"},
     )
     assert bought.status == 201, bought.text
-    # Then the results show the conversion and its revenue
+    # Then the results show the redemption, the conversion and its revenue
     _eventually(lambda: tenant_a.get(f"/v1/campaigns/{campaign}/results").json["conversions"] == 1)
+    _eventually(lambda: tenant_a.get(f"/v1/campaigns/{campaign}/results").json["redeemed"] == 1)
     results = tenant_a.get(f"/v1/campaigns/{campaign}/results").json
-    assert (results["sent"], results["purchases"]) == (1, 1)
+    assert (results["sent"], results["purchases"], results["points_cost"]) == (1, 1, 0)
     assert results["revenue"] == "25.50"
     assert len(_campaign_messages(receiver)) == 1

@@ -1,15 +1,51 @@
-"""Campaign rules: template rendering, holdout assignment, uplift, quiet hours, the
+"""Campaign rules: template rendering (with the coupon code), the offers that issue
+coupons, holdout assignment, uplift, quiet hours, the
 frequency-cap window and recurring schedules."""
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 
 import pytest
 
 from chalicelib.domain import campaigns as rules
 from chalicelib.domain.errors import IllegalTransition, InvalidInput
+from chalicelib.domain.offers import Offer, OfferType
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+
+
+def an_offer(kind: OfferType) -> Offer:
+    """A live offer of `kind` with the one value field its type takes."""
+    value = {
+        OfferType.DISCOUNT: {"percent": Decimal(10)},
+        OfferType.GIFT: {"gift": "tote bag"},
+        OfferType.BONUS_POINTS: {"multiplier": Decimal(2)},
+    }[kind]
+    fields: dict[str, object] = {
+        "points": None,
+        "multiplier": None,
+        "percent": None,
+        "amount": None,
+        "currency": None,
+        "gift": None,
+        **value,
+    }
+    return Offer(
+        id="off_1",
+        name="offer",
+        description=None,
+        type=kind,
+        coupon_days=30,
+        valid_from=None,
+        valid_until=None,
+        active=True,
+        created_at=NOW,
+        updated_at=NOW,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def test_a_template_takes_the_customer_fields_as_plain_text() -> None:
@@ -19,6 +55,57 @@ def test_a_template_takes_the_customer_fields_as_plain_text() -> None:
     text = rules.render("Hi {{ first_name }}, {{last_name}}! {{phone}}.", values)
     # Then each placeholder is replaced once, nothing is evaluated, a missing value is empty
     assert text == "Hi Ann, {{email}} Lee! ."
+
+
+def test_a_template_takes_the_coupon_code_as_plain_text() -> None:
+    # Given a customer's values and the code of the coupon its message issues
+    values = rules.customer_fields("cus_1", "Ann Lee", None, None, None)
+    values[rules.COUPON_FIELD] = "ABCD2345EF"
+    # When a template naming the code is checked and rendered
+    rules.check_template("Hi {{first_name}}, use {{ coupon_code }}")
+    text = rules.render("Hi {{first_name}}, use {{ coupon_code }}", values)
+    # Then the code stands in the text
+    assert text == "Hi Ann, use ABCD2345EF"
+
+
+def test_a_template_without_a_coupon_renders_the_code_empty() -> None:
+    values = rules.customer_fields("cus_1", "Ann", None, None, None)
+    assert rules.render("Code: [{{coupon_code}}]", values) == "Code: []"
+
+
+@pytest.mark.parametrize(
+    ("kind", "issues"),
+    [(OfferType.DISCOUNT, True), (OfferType.GIFT, True), (OfferType.BONUS_POINTS, False)],
+)
+def test_discount_and_gift_offers_issue_campaign_coupons(kind: OfferType, issues: bool) -> None:
+    # Given an offer of each type
+    offer = an_offer(kind)
+    # Then only a discount or gift campaign issues coupons, and only such an offer
+    # lets a template name the coupon code
+    assert rules.issues_coupons(offer) is issues
+    template = "Your code: {{coupon_code}}"
+    if issues:
+        rules.check_offer(template, offer)
+    else:
+        with pytest.raises(InvalidInput) as refused:
+            rules.check_offer(template, offer)
+        assert refused.value.issues[0].code == "no_coupon_offer"
+    rules.check_offer("No code here", offer)
+
+
+def test_a_coupon_code_without_an_offer_is_refused() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        rules.check_offer("Your code: {{coupon_code}}", None)
+    assert refused.value.issues[0].field == "message.template"
+
+
+def test_an_offers_coupon_names_the_campaign_and_lasts_its_days() -> None:
+    # When a discount offer makes a coupon for a campaign's recipient
+    coupon = an_offer(OfferType.DISCOUNT).new_coupon("cus_1", NOW, "cmp_1")
+    # Then it is the customer's, names the campaign and expires after the coupon days
+    assert (coupon.customer_id, coupon.campaign_id, coupon.offer_id) == ("cus_1", "cmp_1", "off_1")
+    assert coupon.expires_at == NOW + timedelta(days=30)
+    assert len(coupon.code) == 10
 
 
 @pytest.mark.parametrize(
