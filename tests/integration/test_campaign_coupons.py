@@ -17,6 +17,7 @@ from chalicelib.domain.campaigns import in_holdout
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.services import campaigns as campaign_service
+from chalicelib.streams.campaign_sends import queue_pages
 from chalicelib.streams.data_table import keep_customers_current
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
@@ -63,7 +64,7 @@ def _launched_campaign(api: Api, offer_id: str | None, **overrides: Any) -> str:
 
 
 def _run_job() -> None:
-    campaign_service.run_due_campaigns(utc_now(), time.monotonic() + 30)
+    campaign_service.run_due_campaigns(utc_now(), time.monotonic() + 30, queue_pages)
 
 
 def _coupons(api: Api, customer: str) -> list[dict[str, Any]]:
@@ -144,6 +145,7 @@ def test_a_repeated_send_issues_no_second_coupon(
     streams.drain()
     campaign_id = _launched_campaign(tenant_a, offer)
     _run_job()
+    streams.drain()
     tenant = _tenant(tenant_a)
     (message,) = messages_since(tenant, ann, utc_now().replace(year=2000), utc_now())
     run_at = datetime.fromisoformat(message.sk.removeprefix("MSG#").rsplit("#", 1)[0])
@@ -358,6 +360,7 @@ def test_the_export_lists_the_customers_campaign_messages_and_coupons(
     streams.drain()
     campaign = _launched_campaign(tenant_a, offer)
     _run_job()
+    streams.drain()
     (coupon,) = _coupons(tenant_a, ann)
     # When her data is exported
     answer = tenant_a.get(f"/v1/customers/{ann}/export")
