@@ -131,12 +131,26 @@ def _entity(raw: dict[str, Any]) -> str:
     return str(raw.get("entity", {}).get("S", ""))
 
 
+REFUSED_ITEMS: dict[str, str] = {"erasure": keys.ERASURE_SK}
+"""The items (entity → sort key) a merge cannot move: each is a single item of a known key,
+so a merge request checks them with one GetItem each instead of reading the partition."""
+
+
 def unmovable_entities(tenant: TenantId, customer_id: str) -> set[str]:
     """The kinds of item in the customer's partition that a merge cannot move."""
+    settings = bound_settings()
+    client = transaction_connection().client
+    pk = keys.customer_pk(tenant, customer_id)
     return {
-        _entity(raw)
-        for raw in _query(keys.customer_pk(tenant, customer_id))
-        if MOVES.get(_entity(raw), EntityMove(None, MoveRule.STAY)).rule is MoveRule.REFUSE
+        entity
+        for entity, sk in REFUSED_ITEMS.items()
+        if "Item"
+        in client.get_item(
+            TableName=settings.data_table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
     }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.dal import keys
 from chalicelib.dal import merge as merge_repository
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.errors import ConcurrentModification
@@ -224,6 +225,34 @@ def test_a_source_already_merged_is_409(tenant_a: Api) -> None:
     body = answer.problem(409)
     assert body["type"].endswith("merge-conflict")
     assert first in body["detail"]
+
+
+def test_a_source_being_erased_is_not_merged(
+    tenant_a: Api, environment: dict[str, str], dynamodb: Any
+) -> None:
+    # Given a source whose erasure began after its profile was read (its erasure record
+    # already written)
+    survivor = tenant_a.create_customer(name="Ann")["id"]
+    source = tenant_a.create_customer(name="Bea")["id"]
+    _bought(tenant_a, source, "10", "o-1")
+    dynamodb.put_item(
+        TableName=environment["DATA_TABLE"],
+        Item={
+            "pk": {"S": keys.customer_pk(_tenant(tenant_a), source)},
+            "sk": {"S": keys.ERASURE_SK},
+            "entity": {"S": "erasure"},
+        },
+    )
+
+    # When it is merged
+    answer = _merge(tenant_a, survivor, [source])
+
+    # Then that is refused naming the erasure, and nothing moved
+    body = answer.problem(409)
+    assert body["type"].endswith("merge-conflict")
+    assert "erasure" in body["detail"]
+    assert len(_interaction_ids(tenant_a, source)) == 1
+    assert _interaction_ids(tenant_a, survivor) == set()
 
 
 def test_readonly_and_customer_tokens_may_not_merge(
