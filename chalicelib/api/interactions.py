@@ -109,7 +109,8 @@ def list_interactions(call: Call[None, InteractionListQuery], customer_id: str) 
     """The customer's whole history, newest first: interactions and the events of the
     customer's tickets (`ticket_opened`, `ticket_transitioned`, `ticket_first_response`,
     `ticket_resolved`, `ticket_rated`). Filter by `type` (one, or a comma-separated list)
-    and by `from` (inclusive) and `to` (exclusive). Customer tokens see no ticket notes."""
+    and by `from` (inclusive) and `to` (exclusive). Customer tokens see no ticket notes, and
+    of campaign messages only those they were sent."""
     query = call.query
     window = Window(
         types=query.types,

@@ -82,6 +82,11 @@ class TimelineEntry:
     ticket: TicketMention | None = None
     campaign: CampaignMention | None = None
 
+    def shown_to_customer(self) -> bool:
+        """A customer token sees the campaign messages it was sent, not those held out
+        (the control group), refused by consent, over the cap or otherwise not sent."""
+        return self.campaign is None or self.campaign.status == "sent"
+
     def for_customer(self) -> TimelineEntry:
         """The entry as a customer token sees it: no staff-only ticket notes."""
         if self.ticket is None or self.ticket.note is None:

@@ -725,10 +725,15 @@ def list_timeline(
     staff_view: bool,
 ) -> Page[TimelineEntry]:
     """The customer's interactions, ticket events and campaign messages, newest first.
-    Without `staff_view` (a customer token) staff-only ticket notes are left out."""
+    Without `staff_view` (a customer token) staff-only ticket notes and campaign messages
+    not sent are left out (such a page may hold fewer than `limit` entries)."""
     _require_customer(tenant, customer_id)
     found = timeline_repository.list_timeline(tenant, customer_id, window, page)
-    entries = found.items if staff_view else [entry.for_customer() for entry in found.items]
+    entries = (
+        found.items
+        if staff_view
+        else [entry.for_customer() for entry in found.items if entry.shown_to_customer()]
+    )
     return Page(entries, found.next_cursor)
 
 

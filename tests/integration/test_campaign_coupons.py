@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -181,6 +181,33 @@ def test_held_out_recipients_get_no_coupon(tenant_a: Api, streams: LocalStreamRu
         assert len(_coupons(tenant_a, customer)) == expected
     results = _results(tenant_a, campaign)
     assert (results["held_out"], results["sent"]) == (len(held), len(customers) - len(held))
+
+
+def test_a_customer_token_sees_the_messages_it_was_sent_not_its_holdout(
+    tenant_a: Api, streams: LocalStreamRunner, customer_token: Callable[[Api, str], Api]
+) -> None:
+    # Given a campaign with a 50 % holdout run over six prospects
+    customers = [
+        tenant_a.create_customer(name=f"C{n}", consent={"email_marketing": True})["id"]
+        for n in range(6)
+    ]
+    streams.drain()
+    campaign = _launched_campaign(tenant_a, _offer(tenant_a), holdout_percent=50)
+    _run_job()
+    streams.drain()
+    held = next(c for c in customers if in_holdout(campaign, c, 50))
+    treated = next(c for c in customers if not in_holdout(campaign, c, 50))
+
+    # When each reads its timeline with its own token, and staff read the held-out one's
+    def messages(api: Api, customer: str) -> list[str]:
+        answer = api.get(f"/v1/customers/{customer}/interactions?type=campaign_message")
+        assert answer.status == 200, answer.text
+        return [item["campaign"]["status"] for item in answer.json["items"]]
+
+    # Then the treated customer sees its message, the held-out one nothing, staff both
+    assert messages(customer_token(tenant_a, treated), treated) == ["sent"]
+    assert messages(customer_token(tenant_a, held), held) == []
+    assert messages(tenant_a, held) == ["held_out"]
 
 
 def test_a_bonus_points_offer_issues_no_coupon(tenant_a: Api, streams: LocalStreamRunner) -> None:
