@@ -65,6 +65,7 @@ _KINDS: dict[type[errors.DomainError], ProblemKind] = {
     errors.RateLimited: ProblemKind(429, "rate-limited", "Too many requests"),
     errors.GatewayUnavailable: ProblemKind(503, "gateway-unavailable", "Service unavailable"),
     errors.AuditUnavailable: ProblemKind(503, "audit-unavailable", "Audit trail unavailable"),
+    errors.QueueUnavailable: ProblemKind(503, "queue-unavailable", "Service unavailable"),
 }
 
 
@@ -139,7 +140,9 @@ def domain_error_response(error: errors.DomainError, request_id: str) -> Respons
     headers = {"WWW-Authenticate": "Bearer"} if kind.status == 401 else None
     if isinstance(error, errors.RateLimited):
         headers = {"Retry-After": str(error.retry_after_seconds)}
-    if isinstance(error, errors.GatewayUnavailable | errors.AuditUnavailable):
+    if isinstance(
+        error, errors.GatewayUnavailable | errors.AuditUnavailable | errors.QueueUnavailable
+    ):
         headers = {"Retry-After": "1"}
     if type(error) is errors.MergedAway:
         headers = {"Location": f"/v1/customers/{error.merged_into}"}

@@ -172,6 +172,11 @@ class SurveyAlreadyAnswered(DomainError):
     """A customer answers a campaign's survey once."""
 
 
+class QueueUnavailable(DomainError):
+    """A message the rest of the work depends on could not be queued. What the request did
+    is stored, and the same request sent again resumes it."""
+
+
 class AuditUnavailable(DomainError):
     """The audit entry of a request could not be written: the request must not answer."""
 

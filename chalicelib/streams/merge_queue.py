@@ -22,8 +22,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from chalicelib.domain.errors import QueueUnavailable
 from chalicelib.domain.merge import MergeRecord
 from chalicelib.domain.tenancy import TenantId, tenant_id
 
@@ -47,11 +49,17 @@ def send_continuation(tenant: TenantId, record: MergeRecord) -> None:
     request = MergeContinuation(
         tenant_id=tenant, survivor_id=record.survivor_id, merge_id=record.id
     )
-    boto3.client("sqs", region_name=settings.aws_region).send_message(
-        QueueUrl=settings.merge_queue_url,
-        MessageBody=request.model_dump_json(),
-        MessageGroupId=request.tenant_id,
-    )
+    try:
+        boto3.client("sqs", region_name=settings.aws_region).send_message(
+            QueueUrl=settings.merge_queue_url,
+            MessageBody=request.model_dump_json(),
+            MessageGroupId=request.tenant_id,
+        )
+    except (BotoCoreError, ClientError) as error:
+        raise QueueUnavailable(
+            f"merge {record.id} moved {record.items_moved} items and could not be queued to "
+            "continue; send the same merge request again to resume it"
+        ) from error
 
 
 ContinueMerge = Callable[[TenantId, str, str], object]

@@ -13,6 +13,7 @@ import pytest
 from chalicelib.domain.merge import MergeRecord
 from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.services import merge as merge_service
+from chalicelib.settings import reset_settings
 from tests.support.api import Answer, Api
 
 
@@ -131,6 +132,48 @@ def test_a_continuation_delivered_twice_moves_nothing_twice(
         done["items_moved"],
     )
     assert len(sent) == 1
+
+
+def test_a_continuation_that_cannot_be_queued_is_503_and_the_same_request_resumes(
+    tenant_a: Api,
+    streams: Any,
+    one_step_per_share: None,
+    environment: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a merge queue that refuses messages (a queue URL that names no queue)
+    survivor, source, expected, balances = _customers_with_history(tenant_a)
+    etag = tenant_a.get(f"/v1/customers/{survivor}").headers["etag"]
+    working_queue = environment["MERGE_QUEUE_URL"]
+    monkeypatch.setenv("MERGE_QUEUE_URL", working_queue + "-gone")
+    reset_settings()
+
+    # When the merge's first step is done and its continuation cannot be queued
+    refused = tenant_a.post(
+        f"/v1/customers/{survivor}/merge", {"from": [source]}, headers={"If-Match": etag}
+    )
+
+    # Then the answer is 503 problem+json saying how to resume, and the step stands
+    body = refused.problem(503)
+    assert body["type"].endswith("queue-unavailable")
+    assert "send the same merge request again" in body["detail"]
+    assert refused.headers["retry-after"] == "1"
+    assert tenant_a.get(f"/v1/customers/{source}").problem(301)["merged_into"] == survivor
+
+    # When the queue is back and the same request is sent again
+    monkeypatch.setenv("MERGE_QUEUE_URL", working_queue)
+    reset_settings()
+    resumed = tenant_a.post(
+        f"/v1/customers/{survivor}/merge", {"from": [source]}, headers={"If-Match": etag}
+    )
+    assert resumed.status == 202, resumed.text
+    streams.drain()
+
+    # Then the merge finished, every interaction and point arriving once
+    done = tenant_a.get(resumed.headers["location"]).json
+    assert done["state"] == "done" and done["id"] == resumed.json["id"]
+    assert _interaction_ids(tenant_a, survivor) == expected
+    assert _balance(tenant_a, survivor) == balances
 
 
 def test_an_unknown_merge_is_404(tenant_a: Api) -> None:
