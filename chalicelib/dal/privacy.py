@@ -34,6 +34,7 @@ from chalicelib.dal.models import (
     LedgerItem,
     LotItem,
     PointsItem,
+    SegmentEventItem,
     SegmentStateItem,
     TicketCommentItem,
     TicketEventItem,
@@ -83,6 +84,9 @@ class CustomerHoldings:
     erasure: Erasure | None = None
     reward_redemptions: list[RewardRedemption] = field(default_factory=list)
     campaign_messages: list[TimelineEntry] = field(default_factory=list)
+    # The outbox events the customer's sent campaign messages published (their rendered
+    # text holds the customer's values).
+    message_event_ids: list[str] = field(default_factory=list)
     # The ticket subject each event item copied (events are not read back with it).
     event_subjects: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -174,10 +178,14 @@ _READERS: dict[str, Callable[[CustomerHoldings, dict[str, Any]], None]] = {
     "reward_redemption": lambda h, raw: h.reward_redemptions.append(
         redemption_from_item(RewardRedemptionItem.from_raw_data(raw))
     ),
-    "campaign_message": lambda h, raw: h.campaign_messages.append(
-        campaign_message_entry(CampaignMessageItem.from_raw_data(raw))
-    ),
+    "campaign_message": lambda h, raw: _read_message(h, CampaignMessageItem.from_raw_data(raw)),
 }
+
+
+def _read_message(holdings: CustomerHoldings, item: CampaignMessageItem) -> None:
+    holdings.campaign_messages.append(campaign_message_entry(item))
+    if item.event_id is not None:
+        holdings.message_event_ids.append(item.event_id)
 
 
 def _read_event(holdings: CustomerHoldings, item: TicketEventItem) -> None:
@@ -393,4 +401,18 @@ def anonymise_holdings(tenant: TenantId, customer_id: str) -> int:
     for ticket in holdings.tickets:
         updates += [_comment_update(tenant, c) for c in ticket_comments(tenant, ticket.id)]
     changed += _commit_updates([u for u in updates if u is not None])
-    return changed
+    return changed + _delete_events(tenant, holdings.message_event_ids)
+
+
+def _delete_events(tenant: TenantId, event_ids: list[str]) -> int:
+    """Delete the campaign messages' outbox events, whose rendered text holds the
+    customer's values (one not yet delivered is then never sent: delivery reads the event
+    afresh). Answers how many were still there (a resumed erasure deletes none again)."""
+    wanted = [(keys.event_pk(tenant, event_id), keys.EVENT_SK) for event_id in event_ids]
+    held = list(
+        SegmentEventItem.batch_get(wanted, consistent_read=True, attributes_to_get=["pk", "sk"])
+    )
+    with SegmentEventItem.batch_write() as batch:
+        for item in held:
+            batch.delete(item)
+    return len(held)

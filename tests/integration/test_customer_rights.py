@@ -4,6 +4,7 @@ was written, and an erasure leaves no personal value in any item of any table.""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,9 @@ from chalicelib.domain.clock import utc_now
 from chalicelib.domain.privacy import Erasure
 from chalicelib.domain.tenancy import tenant_id
 from chalicelib.services import loyalty_jobs
+from chalicelib.services.campaigns import run_due_campaigns
 from chalicelib.services.customers import get_customer
+from chalicelib.streams.campaign_sends import queue_pages
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
 from tests.support.personal_data import (
@@ -329,3 +332,48 @@ def test_the_daily_job_still_expires_the_lots_of_an_erased_customer(tenant_a: Ap
     assert sum(entry.points for entry in ledger) == 0
     account = loyalty_repository.get_account(tenant, written.id)
     assert account is not None and account.closed_at is not None
+
+
+def test_erasure_deletes_the_campaign_messages_that_carried_the_customers_values(
+    tenant_a: Api, streams: LocalStreamRunner, environment: dict[str, str]
+) -> None:
+    # Given a campaign message to Zoe, its text rendered with her name and email, published
+    # to the tenant's webhook (a receiver that stays silent keeps the event pending)
+    config = {"webhook_url": "http://127.0.0.1:9/hooks", "webhook_secret": "whsec_" + "A" * 32}
+    assert tenant_a.request("PUT", "/v1/config", config, headers={"If-Match": '"0"'}).status == 200
+    zoe = tenant_a.create_customer(
+        name="Zoe Erasmus", email="zoe.erasmus@example.net", consent={"email_marketing": True}
+    )["id"]
+    streams.drain()
+    campaign = {
+        "name": "Hello",
+        "audience": {"segment_id": "lifecycle:prospect"},
+        "message": {"template": "Hello {{name}} <{{email}}>"},
+        "channel": "email",
+        "schedule": {"kind": "now"},
+        "holdout_percent": 0,
+    }
+    campaign_id = ok(tenant_a.post("/v1/campaigns", campaign), 201)["id"]
+    ok(tenant_a.post(f"/v1/campaigns/{campaign_id}/launch"), 200)
+    run_due_campaigns(utc_now(), time.monotonic() + 30, queue_pages)
+    streams.drain()
+
+    def holding_her_values() -> list[str]:
+        return [
+            readable_item(item)
+            for _, item in _every_item(environment)
+            if "zoe.erasmus@example.net" in readable_item(item).lower()
+            or "zoe erasmus" in readable_item(item).lower()
+        ]
+
+    assert any("segment_event" in item for item in holding_her_values())
+
+    # When she is erased
+    assert tenant_a.delete(f"/v1/customers/{zoe}?erase=true").status == 204
+    streams.drain()
+
+    # Then no item holds her values, the message's outbox event included; the message
+    # itself stays on the campaign's books (no values in it)
+    assert holding_her_values() == []
+    results = ok(tenant_a.get(f"/v1/campaigns/{campaign_id}/results"), 200)
+    assert results["sent"] == 1
