@@ -194,7 +194,15 @@ def revoke_tenant_key(call: Call[None, None], tenant_id: str, key_id: str) -> Re
     extra_responses=(404,),
 )
 def tenant_usage(call: Call[None, UsageQuery], tenant_id: str) -> Reply:
-    """Requests and DynamoDB capacity units consumed, per UTC day, `from`..`to` inclusive."""
+    """Requests and DynamoDB capacity units consumed, per UTC day, `from`..`to` inclusive
+    (by default the 30 days up to today; at most 366 days)."""
     tenant = service.get_tenant(tenant_id)
-    days = usage_between(tenant.id, call.query.from_, call.query.to)
-    return Reply(UsageOut(tenant_id=tenant.id, days=[DailyUsageOut.of(d) for d in days]))
+    period, days = usage_between(tenant.id, call.query.from_, call.query.to)
+    return Reply(
+        UsageOut(
+            tenant_id=tenant.id,
+            first_day=period.first,
+            last_day=period.last,
+            days=[DailyUsageOut.of(d) for d in days],
+        )
+    )

@@ -168,8 +168,10 @@ class ConfigOut(BaseModel):
 
 
 class UsageQuery(QueryParameters):
-    from_: Day = Field(alias="from")
-    to: Day
+    from_: Day | None = Field(
+        None, alias="from", description="First UTC day included (default: 29 days before `to`)."
+    )
+    to: Day | None = Field(None, description="Last UTC day included (default: today).")
 
 
 class DailyUsageOut(BaseModel):
@@ -190,4 +192,6 @@ class DailyUsageOut(BaseModel):
 
 class UsageOut(BaseModel):
     tenant_id: str
-    days: list[DailyUsageOut]
+    first_day: date = Field(description="`from`: the first UTC day included.")
+    last_day: date = Field(description="`to`: the last UTC day included.")
+    days: list[DailyUsageOut] = Field(description="The days that recorded usage, oldest first.")

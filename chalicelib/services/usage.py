@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import date
+from typing import TYPE_CHECKING
 
 from chalicelib.dal import control
 from chalicelib.dal.metering import meter, metered_tenant
-from chalicelib.domain.errors import FieldIssue, InvalidInput, RateLimited
+from chalicelib.domain.clock import utc_now
+from chalicelib.domain.errors import RateLimited
 from chalicelib.domain.plans import limits_of
 from chalicelib.domain.rate_limit import TokenBuckets, retry_after_seconds
 from chalicelib.domain.tenancy import DailyUsage, Plan, TenantId
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.domain.analytics import Period
 
 MAX_USAGE_DAYS = 366
 rate_buckets = TokenBuckets()
@@ -37,10 +42,14 @@ def end_request() -> None:
     meter.flush_if_due()
 
 
-def usage_between(tenant: TenantId, first: date, last: date) -> list[DailyUsage]:
-    if last < first:
-        raise InvalidInput([FieldIssue("to", "must not be before from")])
-    if (last - first) > timedelta(days=MAX_USAGE_DAYS):
-        raise InvalidInput([FieldIssue("to", f"at most {MAX_USAGE_DAYS} days at a time")])
+def usage_between(
+    tenant: TenantId, first: date | None, last: date | None
+) -> tuple[Period, list[DailyUsage]]:
+    """The days of the period asked for (both ends included; by default the 30 days up to
+    today) that recorded usage. (The period rules are analytics'; that module loads only
+    here, off the request path's metering.)"""
+    from chalicelib.domain.analytics import checked_period
+
+    period = checked_period(first, last, utc_now().date(), max_days=MAX_USAGE_DAYS)
     meter.flush()
-    return control.list_usage(tenant, first.isoformat(), last.isoformat())
+    return period, control.list_usage(tenant, period.first.isoformat(), period.last.isoformat())

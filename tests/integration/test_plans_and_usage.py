@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -86,6 +87,30 @@ def test_usage_counts_requests_and_capacity_per_day(platform: Api, tenant_a: Api
     days = answer.json["days"]
     assert [d["day"] for d in days] == [today]
     assert days[0]["requests"] == 4
+
+
+def test_usage_without_a_window_covers_the_30_days_up_to_today(
+    platform: Api, tenant_a: Api
+) -> None:
+    tenant_a.create_customer(name="C")
+    meter.flush()
+    today = utc_now().date()
+
+    answer = platform.get(f"/v1/admin/tenants/{tenant_a.tenant_id}/usage")
+
+    assert answer.status == 200, answer.text
+    assert answer.json["first_day"] == (today - timedelta(days=29)).isoformat()
+    assert answer.json["last_day"] == today.isoformat()
+    assert [d["day"] for d in answer.json["days"]] == [today.isoformat()]
+    assert answer.json["days"][0]["requests"] >= 1
+    # and `to` alone ends the same 30 days there
+    earlier = platform.get(
+        f"/v1/admin/tenants/{tenant_a.tenant_id}/usage?to={(today - timedelta(days=1)).isoformat()}"
+    )
+    assert (earlier.json["first_day"], earlier.json["days"]) == (
+        (today - timedelta(days=30)).isoformat(),
+        [],
+    )
 
 
 def test_usage_rejects_a_backwards_range(platform: Api, tenant_a: Api) -> None:
