@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -83,6 +84,12 @@ class _QueueConsumer:
     handler: Callable[[dict[str, Any], Any], Any]
     queue_url: str
     settings: QueueConsumer
+
+
+def _function_name(handler: str) -> str:
+    """The deployed function's name for a handler (`keep_customers_current` →
+    `KeepCustomersCurrent`), as infra names it."""
+    return "".join(part.capitalize() for part in handler.split("_"))
 
 
 def local_queues(sqs: Any) -> dict[str, str]:
@@ -167,7 +174,11 @@ class LocalStreamRunner:
         app_module: str = "app",
         environ: dict[str, str] | None = None,
         sqs: Any | None = None,
+        invocation_guard: Callable[[str], AbstractContextManager[object]] | None = None,
     ) -> None:
+        """`invocation_guard(function)` wraps each handler invocation (the function's CDK
+        name, such as `KeepCustomersCurrent`): tests check its DynamoDB calls there."""
+        self._guard = invocation_guard or (lambda _function: nullcontext())
         self._dynamodb = dynamodb
         self._streams = streams
         self._local_dir = local_dir
@@ -275,12 +286,13 @@ class LocalStreamRunner:
         )["Attributes"]["QueueArn"]
         records = [_lambda_sqs_record(m, queue_arn, self._region) for m in messages]
         context = _Context(queue.name, time.monotonic() + 300)
-        try:
-            answer = queue.handler({"Records": records}, context) or {}
-            failed = {str(f["itemIdentifier"]) for f in answer.get("batchItemFailures", [])}
-        except Exception as error:  # noqa: BLE001 - Lambda retries the whole batch
-            print(f"queue handler {queue.name} failed: {error!r}", flush=True)
-            failed = {m["MessageId"] for m in messages}
+        with self._guard(_function_name(queue.name)):
+            try:
+                answer = queue.handler({"Records": records}, context) or {}
+                failed = {str(f["itemIdentifier"]) for f in answer.get("batchItemFailures", [])}
+            except Exception as error:  # noqa: BLE001 - Lambda retries the whole batch
+                print(f"queue handler {queue.name} failed: {error!r}", flush=True)
+                failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(
@@ -349,11 +361,12 @@ class LocalStreamRunner:
         """The sequence numbers the handler failed (all of them when it raised)."""
         event = {"Records": records}
         context = _Context(consumer.name, time.monotonic() + 300)
-        try:
-            answer = consumer.handler(event, context) or {}
-        except Exception as error:  # noqa: BLE001 - Lambda retries a failed invocation
-            print(f"stream handler {consumer.name} failed: {error!r}", flush=True)
-            return {r["dynamodb"]["SequenceNumber"] for r in records}
+        with self._guard(_function_name(consumer.name)):
+            try:
+                answer = consumer.handler(event, context) or {}
+            except Exception as error:  # noqa: BLE001 - Lambda retries a failed invocation
+                print(f"stream handler {consumer.name} failed: {error!r}", flush=True)
+                return {r["dynamodb"]["SequenceNumber"] for r in records}
         return {str(f["itemIdentifier"]) for f in answer.get("batchItemFailures", [])}
 
     def _record_failure(

@@ -92,6 +92,18 @@ AUDIT_ENTRY_KEYS = "T#*#AUDIT"
 # A tenant's digests and chain head, "T#{tenant_id}#AUDIT#DIGESTS".
 AUDIT_DIGEST_KEYS = "T#*#AUDIT#DIGESTS"
 
+# Powertools Idempotency: the in-progress record (conditional put), its completion (update),
+# the stored result of a repeat (get), and its removal when the work fails.
+_RUNS_ONCE = TableAccess(
+    IDEMPOTENCY_TABLE,
+    actions=(
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ),
+)
+
 API_HANDLER = FunctionAccess(
     function="APIHandler",
     # Tenant onboarding, plan changes and offboarding move the tenant's API Gateway key.
@@ -154,17 +166,7 @@ API_HANDLER = FunctionAccess(
         # attribute_not_exists(pk) in the code; no update, delete or batch write here,
         # and no write to the digests and head: the API cannot rewrite the trail).
         TableAccess(AUDIT_TABLE, actions=("dynamodb:PutItem",), leading_keys=(AUDIT_ENTRY_KEYS,)),
-        # Powertools Idempotency: the in-progress record (conditional put), its completion
-        # (update), the stored result of a repeat (get), and its removal when the work fails.
-        TableAccess(
-            IDEMPOTENCY_TABLE,
-            actions=(
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-            ),
-        ),
+        _RUNS_ONCE,
     ),
 )
 
@@ -245,15 +247,27 @@ KEEP_CUSTOMERS_CURRENT = FunctionAccess(
 )
 RUN_CAMPAIGNS = FunctionAccess(
     function="RunCampaigns",
-    # The tenants and their configuration; per tenant the due campaigns (gsi1), the
-    # segment's membership pages (queued to campaign-sends: infra/queues.py), the
-    # campaign's cursor (put) and its run's settled pages (get).
+    # The tenants and their configuration; per tenant the due campaigns and the trigger
+    # messages deferred by quiet hours (gsi1), the segment's membership pages (queued to
+    # campaign-sends: infra/queues.py), the campaign's cursor (put) and its run's settled
+    # pages (get). It sends itself what it does not queue: the deferred messages and a
+    # `points_expiring` sweep (the lot-expiry index, gsi2, and the accounts), a page of
+    # profiles (batch), the offer (get) and one transaction per recipient (message and
+    # coupon puts, cap window update, outbox event put).
     tables=(
         _LISTS_TENANTS,
         TableAccess(
             DATA_TABLE,
-            actions=("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"),
-            indexes={"gsi1": IndexAccess(leading_keys=(TENANT_DATA_KEYS,))},
+            actions=(
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ),
+            indexes={
+                index: IndexAccess(leading_keys=(TENANT_DATA_KEYS,)) for index in ("gsi1", "gsi2")
+            },
             leading_keys=(TENANT_DATA_KEYS,),
         ),
     ),
@@ -396,13 +410,16 @@ PROCESS_IMPORTS = FunctionAccess(
         # The tenant (its status and plan) and its configuration (imports.default_country).
         _READS_TENANT_CONFIG,
         # The import (get, checkpoint update), its failed rows (batch write), and customers
-        # upserted as the API writes them: unique claims (get), profiles (get), and
-        # transactions of puts, deletes, counter updates and condition checks. Its file
-        # access (read, delete under imports/): infra/imports_bucket.py.
+        # upserted as the API writes them: unique claims and profiles (get, batch get), and
+        # transactions of puts, deletes, counter updates and condition checks; interactions
+        # recorded as a batch (profiles and accounts batch get, the multiplier offers
+        # queried). Its file access (read, delete under imports/): infra/imports_bucket.py.
         TableAccess(
             DATA_TABLE,
             actions=(
                 "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
@@ -411,6 +428,8 @@ PROCESS_IMPORTS = FunctionAccess(
             ),
             leading_keys=(TENANT_DATA_KEYS,),
         ),
+        # An interaction chunk is recorded as a batch under the chunk's idempotency key.
+        _RUNS_ONCE,
     ),
 )
 

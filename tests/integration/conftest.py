@@ -21,6 +21,7 @@ from chalicelib.services.tenants import register_platform_key
 from chalicelib.settings import reset_settings
 from devtools.stage import stage_environment
 from tests.support.api import Answer, Api
+from tests.support.grants import calls_granted_to
 from tests.support.tables import create_tables
 
 ADMIN_SECRET = "crm_admin_test_" + "x" * 40
@@ -185,6 +186,8 @@ def streams(
         ),
         environ=dict(environment),
         sqs=sqs,
+        # every handler's DynamoDB calls must be within what infra grants its function
+        invocation_guard=lambda function: calls_granted_to(function, expect_calls=False),
     )
 
 

@@ -30,6 +30,7 @@ from tests.support.campaigns import (
     stored_messages,
     trigger_campaign,
 )
+from tests.support.grants import calls_granted_to
 from tests.support.streams import StreamEventBuilder, data_stream_records
 from tests.support.webhooks import Receiver, running_receiver, standard_webhooks_valid
 
@@ -225,8 +226,9 @@ def test_points_expiring_sweeps_each_lot_date_once(
     streams.drain()
     # When a campaign on points expiring within 14 days is launched and the job runs twice
     campaign = launched(tenant_a, trigger_campaign("points_expiring", within_days=14))
-    _run_job()
-    _run_job()
+    with calls_granted_to("RunCampaigns"):
+        _run_job()
+        _run_job()
     streams.drain()
     # Then only Ann was messaged, once, and the next sweep is due at the next midnight
     assert delivered_messages(receiver) == [(campaign, ann, "Ann: points_expiring")]
