@@ -121,6 +121,8 @@ API_HANDLER = FunctionAccess(
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:Query",
+                # key creation and rotation check the tenant's key count in their transaction
+                "dynamodb:ConditionCheckItem",
             ),
             indexes={"gsi1": IndexAccess(), "gsi2": IndexAccess()},
         ),
@@ -135,6 +137,9 @@ API_HANDLER = FunctionAccess(
         # Analytics: the counter shards (Query per shard, BatchGetItem of the gauges).
         # Feedback: the tenant-wide answer lists (gsi3, gsi4), survey answer claims in the
         # interaction's transaction, the NPS counters of a segment or campaign (Query).
+        # Interaction batches write the items that move no points together (BatchWriteItem);
+        # the erasure deletes the customer's campaign message events the same way. Failed
+        # segment events are listed from gsi5.
         TableAccess(
             DATA_TABLE,
             actions=(
@@ -144,10 +149,11 @@ API_HANDLER = FunctionAccess(
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
             ),
             indexes={
                 index: IndexAccess(leading_keys=(TENANT_DATA_KEYS,))
-                for index in ("gsi1", "gsi2", "gsi3", "gsi4")
+                for index in ("gsi1", "gsi2", "gsi3", "gsi4", "gsi5")
             },
             leading_keys=(TENANT_DATA_KEYS,),
         ),

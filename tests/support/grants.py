@@ -4,7 +4,6 @@ the deployed function would fail with AccessDenied where moto and DynamoDB Local
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from benchmarks.call_counter import DynamoDBCall, tables_of
 from chalicelib.dal.connection import dynamodb_client
 from chalicelib.dal.schema import ALL_TABLES
+from chalicelib.settings import get_settings
 from infra.access import FUNCTION_ACCESS
 
 # (table logical name, IAM action, index name or None)
@@ -26,7 +26,12 @@ _TRANSACTION_ACTIONS = {
 
 
 def _logical_names() -> dict[str, str]:
-    return {os.environ[spec.environment_variable]: spec.logical_name for spec in ALL_TABLES}
+    """Table name → logical name, as the app's settings name the tables."""
+    settings = get_settings()
+    return {
+        getattr(settings, spec.environment_variable.lower()): spec.logical_name
+        for spec in ALL_TABLES
+    }
 
 
 def needs_of(call: DynamoDBCall, logical: dict[str, str]) -> set[Need]:
@@ -67,6 +72,7 @@ def calls_granted_to(function: str, expect_calls: bool = True) -> Iterator[list[
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
         calls.append(DynamoDBCall(str(model.name), tables_of(params), dict(params)))
 
+    logical = _logical_names()
     events = dynamodb_client().meta.events
     hook = f"calls_granted_to:{id(calls)}"
     events.register("provide-client-params.dynamodb", record, unique_id=hook)
@@ -74,7 +80,6 @@ def calls_granted_to(function: str, expect_calls: bool = True) -> Iterator[list[
         yield calls
     finally:
         events.unregister("provide-client-params.dynamodb", unique_id=hook)
-    logical = _logical_names()
     missing = sorted(
         {need for call in calls for need in needs_of(call, logical)} - granted(function),
         key=str,
