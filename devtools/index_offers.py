@@ -16,20 +16,26 @@ from __future__ import annotations
 
 import argparse
 import os
+import uuid
 
 from chalicelib.dal import control, offers
+from chalicelib.dal.attribution import writing_as
+from chalicelib.domain.audit import Writer
 from chalicelib.domain.tenancy import TenantStatus
 from chalicelib.settings import reset_settings
 from devtools.stage import stage_environment
 
 
 def index_all_tenants() -> dict[str, int]:
-    """Per tenant not deleted, how many stored offers it gave their keys."""
-    return {
-        tenant.id: offers.index_stored_offers(tenant.id)
-        for tenant in control.iter_tenants()
-        if tenant.status is not TenantStatus.DELETED
-    }
+    """Per tenant not deleted, how many stored offers it gave their keys. The updates name
+    this back-fill as their writer, so the audit trail attributes them to it."""
+    writer = Writer("system:index_offers", "system", str(uuid.uuid4()), "index_offers")
+    with writing_as(writer):
+        return {
+            tenant.id: offers.index_stored_offers(tenant.id)
+            for tenant in control.iter_tenants()
+            if tenant.status is not TenantStatus.DELETED
+        }
 
 
 def main() -> None:
