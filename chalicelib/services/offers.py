@@ -16,6 +16,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from chalicelib.caching import ExpiringLruCache
+from chalicelib.dal import control
 from chalicelib.dal import loyalty as loyalty_repository
 from chalicelib.dal import offers as repository
 from chalicelib.dal.loyalty import ConditionedPart
@@ -41,7 +42,7 @@ from chalicelib.domain.offers import (
     normalise_code,
 )
 from chalicelib.domain.paging import Page, PageRequest
-from chalicelib.domain.tenancy import TenantId
+from chalicelib.domain.tenancy import TenantId, TenantStatus
 from chalicelib.services import customers, loyalty
 from chalicelib.settings import get_settings
 
@@ -348,6 +349,17 @@ def multiplier_offers(tenant: TenantId, moment: datetime) -> list[Offer]:
         cached = _MultiplierOffers(since, repository.multiplier_offers_ending_after(tenant, since))
         _multiplier_offers.put(tenant, cached, get_settings().auth_cache_seconds)
     return cached.offers
+
+
+def index_stored_offers() -> dict[TenantId, int]:
+    """Once after the deploy that listed multiplier offers on gsi3: give each tenant's
+    offers stored before it their keys and mark the tenant indexed (idempotent). Answers,
+    per tenant not deleted, how many offers needed it."""
+    return {
+        tenant.id: repository.index_stored_offers(tenant.id)
+        for tenant in control.iter_tenants()
+        if tenant.status is not TenantStatus.DELETED
+    }
 
 
 def boosted_points(tenant: TenantId, base: int, moment: datetime) -> tuple[int, Offer | None]:

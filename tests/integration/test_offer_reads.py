@@ -19,7 +19,7 @@ from chalicelib.domain.clock import utc_now
 from chalicelib.domain.ids import new_offer_id
 from chalicelib.domain.offers import Offer, OfferType
 from chalicelib.domain.tenancy import TenantId, tenant_id
-from devtools.index_offers import index_all_tenants
+from chalicelib.services import offers
 from tests.support.api import Api
 
 OLD_CAP = 1000
@@ -195,7 +195,7 @@ def test_offers_stored_before_the_index_apply_until_back_filled_and_after(
     # When the customer buys before the back-fill, then every tenant is back-filled and the
     # customer buys again
     before = _buy(tenant_a, customer, "o-1")
-    updated = index_all_tenants()[tenant]
+    updated = offers.index_stored_offers()[tenant]
     again = repository.index_stored_offers(tenant)
     offers_read.clear()
     after = _buy(tenant_a, customer, "o-2")
