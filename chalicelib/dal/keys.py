@@ -120,9 +120,9 @@ def reward_count_sk(reward_id: str) -> str:
     return f"LOYALTY#REWARDCOUNT#{reward_id}"
 
 
-# Offers and coupons (issue 15). Offers are one partition per tenant; a coupon is its own
-# item keyed by its code (so a code is unique within the tenant), listed on gsi1 under its
-# customer.
+# Offers and coupons (issue 15). Offers are one partition per tenant, multiplier offers also
+# listed on gsi3 by their end; a coupon is its own item keyed by its code (so a code is
+# unique within the tenant), listed on gsi1 under its customer.
 
 OFFER_PREFIX = "OFFER#"
 COUPON_SK = "COUPON"
@@ -134,6 +134,21 @@ def offers_pk(tenant: TenantId) -> str:
 
 def offer_sk(offer_id: str) -> str:
     return f"{OFFER_PREFIX}{offer_id}"
+
+
+OFFER_OPEN_END = "9999-12-31T23:59:59.999999Z"
+OFFERS_INDEXED_SK = "INDEXED"  # sorts before OFFER#: outside the offers' range
+OFFERS_INDEXED_GSI_SK = "~INDEXED"  # after every `{end}#{id}`
+
+
+def multiplier_offers_pk(tenant: TenantId) -> str:
+    """gsi3: the tenant's multiplier offers by end (other offers are not listed)."""
+    return f"{_tenant_prefix(tenant)}#OFFERS#MULTIPLIERS"
+
+
+def offer_end_sk(end_iso: str | None, offer_id: str) -> str:
+    """An offer's end (fixed-width UTC; open-ended: far future) and id."""
+    return f"{end_iso or OFFER_OPEN_END}#{offer_id}"
 
 
 def coupon_pk(tenant: TenantId, code: str) -> str:

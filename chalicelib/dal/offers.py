@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,15 +14,20 @@ from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
 from chalicelib.dal.cursors import page_of
 from chalicelib.dal.loyalty import ConditionedPart
-from chalicelib.dal.rewards_models import CouponItem, OfferItem
+from chalicelib.dal.rewards_models import (
+    CouponItem,
+    OfferIndexView,
+    OfferItem,
+    OffersIndexedItem,
+)
 from chalicelib.dal.transactions import LabelledTransaction
+from chalicelib.domain.clock import sortable_timestamp, utc_now
 from chalicelib.domain.errors import PreconditionFailed
 from chalicelib.domain.offers import Coupon, Offer, OfferType
 from chalicelib.domain.paging import Page, PageRequest
 from chalicelib.domain.tenancy import TenantId
 
 COUPON_PART = "coupon"
-MAX_OFFERS_READ = 1000
 _DECIMALS = ("multiplier", "percent", "amount")
 _OPTIONAL = ("description", "coupon_days", "valid_from", "valid_until")
 
@@ -35,10 +40,21 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _index_keys(tenant: TenantId, offer: Offer) -> tuple[str, str] | None:
+    """A multiplier offer's gsi3 keys (None for offers that go by coupon: not listed)."""
+    if offer.multiplier is None:
+        return None
+    end = sortable_timestamp(offer.valid_until) if offer.valid_until else None
+    return keys.multiplier_offers_pk(tenant), keys.offer_end_sk(end, offer.id)
+
+
 def _offer_item(tenant: TenantId, offer: Offer) -> OfferItem:
+    gsi3pk, gsi3sk = _index_keys(tenant, offer) or (None, None)
     return OfferItem(
         pk=keys.offers_pk(tenant),
         sk=keys.offer_sk(offer.id),
+        gsi3pk=gsi3pk,
+        gsi3sk=gsi3sk,
         tenant_id=tenant,
         offer_id=offer.id,
         name=offer.name,
@@ -151,16 +167,85 @@ def list_offers(tenant: TenantId, page: PageRequest) -> Page[Offer]:
     return Page([_to_offer(item) for item in items], cursor)
 
 
-def all_offers(tenant: TenantId) -> list[Offer]:
-    """The tenant's offers (a Query of their partition, at most MAX_OFFERS_READ): what a
-    purchase's multiplier and a customer's offer list are chosen from."""
+def get_offers(tenant: TenantId, offer_ids: Iterable[str]) -> list[Offer]:
+    """The offers of these ids that exist, by id: BatchGetItem (100 keys a call)."""
     bound_settings()
-    items = OfferItem.query(
-        keys.offers_pk(tenant),
-        OfferItem.sk.startswith(keys.OFFER_PREFIX),
-        limit=MAX_OFFERS_READ,
-    )
+    wanted = [(keys.offers_pk(tenant), keys.offer_sk(offer_id)) for offer_id in set(offer_ids)]
+    found = [_to_offer(item) for item in OfferItem.batch_get(wanted)] if wanted else []
+    return sorted(found, key=lambda offer: offer.id)
+
+
+def multiplier_offers_ending_after(tenant: TenantId, since: datetime) -> list[Offer]:
+    """The tenant's multiplier offers that end after `since` (or never), by end: a Query
+    of gsi3, every page. Until the tenant is marked indexed (its offers stored before the
+    index may lack the keys), the whole offers partition is read instead."""
+    bound_settings()
+    found: list[Offer] = []
+    marked = False
+    for item in OfferItem.multipliers_by_end.query(
+        keys.multiplier_offers_pk(tenant), OfferItem.gsi3sk > sortable_timestamp(since)
+    ):
+        if item.sk == keys.OFFERS_INDEXED_SK:
+            marked = True
+        else:
+            found.append(_to_offer(item))
+    if marked:
+        return found
+    return [
+        offer
+        for offer in _multiplier_offers_unindexed(tenant)
+        if offer.valid_until is None or offer.valid_until > since
+    ]
+
+
+def _multiplier_offers_unindexed(tenant: TenantId) -> list[Offer]:
+    """Every multiplier offer, from a Query of the whole offers partition (every page).
+    When all of them carry their gsi3 keys, the tenant is marked indexed."""
+    items = [
+        item
+        for item in OfferItem.query(
+            keys.offers_pk(tenant), OfferItem.sk.startswith(keys.OFFER_PREFIX)
+        )
+        if item.multiplier is not None
+    ]
+    if all(item.gsi3pk is not None for item in items):
+        _mark_indexed(tenant)
     return [_to_offer(item) for item in items]
+
+
+def _mark_indexed(tenant: TenantId) -> None:
+    OffersIndexedItem(
+        keys.offers_pk(tenant),
+        keys.OFFERS_INDEXED_SK,
+        gsi3pk=keys.multiplier_offers_pk(tenant),
+        gsi3sk=keys.OFFERS_INDEXED_GSI_SK,
+        indexed_at=utc_now(),
+    ).save()
+
+
+def index_stored_offers(tenant: TenantId) -> int:
+    """Back-fill: give the tenant's multiplier offers stored before gsi3 their keys (one
+    UpdateItem each, only where they are still missing: a PATCH since has set them), then
+    mark the tenant indexed. Answers how many offers it updated; safe to run again."""
+    bound_settings()
+    updated = 0
+    for item in OfferItem.query(keys.offers_pk(tenant), OfferItem.sk.startswith(keys.OFFER_PREFIX)):
+        index = _index_keys(tenant, _to_offer(item))
+        if index is None or item.gsi3pk is not None:
+            continue
+        view = OfferIndexView(item.pk, item.sk)
+        try:
+            view.update(
+                [OfferIndexView.gsi3pk.set(index[0]), OfferIndexView.gsi3sk.set(index[1])],
+                condition=OfferIndexView.pk.exists() & OfferIndexView.gsi3pk.does_not_exist(),
+            )
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            continue
+        updated += 1
+    _mark_indexed(tenant)
+    return updated
 
 
 def update_offer(tenant: TenantId, changed: Offer, fields: set[str], version: int) -> Offer:
@@ -169,6 +254,9 @@ def update_offer(tenant: TenantId, changed: Offer, fields: set[str], version: in
     item = OfferItem(keys.offers_pk(tenant), keys.offer_sk(changed.id), version=version)
     values: dict[str, Any] = {name: getattr(changed, name) for name in fields}
     actions: list[Action] = [OfferItem.updated_at.set(changed.updated_at)]
+    index = _index_keys(tenant, changed)
+    if index is not None:
+        actions += [OfferItem.gsi3pk.set(index[0]), OfferItem.gsi3sk.set(index[1])]
     for name, value in values.items():
         attribute = getattr(OfferItem, name)
         actions.append(

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.dal.models import DataTableModel
+from chalicelib.dal.models.base import _Gsi3
 
 
 class RewardItem(DataTableModel):
@@ -74,10 +75,18 @@ class RewardStockItem(DataTableModel):
     version = NumberAttribute(null=True)
 
 
+class MultiplierOffersByEnd(_Gsi3["OfferItem"]):
+    pass
+
+
 class OfferItem(DataTableModel):
-    """An offer (pk `T#{t}#OFFERS`, sk `OFFER#{id}`); decimals are kept as text."""
+    """An offer (pk `T#{t}#OFFERS`, sk `OFFER#{id}`); decimals are kept as text. A
+    multiplier offer is listed on gsi3 under `T#{t}#OFFERS#MULTIPLIERS` by its end
+    (`{valid_until or 9999-…}#{id}`), so a purchase reads only those not ended."""
 
     audit_resource = "offer"
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
     entity = UnicodeAttribute(default="offer")
     tenant_id = UnicodeAttribute()
     offer_id = UnicodeAttribute()
@@ -97,6 +106,27 @@ class OfferItem(DataTableModel):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
+
+    multipliers_by_end = MultiplierOffersByEnd()
+
+
+class OfferIndexView(DataTableModel):
+    """An offer item as the back-fill of its gsi3 keys updates it: without a version, so
+    setting the keys leaves the offer's ETag as it was."""
+
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+
+
+class OffersIndexedItem(DataTableModel):
+    """Marks a tenant whose multiplier offers are all on gsi3 (pk `T#{t}#OFFERS`, sk
+    `INDEXED`). Listed at the end of the gsi3 partition (sk `~INDEXED`, after every end),
+    so the Query of the offers not ended finds it too and needs no extra read."""
+
+    entity = UnicodeAttribute(default="offers_indexed")
+    gsi3pk = UnicodeAttribute()
+    gsi3sk = UnicodeAttribute()
+    indexed_at = UTCDateTimeAttribute()
 
 
 class CustomerCoupons(GlobalSecondaryIndex["CouponItem"]):

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from chalicelib.caching import ExpiringLruCache
+from chalicelib.dal import control
 from chalicelib.dal import loyalty as loyalty_repository
 from chalicelib.dal import offers as repository
 from chalicelib.dal.loyalty import ConditionedPart
@@ -41,13 +42,24 @@ from chalicelib.domain.offers import (
     normalise_code,
 )
 from chalicelib.domain.paging import Page, PageRequest
-from chalicelib.domain.tenancy import TenantId
+from chalicelib.domain.tenancy import TenantId, TenantStatus
 from chalicelib.services import customers, loyalty
 from chalicelib.settings import get_settings
 
 CODE_ATTEMPTS = 5
 COUPONS_FOR_OFFER_LIST = 100
-_multiplier_offers: ExpiringLruCache[list[Offer]] = ExpiringLruCache()
+MULTIPLIER_LOOKBACK = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class _MultiplierOffers:
+    """Every multiplier offer of a tenant that ends after `since` (or never)."""
+
+    since: datetime
+    offers: list[Offer]
+
+
+_multiplier_offers: ExpiringLruCache[_MultiplierOffers] = ExpiringLruCache()
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,7 @@ def create_offer(tenant: TenantId, draft: OfferDraft, now: datetime | None = Non
     offer = Offer(id=new_offer_id(), **vars(draft), created_at=moment, updated_at=moment)
     offer.check_shape()
     created = repository.insert_offer(tenant, offer)
-    _multiplier_offers.put(tenant, [], 0)
+    _multiplier_offers.put(tenant, _MultiplierOffers(moment, []), 0)
     return created
 
 
@@ -121,7 +133,7 @@ def update_offer(
         return offer
     changed = apply_offer_changes(offer, changes, now or utc_now())
     updated = repository.update_offer(tenant, changed, set(sent), offer.version)
-    _multiplier_offers.put(tenant, [], 0)
+    _multiplier_offers.put(tenant, _MultiplierOffers(changed.updated_at, []), 0)
     return updated
 
 
@@ -304,23 +316,52 @@ def offers_for_customer(
         for coupon in repository.customer_coupons(tenant, customer_id, COUPONS_FOR_OFFER_LIST)
         if coupon.status(moment).value == "valid"
     }
+    candidates = {
+        offer.id: offer
+        for offer in [
+            *repository.multiplier_offers_ending_after(tenant, moment),
+            *repository.get_offers(tenant, held),
+        ]
+    }
     return [
         offer
-        for offer in repository.all_offers(tenant)
+        for _, offer in sorted(candidates.items())
         if offer.is_live(moment) and (not offer.issues_coupons or offer.id in held)
     ]
 
 
-def multiplier_offers(tenant: TenantId) -> list[Offer]:
-    """The tenant's multiplier offers, kept for the auth cache's time (≤ 5 s) like the
-    loyalty configuration, so a purchase adds no read; a change applies within that time."""
+def _read_since(moment: datetime) -> datetime:
+    """Where a read of multipliers for a purchase at `moment` starts: the UTC midnight a day
+    before, so purchases sent a little after they happened share the cached read."""
+    return datetime.combine((moment - MULTIPLIER_LOOKBACK).date(), time(), UTC)
+
+
+def multiplier_offers(tenant: TenantId, moment: datetime) -> list[Offer]:
+    """The tenant's multiplier offers that may be live at `moment`, kept for the auth
+    cache's time (≤ 5 s) like the loyalty configuration, so a purchase adds no read; a
+    change applies within that time. Only offers not ended are read; a purchase dated
+    before the cached read's start reads again from its own day (and keeps that read)."""
     cached = _multiplier_offers.get(tenant)
-    if cached is None:
-        cached = [o for o in repository.all_offers(tenant) if o.multiplier is not None]
+    if cached is None or moment < cached.since:
+        since = _read_since(min(moment, utc_now()))
+        if cached is not None:
+            since = min(since, cached.since)
+        cached = _MultiplierOffers(since, repository.multiplier_offers_ending_after(tenant, since))
         _multiplier_offers.put(tenant, cached, get_settings().auth_cache_seconds)
-    return cached
+    return cached.offers
+
+
+def index_stored_offers() -> dict[TenantId, int]:
+    """Once after the deploy that listed multiplier offers on gsi3: give each tenant's
+    offers stored before it their keys and mark the tenant indexed (idempotent). Answers,
+    per tenant not deleted, how many offers needed it."""
+    return {
+        tenant.id: repository.index_stored_offers(tenant.id)
+        for tenant in control.iter_tenants()
+        if tenant.status is not TenantStatus.DELETED
+    }
 
 
 def boosted_points(tenant: TenantId, base: int, moment: datetime) -> tuple[int, Offer | None]:
     """The points a purchase at `moment` earns with the live multiplier offers."""
-    return multiplied_points(base, multiplier_offers(tenant), moment)
+    return multiplied_points(base, multiplier_offers(tenant, moment), moment)
