@@ -419,7 +419,7 @@ PROCESS_IMPORTS = FunctionAccess(
         # upserted as the API writes them: unique claims and profiles (get, batch get), and
         # transactions of puts, deletes, counter updates and condition checks; interactions
         # recorded as a batch (profiles and accounts batch get, the multiplier offers
-        # queried). Its file access (read, delete under imports/): infra/imports_bucket.py.
+        # queried on gsi3). Its file access (read, delete under imports/): infra/imports_bucket.py.
         TableAccess(
             DATA_TABLE,
             actions=(
@@ -432,6 +432,7 @@ PROCESS_IMPORTS = FunctionAccess(
                 "dynamodb:ConditionCheckItem",
                 "dynamodb:BatchWriteItem",
             ),
+            indexes={"gsi3": IndexAccess(leading_keys=(TENANT_DATA_KEYS,))},
             leading_keys=(TENANT_DATA_KEYS,),
         ),
         # An interaction chunk is recorded as a batch under the chunk's idempotency key.
