@@ -31,6 +31,11 @@ def _port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+# A 100,000-customer import (400,000 items in memory) made Scans fail with InternalFailure
+# at 512 MB; the heap grows only as the data does.
+HEAP = "-Xmx2g"
+
+
 class DynamoDBLocal:
     """One DynamoDB Local process on 127.0.0.1; data on disk under `data_dir`, or in memory."""
 
@@ -56,7 +61,7 @@ class DynamoDBLocal:
             storage = ["-dbPath", str(self.data_dir)]
         command = [
             java,
-            "-Xmx512m",
+            HEAP,
             f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
             "-jar",
             str(jar),
