@@ -2,11 +2,12 @@
 marks each tenant indexed, so a purchase's multipliers and a customer's offer list read only
 offers not ended (docs/data-model.md, "Offers stored before gsi3").
 
-Until a tenant is marked, those reads fall back to its whole offers partition: correct, but
-they grow with every offer it ever made. Run this once after the deploy that added the
-index keys, when the new version serves every request (an older one still running could
-store a multiplier without keys after a read marked its tenant; running this again repairs
-that). It is idempotent, with the deployer's credentials:
+Tenants created since are marked when they are created; until a tenant created before is
+marked, those reads fall back to its whole offers partition: correct, but they grow with
+every offer it ever made. Run this once after the deploy that added the index keys, when
+the new version serves every request (an older one still running could store a multiplier
+without keys in a marked tenant; running this again repairs that). It is idempotent, with
+the deployer's credentials:
 
     .venv/bin/python -m infra.offer_index --stage dev
 """

@@ -141,7 +141,10 @@ def _to_key(item: ApiKeyItem) -> ApiKey:
 
 
 def insert_tenant(tenant: Tenant, first_key: ApiKey, config: TenantConfig | None = None) -> None:
-    """Create a tenant, its first admin key and (optionally) its configuration together."""
+    """Create a tenant, its first admin key, (optionally) its configuration and its offers
+    index marker (data table) together."""
+    from chalicelib.dal import offers  # not at import: every request's auth loads this module
+
     bound_settings()
 
     def build() -> LabelledTransaction:
@@ -150,6 +153,7 @@ def insert_tenant(tenant: Tenant, first_key: ApiKey, config: TenantConfig | None
         transaction.put("key", _key_item(first_key), condition=ApiKeyItem.pk.does_not_exist())
         if config is not None:
             transaction.put("config", config_item(tenant.id, config, tenant.created_at))
+        offers.add_indexed_marker_to(transaction, tenant.id, tenant.created_at)
         return transaction
 
     commit_with_retry(build)

@@ -199,28 +199,31 @@ def multiplier_offers_ending_after(tenant: TenantId, since: datetime) -> list[Of
 
 
 def _multiplier_offers_unindexed(tenant: TenantId) -> list[Offer]:
-    """Every multiplier offer, from a Query of the whole offers partition (every page).
-    When all of them carry their gsi3 keys, the tenant is marked indexed."""
-    items = [
-        item
+    """Every multiplier offer, from a Query of the whole offers partition (every page). A
+    read never marks the tenant: `index_stored_offers` does, after giving offers their keys."""
+    return [
+        _to_offer(item)
         for item in OfferItem.query(
             keys.offers_pk(tenant), OfferItem.sk.startswith(keys.OFFER_PREFIX)
         )
         if item.multiplier is not None
     ]
-    if all(item.gsi3pk is not None for item in items):
-        _mark_indexed(tenant)
-    return [_to_offer(item) for item in items]
 
 
-def _mark_indexed(tenant: TenantId) -> None:
-    OffersIndexedItem(
+def _indexed_marker(tenant: TenantId, at: datetime) -> OffersIndexedItem:
+    return OffersIndexedItem(
         keys.offers_pk(tenant),
         keys.OFFERS_INDEXED_SK,
         gsi3pk=keys.multiplier_offers_pk(tenant),
         gsi3sk=keys.OFFERS_INDEXED_GSI_SK,
-        indexed_at=utc_now(),
-    ).save()
+        indexed_at=at,
+    )
+
+
+def add_indexed_marker_to(transaction: LabelledTransaction, tenant: TenantId, at: datetime) -> None:
+    """Mark a new tenant indexed in its creating transaction: it has no offers stored
+    before gsi3, so its multiplier reads never need the whole partition."""
+    transaction.put("offers indexed", _indexed_marker(tenant, at))
 
 
 def index_stored_offers(tenant: TenantId) -> int:
@@ -244,7 +247,7 @@ def index_stored_offers(tenant: TenantId) -> int:
                 raise
             continue
         updated += 1
-    _mark_indexed(tenant)
+    _indexed_marker(tenant, utc_now()).save()
     return updated
 
 

@@ -39,6 +39,7 @@ def deployed_dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _tenant() -> Tenant:
+    """A tenant as the version before gsi3 created it: without the offers index marker."""
     now = utc_now()
     tenant = Tenant(
         id=tenant_id(new_tenant_id()),
@@ -50,6 +51,7 @@ def _tenant() -> Tenant:
         key_count=1,
     )
     control.insert_tenant(tenant, issue_key(Role.ADMIN, tenant.id, now, owner=tenant).record)
+    OffersIndexedItem(keys.offers_pk(tenant.id), keys.OFFERS_INDEXED_SK).delete()
     return tenant
 
 
@@ -81,10 +83,11 @@ def _stored_multiplier(tenant: Tenant) -> Offer:
 
 
 def test_stored_multipliers_get_their_index_keys_once(deployed_dev: None) -> None:
-    # Given a stage with a tenant whose multiplier was stored before gsi3
+    # Given a stage with a tenant whose multiplier was stored before gsi3, not marked
     index_stage("dev", "us-east-1")  # points the settings at the stage
     tenant = _tenant()
     offer = _stored_multiplier(tenant)
+    assert not _marked(tenant)
 
     # When the command runs twice
     first = index_stage("dev", "us-east-1")
@@ -96,7 +99,13 @@ def test_stored_multipliers_get_their_index_keys_once(deployed_dev: None) -> Non
     item = OfferItem.get(keys.offers_pk(tenant.id), keys.offer_sk(offer.id))
     assert item.gsi3pk == keys.multiplier_offers_pk(tenant.id)
     assert item.written_by == "system:offer_index"
-    assert OffersIndexedItem.count(keys.offers_pk(tenant.id), OffersIndexedItem.sk == "INDEXED")
+    assert _marked(tenant)
     assert repository.multiplier_offers_ending_after(tenant.id, utc_now()) == [
         repository.get_offer(tenant.id, offer.id)
     ]
+
+
+def _marked(tenant: Tenant) -> bool:
+    return bool(
+        OffersIndexedItem.count(keys.offers_pk(tenant.id), OffersIndexedItem.sk == "INDEXED")
+    )

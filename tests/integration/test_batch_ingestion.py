@@ -19,7 +19,7 @@ from chalicelib.domain.clock import utc_now
 from chalicelib.domain.ids import new_customer_id
 from chalicelib.domain.loyalty import PointsAccount
 from chalicelib.domain.tenancy import TenantId, tenant_id
-from chalicelib.services import loyalty, offers
+from chalicelib.services import loyalty
 from tests.support.api import Api
 
 
@@ -65,9 +65,6 @@ def test_a_batch_reads_ahead_and_writes_plain_items_together(
             {"customer_id": customer, **_purchase(f"o-{n}")},
         ]
     items.append({"customer_id": unknown, "type": "app_event", "name": "opened"})
-    # (a tenant's first read of its multiplier offers marks its offer index: not this batch's)
-    assert tenant_a.tenant_id is not None
-    offers.multiplier_offers(tenant_id(tenant_a.tenant_id), utc_now())
     data_table_calls.clear()
 
     # When it is recorded

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.dal import keys
 from chalicelib.dal import offers as repository
 from chalicelib.dal.connection import dynamodb_client
-from chalicelib.dal.rewards_models import OfferItem
+from chalicelib.dal.rewards_models import OfferItem, OffersIndexedItem
 from chalicelib.domain.clock import utc_now
 from chalicelib.domain.ids import new_offer_id
 from chalicelib.domain.offers import Offer, OfferType
@@ -114,7 +114,6 @@ def test_past_the_old_cap_the_newest_multiplier_applies_and_ended_offers_are_not
         repository.insert_offer(tenant, _offer())
     newest = _multiplier(tenant_a, multiplier="3")
     customer = str(tenant_a.create_customer(name="Ann")["id"])
-    repository.index_stored_offers(tenant)
     offers_read.clear()
 
     # When the customer buys for 100 points and lists its offers
@@ -132,7 +131,6 @@ def test_every_page_of_offers_not_ended_is_read(
     tenant_a: Api, offers_read: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given five multipliers running, the newest the highest, read one page of two at a time
-    tenant = _tenant(tenant_a)
     created = [_multiplier(tenant_a, multiplier=str(2 + n)) for n in range(5)]
     customer = str(tenant_a.create_customer(name="Ann")["id"])
     query = OfferItem.multipliers_by_end.query
@@ -141,7 +139,6 @@ def test_every_page_of_offers_not_ended_is_read(
         return query(*args, **{**kwargs, "page_size": 2})
 
     monkeypatch.setattr(OfferItem.multipliers_by_end, "query", small_pages)
-    repository.index_stored_offers(tenant)
     offers_read.clear()
 
     # When the customer buys and lists its offers
@@ -163,7 +160,6 @@ def test_a_purchase_dated_inside_an_ended_multiplier_still_earns_it(tenant_a: Ap
         valid_until=(now - timedelta(days=3)).isoformat(),
     )
     customer = str(tenant_a.create_customer(name="Ann")["id"])
-    repository.index_stored_offers(_tenant(tenant_a))
 
     # When a purchase of five days ago and one of now are recorded
     then = _buy(tenant_a, customer, "o-1", now - timedelta(days=5))
@@ -177,8 +173,10 @@ def test_a_purchase_dated_inside_an_ended_multiplier_still_earns_it(tenant_a: Ap
 def test_offers_stored_before_the_index_apply_until_back_filled_and_after(
     tenant_a: Api, offers_read: list[str]
 ) -> None:
-    # Given a multiplier stored before gsi3 (no index keys), in a tenant not yet indexed
+    # Given a multiplier stored before gsi3 (no index keys), in a tenant created before it
+    # (not marked indexed)
     tenant = _tenant(tenant_a)
+    _unmark(tenant)
     stored = _offer(
         type=OfferType.BONUS_POINTS,
         multiplier=Decimal(2),
@@ -211,27 +209,61 @@ def test_offers_stored_before_the_index_apply_until_back_filled_and_after(
     assert OfferItem.get(*_keys(tenant, stored.id)).version == item.version
 
 
-def test_a_tenant_whose_multipliers_all_carry_index_keys_is_marked_on_its_first_read(
+def test_a_new_tenant_is_marked_indexed_and_reads_only_the_index(
     tenant_a: Api, offers_read: list[str]
 ) -> None:
-    # Given a tenant whose offers were all created with their index keys, and a discount
+    # Given a tenant created with the index (its creation marked it), a multiplier and a
+    # discount
+    tenant = _tenant(tenant_a)
+    boost = _multiplier(tenant_a)
+    repository.insert_offer(tenant, _offer())
+    customer = str(tenant_a.create_customer(name="Ann")["id"])
+
+    # When the customer's offers are listed
+    listed = _listed(tenant_a, customer)
+
+    # Then the marker is there and the list read the multiplier alone, through the index
+    assert _marked(tenant)
+    assert listed == [boost["id"]]
+    assert offers_read == [f"OFFER#{boost['id']}"]
+
+
+def test_reading_an_unmarked_tenant_reads_its_partition_and_writes_nothing(
+    tenant_a: Api, offers_read: list[str]
+) -> None:
+    # Given a tenant created before the index (no marker) whose offers all carry their keys
     tenant = _tenant(tenant_a)
     boost = _multiplier(tenant_a)
     discount = repository.insert_offer(tenant, _offer())
     customer = str(tenant_a.create_customer(name="Ann")["id"])
+    _unmark(tenant)
 
-    # When it is read twice
+    # When its offers are listed twice
     first = _listed(tenant_a, customer)
     read_first = list(offers_read)
     offers_read.clear()
     second = _listed(tenant_a, customer)
 
-    # Then the first read found the tenant unmarked and read its partition (both offers),
-    # marking it, so the second read only the multiplier, through the index
+    # Then both reads answered from the whole partition (index and partition: the marker
+    # missing), and neither marked the tenant: only the back-fill does
     assert first == second == [boost["id"]]
     boost_sk, discount_sk = f"OFFER#{boost['id']}", f"OFFER#{discount.id}"
-    assert sorted(read_first) == sorted([boost_sk, boost_sk, discount_sk])
-    assert offers_read == [boost_sk]
+    assert sorted(read_first) == sorted(offers_read) == sorted([boost_sk, boost_sk, discount_sk])
+    assert not _marked(tenant)
+
+
+def _marked(tenant: TenantId) -> bool:
+    return (
+        OffersIndexedItem.count(
+            keys.offers_pk(tenant), OffersIndexedItem.sk == keys.OFFERS_INDEXED_SK
+        )
+        == 1
+    )
+
+
+def _unmark(tenant: TenantId) -> None:
+    """As a tenant created before the deploy that added gsi3 is: no offers index marker."""
+    OffersIndexedItem(keys.offers_pk(tenant), keys.OFFERS_INDEXED_SK).delete()
 
 
 def _keys(tenant: TenantId, offer_id: str) -> tuple[str, str]:
