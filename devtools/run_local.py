@@ -24,6 +24,7 @@ import boto3
 from devtools.code_watcher import CodeWatcher, watched_paths_from
 from devtools.dynamodb_local import ROOT, DynamoDBLocal
 from devtools.local_schedule import LocalSchedule
+from devtools.sqs_endpoint import LocalSqsEndpoint
 from devtools.stage import stage_environment
 from devtools.stream_runner import LocalStreamRunner, local_queues
 from devtools.tables import ensure_tables, table_names
@@ -63,9 +64,9 @@ def prepare(environment: dict[str, str]) -> None:
 
 def local_sqs() -> Any:
     """SQS for the runner's process: moto's in-process SQS (no server, no network); every
-    DynamoDB call still goes to DynamoDB Local. Only the stream and queue functions, which
-    run in this process, send to or read the queues (a replay is queued by the data stream
-    consumer, not by the API)."""
+    DynamoDB call still goes to DynamoDB Local. The stream and queue functions, which run in
+    this process, send to and read the queues directly; the API process sends (a merge's
+    continuation) through a `LocalSqsEndpoint` on 127.0.0.1 (devtools/sqs_endpoint.py)."""
     from moto import mock_aws
 
     mock = mock_aws(
@@ -200,6 +201,7 @@ def main() -> int:
     api: ApiServer | None = None
     schedule: LocalSchedule | None = None
     streams: LocalStreamRunner | None = None
+    sqs_endpoint: LocalSqsEndpoint | None = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -223,6 +225,7 @@ def main() -> int:
         environment["IMPORTS_DIR"] = str(LOCAL_DIR / "imports")
         sqs = local_sqs()
         environment.update(local_queues(sqs))
+        sqs_endpoint = LocalSqsEndpoint(sqs).start()
         prepare(environment)
         schedule = LocalSchedule()
         for name in schedule.start():
@@ -250,7 +253,8 @@ def main() -> int:
         )
         if watcher is not None:
             print("restarts the API when these change: " + ", ".join(map(str, watcher.roots)))
-        api = ApiServer(args.port, environment)
+        # The API's SQS calls (botocore reads AWS_ENDPOINT_URL_SQS) reach moto's queues here.
+        api = ApiServer(args.port, {**environment, "AWS_ENDPOINT_URL_SQS": sqs_endpoint.url})
         return api.serve(watcher)
     except KeyboardInterrupt:
         return 0
@@ -261,6 +265,8 @@ def main() -> int:
             schedule.stop()
         if streams is not None:
             streams.stop()
+        if sqs_endpoint is not None:
+            sqs_endpoint.stop()
         database.stop()
         print("stopped DynamoDB Local and the API")
 
