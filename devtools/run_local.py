@@ -22,9 +22,8 @@ from typing import Any
 import boto3
 
 from devtools.code_watcher import CodeWatcher, watched_paths_from
-from devtools.dynamodb_local import ROOT, DynamoDBLocal
+from devtools.dynamodb_local import ROOT, DynamoDBLocal, free_port
 from devtools.local_schedule import LocalSchedule
-from devtools.sqs_endpoint import LocalSqsEndpoint
 from devtools.stage import stage_environment
 from devtools.stream_runner import LocalStreamRunner, local_queues
 from devtools.tables import ensure_tables, table_names
@@ -66,7 +65,7 @@ def local_sqs() -> Any:
     """SQS for the runner's process: moto's in-process SQS (no server, no network); every
     DynamoDB call still goes to DynamoDB Local. The stream and queue functions, which run in
     this process, send to and read the queues directly; the API process sends (a merge's
-    continuation) through a `LocalSqsEndpoint` on 127.0.0.1 (devtools/sqs_endpoint.py)."""
+    continuation) to the same queues through moto's server (`local_sqs_server`)."""
     from moto import mock_aws
 
     mock = mock_aws(
@@ -84,6 +83,17 @@ def local_sqs() -> Any:
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+def local_sqs_server() -> Any:
+    """moto's server on 127.0.0.1, for the API process (`chalice local`), which cannot
+    reach this process's mock: it acts on the same state as the mock (moto's documented
+    behaviour), so the API's sends land in the queues the runner reads."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    return server
 
 
 def local_stream_runner(environment: dict[str, str], sqs: Any) -> LocalStreamRunner:
@@ -201,7 +211,7 @@ def main() -> int:
     api: ApiServer | None = None
     schedule: LocalSchedule | None = None
     streams: LocalStreamRunner | None = None
-    sqs_endpoint: LocalSqsEndpoint | None = None
+    sqs_server: Any = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -225,7 +235,7 @@ def main() -> int:
         environment["IMPORTS_DIR"] = str(LOCAL_DIR / "imports")
         sqs = local_sqs()
         environment.update(local_queues(sqs))
-        sqs_endpoint = LocalSqsEndpoint(sqs).start()
+        sqs_server = local_sqs_server()
         prepare(environment)
         schedule = LocalSchedule()
         for name in schedule.start():
@@ -254,7 +264,8 @@ def main() -> int:
         if watcher is not None:
             print("restarts the API when these change: " + ", ".join(map(str, watcher.roots)))
         # The API's SQS calls (botocore reads AWS_ENDPOINT_URL_SQS) reach moto's queues here.
-        api = ApiServer(args.port, {**environment, "AWS_ENDPOINT_URL_SQS": sqs_endpoint.url})
+        sqs_url = "http://{}:{}".format(*sqs_server.get_host_and_port())
+        api = ApiServer(args.port, {**environment, "AWS_ENDPOINT_URL_SQS": sqs_url})
         return api.serve(watcher)
     except KeyboardInterrupt:
         return 0
@@ -265,8 +276,8 @@ def main() -> int:
             schedule.stop()
         if streams is not None:
             streams.stop()
-        if sqs_endpoint is not None:
-            sqs_endpoint.stop()
+        if sqs_server is not None:
+            sqs_server.stop()
         database.stop()
         print("stopped DynamoDB Local and the API")
 
