@@ -222,8 +222,9 @@ def run(context: Context) -> Section:
             "Every step is two TransactWriteItems: one naming the merge as the deleting "
             "writer of the step's audited items (ledger entries are), then one of 48 "
             "copies, 48 deletes, the step log and the record. The request runs steps for "
-            "about 10 s (REQUEST_BUDGET) and answers 202; the rest runs in continuations "
-            "of up to 120 s each (CONTINUATION_BUDGET), here in-process one after another "
+            "about 10 s (MERGE_REQUEST_BUDGET_SECONDS) and answers 202; the rest runs in "
+            "continuations of up to 120 s each (CONTINUATION_BUDGET), here in-process one "
+            "after another "
             "(the benchmark records the continuation messages instead of sending them)."
         ],
     )

@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -21,6 +22,12 @@ from chalicelib.streams_config import AUDIT_DIGEST_PERIOD_MINUTES
 
 MAX_AUTH_CACHE_SECONDS = 5
 """Issue 13: revocation and suspension take effect within 5 s in every stage."""
+MAX_MERGE_REQUEST_BUDGET_SECONDS = 12
+"""The ceiling of MERGE_REQUEST_BUDGET_SECONDS in deployed stages: the API function times
+out after 15 s (infra/stages.py), and a request goes on past its budget to finish the step
+under way and queue the rest."""
+MAX_LOCAL_MERGE_REQUEST_BUDGET_SECONDS = 3_600
+"""The local stage's ceiling (`chalice local` and the test client have no timeout)."""
 
 
 class SettingsError(RuntimeError):
@@ -72,6 +79,12 @@ class Settings(BaseModel):
     import_queue_url: str | None = None
     """IMPORT_QUEUE_URL: the SQS queue of import chunks (set by infra; locally by the
     runner, on moto's in-process SQS)."""
+    merge_request_budget_seconds: float = Field(
+        default=10.0, ge=0, le=MAX_LOCAL_MERGE_REQUEST_BUDGET_SECONDS
+    )
+    """MERGE_REQUEST_BUDGET_SECONDS: how long a merge request moves items before it answers
+    202 and hands the rest to the merge queue (issue 16). 0 answers 202 after one step. At
+    most MAX_MERGE_REQUEST_BUDGET_SECONDS (12) outside the local stage."""
     merge_queue_url: str | None = None
     """MERGE_QUEUE_URL: the SQS queue of merge continuations (set by infra; locally by the
     runner, on moto's in-process SQS)."""
@@ -89,6 +102,13 @@ class Settings(BaseModel):
         if plans and set(plans) != {plan.value for plan in Plan}:
             raise ValueError("name a usage plan for every plan, or none")
         return plans
+
+    @field_validator("merge_request_budget_seconds")
+    @classmethod
+    def _merge_budget_within_the_api_timeout(cls, budget: float, info: ValidationInfo) -> float:
+        if info.data.get("stage") != "local" and budget > MAX_MERGE_REQUEST_BUDGET_SECONDS:
+            raise ValueError(f"at most {MAX_MERGE_REQUEST_BUDGET_SECONDS} outside the local stage")
+        return budget
 
     def derived_key(self, label: str) -> bytes:
         """An HMAC key for one purpose, derived from the service secret (`CURSOR_SECRET`)
@@ -132,6 +152,7 @@ class Settings(BaseModel):
             "imports_bucket": read("IMPORTS_BUCKET"),
             "imports_dir": read("IMPORTS_DIR"),
             "import_queue_url": read("IMPORT_QUEUE_URL"),
+            "merge_request_budget_seconds": read("MERGE_REQUEST_BUDGET_SECONDS"),
             "merge_queue_url": read("MERGE_QUEUE_URL"),
             "campaign_send_queue_url": read("CAMPAIGN_SEND_QUEUE_URL"),
         }

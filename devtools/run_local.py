@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 
 from devtools.code_watcher import CodeWatcher, watched_paths_from
-from devtools.dynamodb_local import ROOT, DynamoDBLocal
+from devtools.dynamodb_local import ROOT, DynamoDBLocal, free_port
 from devtools.local_schedule import LocalSchedule
 from devtools.stage import stage_environment
 from devtools.stream_runner import LocalStreamRunner, local_queues
@@ -63,9 +63,9 @@ def prepare(environment: dict[str, str]) -> None:
 
 def local_sqs() -> Any:
     """SQS for the runner's process: moto's in-process SQS (no server, no network); every
-    DynamoDB call still goes to DynamoDB Local. Only the stream and queue functions, which
-    run in this process, send to or read the queues (a replay is queued by the data stream
-    consumer, not by the API)."""
+    DynamoDB call still goes to DynamoDB Local. The stream and queue functions, which run in
+    this process, send to and read the queues directly; the API process sends (a merge's
+    continuation) to the same queues through moto's server (`local_sqs_server`)."""
     from moto import mock_aws
 
     mock = mock_aws(
@@ -83,6 +83,17 @@ def local_sqs() -> Any:
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
+
+
+def local_sqs_server() -> Any:
+    """moto's server on 127.0.0.1, for the API process (`chalice local`), which cannot
+    reach this process's mock: it acts on the same state as the mock (moto's documented
+    behaviour), so the API's sends land in the queues the runner reads."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    return server
 
 
 def local_stream_runner(environment: dict[str, str], sqs: Any) -> LocalStreamRunner:
@@ -200,6 +211,7 @@ def main() -> int:
     api: ApiServer | None = None
     schedule: LocalSchedule | None = None
     streams: LocalStreamRunner | None = None
+    sqs_server: Any = None
 
     def stop(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -223,6 +235,7 @@ def main() -> int:
         environment["IMPORTS_DIR"] = str(LOCAL_DIR / "imports")
         sqs = local_sqs()
         environment.update(local_queues(sqs))
+        sqs_server = local_sqs_server()
         prepare(environment)
         schedule = LocalSchedule()
         for name in schedule.start():
@@ -250,7 +263,9 @@ def main() -> int:
         )
         if watcher is not None:
             print("restarts the API when these change: " + ", ".join(map(str, watcher.roots)))
-        api = ApiServer(args.port, environment)
+        # The API's SQS calls (botocore reads AWS_ENDPOINT_URL_SQS) reach moto's queues here.
+        sqs_url = "http://{}:{}".format(*sqs_server.get_host_and_port())
+        api = ApiServer(args.port, {**environment, "AWS_ENDPOINT_URL_SQS": sqs_url})
         return api.serve(watcher)
     except KeyboardInterrupt:
         return 0
@@ -261,6 +276,8 @@ def main() -> int:
             schedule.stop()
         if streams is not None:
             streams.stop()
+        if sqs_server is not None:
+            sqs_server.stop()
         database.stop()
         print("stopped DynamoDB Local and the API")
 

@@ -52,9 +52,6 @@ SURVIVING_FIELDS: Final = (
     "address",
 )
 UNMERGE_WINDOW: Final = timedelta(days=30)
-REQUEST_BUDGET: Final = timedelta(seconds=10)
-"""How long a merge request moves items before it answers 202 and continues on the queue
-(API Gateway answers 504 after 29 s)."""
 CONTINUATION_BUDGET: Final = timedelta(seconds=120)
 """How long one continuation moves items (the merge queue's visibility timeout is 300 s)."""
 MAX_SOURCES: Final = 10

@@ -5,8 +5,9 @@ sources' profiles gone, sources' points accounts closed) in one transaction; fro
 the sources are frozen (a write answers 409 naming the merge, a read 301 to the
 survivor). Then each source's partition moves to the survivor in steps of at most
 STEP_ITEMS items (chalicelib.dal.merge), and last its points join the survivor's account.
-The request runs steps for at most REQUEST_BUDGET; a merge not done by then is handed to
-the merge queue (chalicelib/streams/merge_queue.py), whose consumer runs further shares of
+The request runs steps for at most its budget (the MERGE_REQUEST_BUDGET_SECONDS setting,
+10 s by default); a merge not done by then is handed to the merge queue
+(chalicelib/streams/merge_queue.py), whose consumer runs further shares of
 CONTINUATION_BUDGET until it is done. Every share resumes from the record's stored step
 count: a request that fails part-way leaves the record `moving`, and repeating it (or any
 request naming the same survivor and sources, or a redelivered continuation) resumes where
@@ -43,7 +44,6 @@ from chalicelib.domain.loyalty import EntryType, LedgerEntry, PointsAccount
 from chalicelib.domain.merge import (
     CONTINUATION_BUDGET,
     MAX_SOURCES,
-    REQUEST_BUDGET,
     UNMERGE_WINDOW,
     MergeRecord,
     MergeState,
@@ -54,6 +54,7 @@ from chalicelib.domain.merge import (
 )
 from chalicelib.domain.tenancy import TenantId
 from chalicelib.services.loyalty import loyalty_config
+from chalicelib.settings import get_settings
 
 ATTEMPTS = 20
 MERGE_ACTION = "merge_customers"
@@ -119,9 +120,9 @@ def merge_customers(
     continue_later: ContinueLater | None = None,
 ) -> MergeRecord:
     """Merge the sources into the survivor (see the module docstring); answers the record:
-    `done`, or `moving` when the rest was handed to `continue_later` after REQUEST_BUDGET.
-    Repeating a merge that stopped part-way resumes it; repeating a finished one answers
-    its record."""
+    `done`, or `moving` when the rest was handed to `continue_later` after the request's
+    budget. Repeating a merge that stopped part-way resumes it; repeating a finished one
+    answers its record."""
     sources_named = _checked_sources(survivor_id, source_ids)
     if not is_customer_id(survivor_id):
         raise NotFound(f"customer {survivor_id} does not exist")
@@ -129,7 +130,7 @@ def merge_customers(
     if resumed is not None:
         if resumed.state is MergeState.DONE:
             return resumed
-        return _run_share(tenant, resumed, REQUEST_BUDGET, continue_later)
+        return _run_share(tenant, resumed, _request_budget(), continue_later)
     survivor = customer_repository.get_customer(tenant, survivor_id)
     if survivor is None:
         raise _missing(tenant, survivor_id, writing=True)
@@ -162,7 +163,12 @@ def merge_customers(
         raise PreconditionFailed(
             "the survivor or a source changed since it was read; read them again"
         ) from error
-    return _run_share(tenant, record, REQUEST_BUDGET, continue_later)
+    return _run_share(tenant, record, _request_budget(), continue_later)
+
+
+def _request_budget() -> timedelta:
+    """How long a request moves items (MERGE_REQUEST_BUDGET_SECONDS, chalicelib/settings.py)."""
+    return timedelta(seconds=get_settings().merge_request_budget_seconds)
 
 
 def _run_share(

@@ -1,11 +1,12 @@
 """Merge continuations (issue 16; docs/data-model.md, "Customer merge (issue 16)").
 
-A merge request does a bounded share of the steps (REQUEST_BUDGET); if the merge is not
-done it answers 202 and sends one message naming the merge record to the merge queue. The
-queue's consumer runs another bounded share (CONTINUATION_BUDGET) and, while the merge is
-still moving, sends the next message. Every step is conditioned on the record's stored
-step count, so a message delivered twice (or two consumers at once) resumes from the
-stored count and moves nothing twice; a message for a finished merge changes nothing.
+A merge request does a bounded share of the steps (the MERGE_REQUEST_BUDGET_SECONDS
+setting); if the merge is not done it answers 202 and sends one message naming the merge
+record to the merge queue. The queue's consumer runs another bounded share
+(CONTINUATION_BUDGET) and, while the merge is still moving, sends the next message. Every
+step is conditioned on the record's stored step count, so a message delivered twice (or
+two consumers at once) resumes from the stored count and moves nothing twice; a message
+for a finished merge changes nothing.
 """
 
 from __future__ import annotations

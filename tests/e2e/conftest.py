@@ -127,11 +127,20 @@ def isolated_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSt
     running.stop()
 
 
-def http_transport(base_url: str):  # type: ignore[no-untyped-def]
+def http_transport(base_url: str, *, follow_redirects: bool = True):  # type: ignore[no-untyped-def]
+    """Requests over HTTP; with `follow_redirects=False` a 301 (a merged customer's read) is
+    answered as it is rather than followed."""
     session = requests.Session()
 
     def send(method: str, path: str, headers: dict[str, str], body: bytes | None) -> Answer:
-        response = session.request(method, base_url + path, headers=headers, data=body, timeout=30)
+        response = session.request(
+            method,
+            base_url + path,
+            headers=headers,
+            data=body,
+            timeout=30,
+            allow_redirects=follow_redirects,
+        )
         return Answer(
             status=response.status_code,
             headers={k.lower(): v for k, v in response.headers.items()},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -43,6 +42,10 @@ def environment(
             "RATE_LIMIT_IN_APP": "false",
             "WEBHOOK_BACKOFF_SECONDS": "0",  # a failed delivery is received again at once
             "IMPORTS_DIR": str(tmp_path_factory.mktemp("imports")),
+            # A merge request hands what it did not finish within its budget (10 s) to the
+            # merge queue, which most tests do not run: on a loaded machine a large merge
+            # would outlast it. Tests of the queue (test_merge_background.py) set 0.
+            "MERGE_REQUEST_BUDGET_SECONDS": "600",
         }
     )
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
@@ -69,16 +72,6 @@ def dynamodb(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
         client = boto3.client("dynamodb", region_name=environment["AWS_DEFAULT_REGION"])
         create_tables(client, environment)
         yield client
-
-
-@pytest.fixture(autouse=True)
-def _merges_finish_within_their_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A merge request hands what it did not finish within REQUEST_BUDGET (10 s) to the merge
-    queue, which most tests do not run: on a loaded machine a large merge would outlast it.
-    Tests of the queue (test_merge_background.py) set their own budget."""
-    from chalicelib.services import merge as merge_service
-
-    monkeypatch.setattr(merge_service, "REQUEST_BUDGET", timedelta(minutes=10))
 
 
 def _transactions_atomic_across_threads(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,9 +48,10 @@ def _interaction_ids(api: Api, customer: str) -> set[str]:
 
 
 @pytest.fixture
-def one_step_per_share(monkeypatch: pytest.MonkeyPatch) -> None:
+def one_step_per_share(environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Every share of a merge (the request's, each continuation's) runs one step only."""
-    monkeypatch.setattr(merge_service, "REQUEST_BUDGET", timedelta(0))
+    monkeypatch.setenv("MERGE_REQUEST_BUDGET_SECONDS", "0")
+    reset_settings()
     monkeypatch.setattr(merge_service, "CONTINUATION_BUDGET", timedelta(0))
 
 
