@@ -145,6 +145,11 @@ class RateLimited(DomainError):
         self.retry_after_seconds = retry_after_seconds
 
 
+def _article(word: str) -> str:
+    """`an` before a vowel (`an open ticket`), else `a`."""
+    return "an" if word[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+
+
 class IllegalTransition(DomainError):
     """A ticket cannot move from its status to the one asked for; `allowed` lists where it
     can go (for this caller, now)."""
@@ -153,7 +158,7 @@ class IllegalTransition(DomainError):
         self, from_status: str, to_status: str, allowed: list[str], detail: str | None = None
     ) -> None:
         super().__init__(
-            detail or f"a {from_status} ticket cannot move to {to_status}",
+            detail or f"{_article(from_status)} {from_status} ticket cannot move to {to_status}",
         )
         self.from_status = from_status
         self.to_status = to_status

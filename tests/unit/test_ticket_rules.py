@@ -124,6 +124,25 @@ def test_every_pair_of_statuses(source: TicketStatus, target: TicketStatus) -> N
         assert refused.value.allowed == sorted(t.value for t in TRANSITIONS[source])
 
 
+@pytest.mark.parametrize(
+    ("source", "detail"),
+    [
+        (S.OPEN, "an open ticket cannot move to closed"),
+        (S.NEW, "a new ticket cannot move to closed"),
+        (S.PENDING, "a pending ticket cannot move to closed"),
+    ],
+)
+def test_an_illegal_move_is_named_in_plain_english(source: TicketStatus, detail: str) -> None:
+    # Given a ticket that may not close yet
+    clock = Clock()
+    ticket = ticket_in(source, clock)
+
+    # When it is asked to close, then the problem's detail reads as a sentence
+    with pytest.raises(IllegalTransition) as refused:
+        transition(ticket, S.CLOSED, ADMIN, clock.advance(HOUR), WINDOW)
+    assert refused.value.detail == detail
+
+
 @pytest.mark.parametrize("source", [S.NEW, S.OPEN, S.PENDING])
 def test_only_an_admin_cancels(source: TicketStatus) -> None:
     clock = Clock()
