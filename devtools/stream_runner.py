@@ -315,7 +315,11 @@ class LocalStreamRunner:
         return str(self._streams.get_shard_iterator(**arguments)["ShardIterator"])
 
     def _poll_shard(self, consumer: _Consumer, shard: _Shard) -> int:
-        if shard.iterator is None:
+        """Once a record was handled, each poll reads from a fresh iterator after it: moto
+        rolls a failed transaction back by putting a copy of the table in its place, and an
+        iterator it handed out before then reads the old table's stream, which no longer
+        grows (the records written after it would never reach the handlers)."""
+        if shard.iterator is None or shard.last_sequence is not None:
             shard.iterator = self._iterator(consumer, shard)
         try:
             answer = self._streams.get_records(

@@ -253,13 +253,14 @@ KEEP_CUSTOMERS_CURRENT = FunctionAccess(
 )
 RUN_CAMPAIGNS = FunctionAccess(
     function="RunCampaigns",
-    # The tenants and their configuration; per tenant the due campaigns and the trigger
-    # messages deferred by quiet hours (gsi1), the segment's membership pages (queued to
-    # campaign-sends: infra/queues.py), the campaign's cursor (put) and its run's settled
-    # pages (get). It sends itself what it does not queue: the deferred messages and a
-    # `points_expiring` sweep (the lot-expiry index, gsi2, and the accounts), a page of
-    # profiles (batch), the offer (get) and one transaction per recipient (message and
-    # coupon puts, cap window update, outbox event put).
+    # The tenants and their configuration; per tenant the due campaigns and the messages
+    # deferred by quiet hours (gsi1: to send them, and whether a run still has one), the
+    # segment's membership pages (queued to campaign-sends: infra/queues.py), the
+    # campaign's cursor (put) and its run's settled pages (get). It sends itself what it
+    # does not queue: the deferred messages and a `points_expiring` sweep (the lot-expiry
+    # index, gsi2, and the accounts), a page of profiles (batch), the offer (get) and one
+    # transaction per recipient (message and coupon puts, cap window update, outbox event
+    # put).
     tables=(
         _LISTS_TENANTS,
         TableAccess(
@@ -284,8 +285,9 @@ SEND_CAMPAIGN_PAGES = FunctionAccess(
         # The tenant's configuration (campaigns, webhook).
         _READS_TENANT_CONFIG,
         # The campaign (get), a page of profiles (batch), one transaction per recipient
-        # (message put, cap window update, outbox event put) and one per page (marker put,
-        # run counter update). Its queue access: infra/queues.py.
+        # (message put, cap window update, outbox event put; within quiet hours the
+        # deferred message put alone) and one per page (marker put, run counter update).
+        # Its queue access: infra/queues.py.
         TableAccess(
             DATA_TABLE,
             actions=(

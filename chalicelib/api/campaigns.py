@@ -148,6 +148,7 @@ def get_campaign_results(call: Call[None, None], campaign_id: str) -> Reply:
             skipped_no_consent=figures.count("skipped_consent"),
             skipped_over_cap=figures.count("skipped_cap"),
             skipped_offer_ended=figures.count("skipped_offer"),
+            deferred=figures.count("deferred"),
             redeemed=figures.count("redeemed"),
             conversions=figures.count("converted"),
             purchases=figures.count("purchases"),

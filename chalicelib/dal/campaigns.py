@@ -34,6 +34,7 @@ from chalicelib.dal.models import CustomerItem
 from chalicelib.dal.transactions import ConditionsFailed, LabelledTransaction, commit_with_retry
 from chalicelib.domain.analytics import Figures
 from chalicelib.domain.campaigns import (
+    DEFERRED,
     EVENT_TRIGGERS,
     Audience,
     Campaign,
@@ -325,9 +326,6 @@ class OverCap(Exception):
     """The customer's frequency-cap window is full."""
 
 
-DEFERRED = "deferred"
-
-
 def _message_item(tenant: TenantId, message: Message, event_id: str | None) -> CampaignMessageItem:
     deferred = message.status == DEFERRED
     run_at = message.run_at.isoformat()
@@ -357,7 +355,8 @@ def record_message(
     coupon: Coupon | None = None,
 ) -> bool:
     """One transaction: the message on the customer's timeline (once per campaign run:
-    `attribute_not_exists`, or in place of the same message deferred), the cap window's
+    `attribute_not_exists`, or in place of the same message deferred; a deferred message
+    only where there is none, so a deferral repeated writes nothing), the cap window's
     counter (`ADD 1` on condition it is below the cap: nothing is read first), the outbox
     event and the coupon the message issues. The campaign's counters follow from the data
     stream (`count_message`), so parallel sends share no item. False when this run already
@@ -365,13 +364,17 @@ def record_message(
     full and CodeTaken when the coupon's code is another coupon's (nothing written)."""
     bound_settings()
 
+    new = CampaignMessageItem.pk.does_not_exist()
+    condition = (
+        new if message.status == DEFERRED else new | (CampaignMessageItem.status == DEFERRED)
+    )
+
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
         transaction.put(
             "message",
             _message_item(tenant, message, event.id if event else None),
-            condition=CampaignMessageItem.pk.does_not_exist()
-            | (CampaignMessageItem.status == DEFERRED),
+            condition=condition,
         )
         if cap is not None:
             window = CampaignCapItem(
@@ -405,13 +408,23 @@ def record_message(
     return True
 
 
-def deferred_messages(tenant: TenantId, limit: int) -> list[Message]:
-    """The oldest trigger messages deferred by quiet hours: one Query of gsi1."""
+DeferredCursor = dict[str, Any]
+
+
+def deferred_messages(
+    tenant: TenantId, limit: int, after: DeferredCursor | None = None
+) -> tuple[list[Message], DeferredCursor | None]:
+    """The oldest messages deferred by quiet hours from `after` on, and where the next
+    page starts (None: no more): one Query of gsi1."""
     bound_settings()
     found = []
-    for item in CampaignMessageItem.deferred.query(
-        keys.campaign_messages_deferred_pk(tenant), limit=limit, page_size=limit
-    ):
+    items = CampaignMessageItem.deferred.query(
+        keys.campaign_messages_deferred_pk(tenant),
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=after,
+    )
+    for item in items:
         run_at = item.sk.removeprefix(keys.CAMPAIGN_MESSAGE_PREFIX).rsplit("#", 1)[0]
         found.append(
             Message(
@@ -424,7 +437,20 @@ def deferred_messages(tenant: TenantId, limit: int) -> list[Message]:
                 offer_id=item.offer_id,
             )
         )
-    return found
+    return found, items.last_evaluated_key if len(found) == limit else None
+
+
+def run_has_deferred(tenant: TenantId, campaign_id: str, run_at: datetime) -> bool:
+    """Whether a message of the run still waits for quiet hours to end: one Query of gsi1
+    (its keys begin with the run's time and the campaign), one item at most."""
+    bound_settings()
+    waiting = CampaignMessageItem.deferred.query(
+        keys.campaign_messages_deferred_pk(tenant),
+        CampaignMessageItem.gsi1sk.startswith(f"{run_at.isoformat()}#{campaign_id}#"),
+        limit=1,
+        page_size=1,
+    )
+    return next(iter(waiting), None) is not None
 
 
 def count_message(
@@ -433,12 +459,12 @@ def count_message(
     message_sk: str,
     campaign_id: str,
     status: str,
-    counter: str,
+    counters: Mapping[str, int],
     at: datetime,
 ) -> bool:
     """The message's `counted_at` (condition: not yet set, and the message stored with
-    the `status` the record shows) and its outcome's counter, in one transaction: a
-    redelivered stream record counts nothing again."""
+    the `status` the record shows) and its counters (`domain.campaigns.message_counters`),
+    in one transaction: a redelivered stream record counts nothing again."""
     bound_settings()
 
     def build() -> LabelledTransaction:
@@ -451,7 +477,7 @@ def count_message(
             condition=(CampaignMessageItem.status == status)
             & CampaignMessageItem.counted_at.does_not_exist(),
         )
-        _add_counters(transaction, tenant, campaign_id, customer_id, {counter: 1})
+        _add_counters(transaction, tenant, campaign_id, customer_id, counters)
         return transaction
 
     try:

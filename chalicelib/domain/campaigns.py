@@ -179,6 +179,35 @@ def run_complete(progress: Progress, pages: PagesSettled) -> bool:
     return progress.queued_all and pages.settled >= progress.pages
 
 
+DEFERRED = "deferred"
+"""The status of a message held by the tenant's quiet hours until the campaign job sends it."""
+
+OUTCOME_COUNTERS: Mapping[str, str] = {
+    "sent": "sent",
+    "held_out": "held_out",
+    "no_consent": "skipped_consent",
+    "over_cap": "skipped_cap",
+    "offer_ended": "skipped_offer",
+    DEFERRED: DEFERRED,
+}
+"""The campaign counter a message recorded with each status adds 1 to (`cancelled` has none)."""
+
+
+def message_counters(status: str, replaces_counted_deferral: bool) -> dict[str, int]:
+    """What a campaign message item, stored with `status`, adds to its campaign's counters:
+    1 to its outcome's counter and, when it replaced a deferred message that was counted,
+    -1 to `deferred` (the message stopped waiting: sent, skipped or cancelled), so
+    `deferred` is the number of messages waiting for quiet hours to end. Empty: nothing to
+    count."""
+    counters: dict[str, int] = {}
+    counter = OUTCOME_COUNTERS.get(status)
+    if counter is not None:
+        counters[counter] = 1
+    if replaces_counted_deferral:
+        counters[DEFERRED] = counters.get(DEFERRED, 0) - 1
+    return {name: amount for name, amount in counters.items() if amount}
+
+
 @dataclass(frozen=True)
 class Campaign:
     id: str

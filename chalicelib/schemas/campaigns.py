@@ -244,6 +244,10 @@ class CampaignResultsOut(BaseModel):
     skipped_offer_ended: int = Field(
         description="Messages not sent because the campaign's coupon offer was no longer live."
     )
+    deferred: int = Field(
+        description="Messages waiting for the tenant's quiet hours to end; once sent (or"
+        " skipped) each counts under its outcome instead."
+    )
     redeemed: int = Field(description="Coupons the campaign issued that were redeemed.")
     conversions: int = Field(description="Recipients who bought within the attribution window.")
     purchases: int

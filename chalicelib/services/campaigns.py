@@ -203,9 +203,10 @@ def run_campaign(
     queue_pages: QueuePages,
 ) -> Campaign:
     """Starts a due run, queues its recipients a page a message, and ends it (completed,
-    or scheduled for its next recurrence) when the workers have settled every page: at
-    the latest on the job's next run after the last page. Quiet hours hold the start and
-    the queueing, not the end of a run whose pages are all queued."""
+    or scheduled for its next recurrence) when the workers have settled every page and no
+    message of the run waits for quiet hours to end: at the latest on the job's next run
+    after the last page (or the last deferred message) was sent. Quiet hours hold the
+    start and the queueing, not the end of a run whose pages are all queued."""
     config = get_tenant_config(tenant).campaigns
     queued_all = campaign.progress is not None and campaign.progress.queued_all
     if not queued_all and _quiet_until(config, now) is not None:
@@ -223,8 +224,12 @@ def run_campaign(
         campaign = _queue_recipients(tenant, campaign, segment, deadline, report, queue_pages)
         progress = campaign.progress
         assert progress is not None
-    if progress.queued_all and rules.run_complete(
-        progress, repository.pages_settled(tenant, campaign.id, progress.run_at)
+    if (
+        progress.queued_all
+        and rules.run_complete(
+            progress, repository.pages_settled(tenant, campaign.id, progress.run_at)
+        )
+        and not repository.run_has_deferred(tenant, campaign.id, progress.run_at)
     ):
         campaign = repository.save_campaign(tenant, rules.run_finished(campaign, now))
         report.finished.append(campaign.id)
@@ -271,7 +276,10 @@ def _queue_recipients(
 
 def send_page(tenant: TenantId, page: RecipientPage) -> None:
     """A send worker's page: each member messaged through `send_to`, then the page marked
-    done. A page of a run that is over (cancelled, or already ended) sends nothing."""
+    done. A page of a run that is over (cancelled, or already ended) sends nothing. Within
+    the tenant's quiet hours (the page was queued before they began) each member's message
+    is recorded `deferred` instead, for the campaign job to send once they end
+    (`send_deferred`); a member this run already messaged keeps its message."""
     campaign = repository.get_campaign(tenant, page.campaign_id)
     progress = campaign.progress if campaign is not None else None
     if (
@@ -283,7 +291,13 @@ def send_page(tenant: TenantId, page: RecipientPage) -> None:
         logger.info("campaign page of a run that is over", campaign=page.campaign_id)
         return
     config = get_tenant_config(tenant).campaigns
-    send_to(tenant, campaign, list(page.customer_ids), page.run_at, utc_now(), config)
+    now = utc_now()
+    if _quiet_until(config, now) is not None:
+        profiles = repository.profiles(tenant, page.customer_ids)
+        members = [customer_id for customer_id in page.customer_ids if customer_id in profiles]
+        _defer(tenant, [_deferred(campaign, c, page.run_at, now) for c in members])
+    else:
+        send_to(tenant, campaign, list(page.customer_ids), page.run_at, now, config)
     repository.settle_page(tenant, campaign.id, page.run_at, page.number, "done", utc_now())
 
 
@@ -551,71 +565,85 @@ def _send_triggered(
     campaign job to send once they end (`send_deferred`)."""
     now = utc_now()
     if _quiet_until(config.campaigns, now) is not None:
-        for campaign in campaigns:
-            deferred = Message(
-                campaign_id=campaign.id,
-                customer_id=customer_id,
-                channel=campaign.channel.value,
-                status=DEFERRED,
-                run_at=occurred_at,
-                at=now,
-                offer_id=campaign.offer_id,
-            )
-            repository.record_message(tenant, deferred)
+        _defer(tenant, [_deferred(c, customer_id, occurred_at, now) for c in campaigns])
         return
     for campaign in campaigns:
         send_to(tenant, campaign, [customer_id], occurred_at, now, config.campaigns)
 
 
+def _deferred(campaign: Campaign, customer_id: str, run_at: datetime, now: datetime) -> Message:
+    return Message(
+        campaign_id=campaign.id,
+        customer_id=customer_id,
+        channel=campaign.channel.value,
+        status=DEFERRED,
+        run_at=run_at,
+        at=now,
+        offer_id=campaign.offer_id,
+    )
+
+
+def _defer(tenant: TenantId, messages: Sequence[Message]) -> None:
+    """Each message recorded `deferred` (listed in gsi1 for `send_deferred`) on up to
+    SEND_WORKERS threads; one already recorded (deferred, sent or skipped) stays as it is."""
+    run_all([partial(repository.record_message, tenant, m) for m in messages], SEND_WORKERS)
+
+
 def send_deferred(tenant: TenantId, now: datetime, deadline: float, report: RunReport) -> None:
-    """Up to a page of the trigger messages deferred by quiet hours, oldest first, once
-    they are over: each sent through the usual path under its event's time (replacing the
-    deferred item, which leaves the index); a campaign no longer running records it
-    `cancelled` instead."""
-    waiting = repository.deferred_messages(tenant, RECIPIENTS_PER_PAGE)
-    if not waiting:
-        return
+    """The messages deferred by quiet hours (trigger messages, and the pages of runs that
+    workers took within them), oldest first, once they are over: a page of 100 at a time
+    until none is left or the job's time is spent, each sent through the usual path under
+    its run's time (replacing the deferred item, which leaves the index; a message of the
+    same run on the page's threads). A message whose campaign was cancelled (or is gone) is
+    recorded `cancelled` instead; a campaign whose run has since ended still sends it."""
     config = get_tenant_config(tenant).campaigns
     if _quiet_until(config, now) is not None:
         return
     campaigns: dict[str, Campaign | None] = {}
-    for message in waiting:
-        if time.monotonic() >= deadline:
+    after: repository.DeferredCursor | None = None
+    while time.monotonic() < deadline:
+        waiting, after = repository.deferred_messages(tenant, RECIPIENTS_PER_PAGE, after)
+        runs: dict[tuple[str, datetime], list[str]] = {}
+        for message in waiting:
+            if message.campaign_id not in campaigns:
+                campaigns[message.campaign_id] = repository.get_campaign(
+                    tenant, message.campaign_id
+                )
+            campaign = campaigns[message.campaign_id]
+            if campaign is None or campaign.state is CampaignState.CANCELLED:
+                repository.record_message(tenant, replace(message, status="cancelled", at=now))
+                continue
+            runs.setdefault((message.campaign_id, message.run_at), []).append(message.customer_id)
+        for (campaign_id, run_at), customer_ids in runs.items():
+            campaign = campaigns[campaign_id]
+            assert campaign is not None
+            send_to(tenant, campaign, customer_ids, run_at, now, config)
+            report.recipients += len(customer_ids)
+        if after is None:
             return
-        if message.campaign_id not in campaigns:
-            campaigns[message.campaign_id] = repository.get_campaign(tenant, message.campaign_id)
-        campaign = campaigns[message.campaign_id]
-        if campaign is None or campaign.state is not CampaignState.RUNNING:
-            repository.record_message(tenant, replace(message, status="cancelled", at=now))
-            continue
-        send_to(tenant, campaign, [message.customer_id], message.run_at, now, config)
-        report.recipients += 1
-
-
-COUNTER_FOR_STATUS = {
-    "sent": "sent",
-    "held_out": "held_out",
-    "no_consent": "skipped_consent",
-    "over_cap": "skipped_cap",
-    "offer_ended": "skipped_offer",
-}
 
 
 def record_message_outcome(
-    tenant: TenantId, customer_id: str, message_sk: str, campaign_id: str, status: str
+    tenant: TenantId,
+    customer_id: str,
+    message_sk: str,
+    campaign_id: str,
+    status: str,
+    replaces_counted_deferral: bool = False,
 ) -> None:
-    """A new campaign message item: its outcome's counter, once. The outcome counted is
-    the one stored (a record may show an image that a later write replaced)."""
-    while status in COUNTER_FOR_STATUS:
-        counter = COUNTER_FOR_STATUS[status]
+    """A new campaign message item: its outcome's counter, once, and the `deferred`
+    counter down by one when it replaced a deferred message that was counted. The outcome
+    counted is the one stored (a record may show an image that a later write replaced; the
+    deferral it replaced was then never counted)."""
+    while counters := rules.message_counters(status, replaces_counted_deferral):
         if repository.count_message(
-            tenant, customer_id, message_sk, campaign_id, status, counter, utc_now()
+            tenant, customer_id, message_sk, campaign_id, status, counters, utc_now()
         ):
             return
         stored = repository.uncounted_message_status(tenant, customer_id, message_sk)
         if stored is None or stored == status:
             return
-        status = stored
+        status, replaces_counted_deferral = stored, False
 
 
 def record_delivery(tenant: TenantId, customer_id: str, detail: Mapping[str, Any]) -> None:

@@ -5,8 +5,11 @@ page, naming the page's member ids, on the `campaign-sends` queue; this module i
 queue's sender and its consumer. A worker sends to the page's members through the
 campaign service (`send_page`: holdout, consent, frequency cap as for any send) and marks
 the page settled; a redelivered page finds its members already messaged for the run and
-its marker written, so it sends and counts nothing twice. A page that fails its last
-receive is settled as failed (the run can end; the dead-letter queue keeps the message).
+its marker written, so it sends and counts nothing twice. A page taken within the
+tenant's quiet hours (queued just before they began) sends nothing then: its members'
+messages are recorded deferred, and the campaign job sends them once quiet hours end. A
+page that fails its last receive is settled as failed (the run can end; the dead-letter
+queue keeps the message).
 """
 
 from __future__ import annotations

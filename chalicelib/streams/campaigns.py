@@ -51,7 +51,7 @@ def react(record: DynamoDBRecord, image: ItemImage, raw: dict[str, Any]) -> bool
     (nothing else to do with it)."""
     removed = record.event_name is DynamoDBRecordEventName.REMOVE
     if image.entity == "campaign_message" and not removed and "counted_at" not in raw:
-        _message_recorded(raw)
+        _message_recorded(record, raw)
     if image.entity in CAMPAIGN_ENTITIES:
         return True
     if removed:
@@ -76,15 +76,22 @@ def react(record: DynamoDBRecord, image: ItemImage, raw: dict[str, Any]) -> bool
     return False
 
 
-def _message_recorded(raw: dict[str, Any]) -> None:
+def _message_recorded(record: DynamoDBRecord, raw: dict[str, Any]) -> None:
+    """A message item not yet counted; `replaces_counted_deferral` when it was written
+    over a deferred message that the stream had counted (its old image has `counted_at`)."""
+    from chalicelib.domain.campaigns import DEFERRED
     from chalicelib.services.campaigns import record_message_outcome
 
+    old = record.dynamodb.old_image if record.dynamodb is not None else None
     record_message_outcome(
         tenant_id(str(raw["tenant_id"])),
         str(raw["customer_id"]),
         str(raw["sk"]),
         str(raw["campaign_id"]),
         str(raw["status"]),
+        replaces_counted_deferral=bool(
+            old and old.get("status") == DEFERRED and old.get("counted_at")
+        ),
     )
 
 

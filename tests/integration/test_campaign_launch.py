@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -20,6 +21,9 @@ from chalicelib.services.campaigns import run_due_campaigns
 from chalicelib.streams.campaign_sends import queue_pages
 from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
+from tests.support.campaigns import delivered_messages, send_campaign_webhooks_to
+from tests.support.grants import calls_granted_to
+from tests.support.webhooks import Receiver, running_receiver
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +37,14 @@ def pages_of_two(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def _run_job() -> None:
-    run_due_campaigns(utc_now(), time.monotonic() + 30, queue_pages)
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver("/hooks/launch") as state:
+        yield state
+
+
+def _run_job(now: datetime | None = None) -> None:
+    run_due_campaigns(now or utc_now(), time.monotonic() + 30, queue_pages)
 
 
 def _tenant(api: Api) -> TenantId:
@@ -179,3 +189,89 @@ def test_the_pages_of_a_cancelled_run_send_nothing(
     _run_job()
     assert _state(tenant_a, campaign) == "cancelled"
     assert _results(tenant_a, campaign)["sent"] == 0
+
+
+def _quiet_all_day_but_2359(api: Api, receiver: Receiver) -> datetime:
+    """Quiet hours from 00:00 to 23:59 UTC (campaign webhooks to `receiver`); answers a
+    time today outside them, for the job."""
+    quiet = {"start": "00:00", "end": "23:59", "time_zone": "UTC"}
+    send_campaign_webhooks_to(api, receiver.url, quiet_hours=quiet)
+    if utc_now().strftime("%H:%M") == "23:59":
+        pytest.skip("the one minute of the day outside the quiet hours")
+    return utc_now().replace(hour=23, minute=59, second=30)
+
+
+def test_a_page_taken_in_quiet_hours_is_deferred_then_sent_once_after_them(
+    tenant_a: Api, streams: LocalStreamRunner, receiver: Receiver
+) -> None:
+    from chalicelib.dal.campaigns import pages_settled
+
+    # Given three prospects, quiet hours all day but 23:59 UTC, and a campaign launched
+    after_quiet = _quiet_all_day_but_2359(tenant_a, receiver)
+    customers = _prospects(tenant_a, streams, 3)
+    campaign = _launched(tenant_a)
+
+    # When the job queues its two pages outside the quiet hours (23:59:30) and the workers
+    # take them inside them (now)
+    with calls_granted_to("RunCampaigns"):
+        _run_job(after_quiet)
+    streams.drain()
+
+    # Then nothing was sent: each member's message waits deferred, as the results say, and
+    # the run does not end while they wait although its pages are settled
+    run = _run_of(tenant_a, campaign)
+    assert all(_statuses(tenant_a, customer) == ["deferred"] for customer in customers)
+    assert delivered_messages(receiver) == []
+    assert pages_settled(_tenant(tenant_a), campaign, run.run_at) == PagesSettled(done=2)
+    figures = _results(tenant_a, campaign)
+    assert (figures["deferred"], figures["sent"]) == (3, 0)
+    with calls_granted_to("RunCampaigns"):
+        _run_job()
+    assert _state(tenant_a, campaign) == "running"
+
+    # When page 0 is delivered again within the quiet hours (as SQS may)
+    queue_pages(_tenant(tenant_a), [RecipientPage(campaign, run.run_at, 0, tuple(customers[:2]))])
+    streams.drain()
+
+    # Then nothing changed
+    assert all(_statuses(tenant_a, customer) == ["deferred"] for customer in customers)
+    assert _results(tenant_a, campaign)["deferred"] == 3
+
+    # When the job runs after the quiet hours, twice, and the streams deliver
+    with calls_granted_to("RunCampaigns"):
+        _run_job(after_quiet)
+        _run_job(after_quiet)
+    streams.drain()
+
+    # Then each member was sent one message, under the run's key, delivered once; the
+    # deferred figure is back to 0 and the run is over
+    assert all(_statuses(tenant_a, customer) == ["sent"] for customer in customers)
+    assert delivered_messages(receiver) == sorted(
+        (campaign, customer, "Hi Member") for customer in customers
+    )
+    figures = _results(tenant_a, campaign)
+    assert (figures["deferred"], figures["sent"], figures["delivered"]) == (0, 3, 3)
+    assert _state(tenant_a, campaign) == "completed"
+
+
+def test_deferred_messages_of_a_cancelled_campaign_are_cancelled_not_sent(
+    tenant_a: Api, streams: LocalStreamRunner, receiver: Receiver
+) -> None:
+    # Given a campaign whose page a worker took within the quiet hours
+    after_quiet = _quiet_all_day_but_2359(tenant_a, receiver)
+    customers = _prospects(tenant_a, streams, 2)
+    campaign = _launched(tenant_a)
+    _run_job(after_quiet)
+    streams.drain()
+    assert _results(tenant_a, campaign)["deferred"] == 2
+
+    # When it is cancelled, and the job runs after the quiet hours
+    assert tenant_a.post(f"/v1/campaigns/{campaign}/cancel").status == 200
+    _run_job(after_quiet)
+    streams.drain()
+
+    # Then its messages are recorded cancelled, nothing was sent, and none waits
+    assert all(_statuses(tenant_a, customer) == ["cancelled"] for customer in customers)
+    assert delivered_messages(receiver) == []
+    figures = _results(tenant_a, campaign)
+    assert (figures["deferred"], figures["sent"]) == (0, 0)

@@ -217,3 +217,25 @@ def test_only_drafts_launch_and_finished_campaigns_do_not_cancel() -> None:
     assert refused.value.from_status == "running" and refused.value.allowed == ["cancel"]
     with pytest.raises(IllegalTransition):
         rules.cancelled(_campaign(rules.CampaignState.COMPLETED), now)
+
+
+@pytest.mark.parametrize(
+    ("status", "replaces_counted_deferral", "expected"),
+    [
+        ("sent", False, {"sent": 1}),
+        ("no_consent", False, {"skipped_consent": 1}),
+        ("deferred", False, {"deferred": 1}),
+        ("sent", True, {"sent": 1, "deferred": -1}),
+        ("over_cap", True, {"skipped_cap": 1, "deferred": -1}),
+        ("cancelled", True, {"deferred": -1}),
+        ("cancelled", False, {}),
+        ("deferred", True, {}),
+    ],
+)
+def test_a_message_counts_its_outcome_and_leaves_the_deferred_figure_once_it_stops_waiting(
+    status: str, replaces_counted_deferral: bool, expected: dict[str, int]
+) -> None:
+    # When a message item is counted
+    counters = rules.message_counters(status, replaces_counted_deferral)
+    # Then its outcome counts 1, and a counted deferral it replaced no longer waits
+    assert counters == expected
