@@ -579,9 +579,11 @@ class LocalStreamRunner:
         self._write_progress()
 
     def stop(self) -> None:
+        """Stop polling; waits up to 10 s in all for the invocations in progress."""
         self._stop.set()
+        deadline = time.monotonic() + 10
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def wait_until_drained(local_dir: Path, since: float | None = None, timeout: float = 120) -> None:
