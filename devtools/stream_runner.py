@@ -46,6 +46,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError, ParamValidationError
 from chalice.app import DynamoDBEventConfig, SQSEventConfig
 
 from chalicelib.dal.schema import ALL_TABLES
@@ -58,11 +59,8 @@ POSITIONS_FILE = "stream-positions.json"
 
 # What GetShardIterator answers for a position it cannot resume from: AWS says
 # TrimmedDataAccessException once the records are past the 24-hour retention; DynamoDB
-# Local answers InternalFailure for a sequence number beyond the shard's last record (the
-# stream of a data directory that was replaced).
-_UNUSABLE_POSITION_ERRORS = frozenset(
-    {"TrimmedDataAccessException", "InternalFailure", "ValidationException"}
-)
+# Local answers InternalFailure for a sequence number beyond the shard's last record.
+_UNUSABLE_POSITION_ERRORS = frozenset({"TrimmedDataAccessException", "InternalFailure"})
 
 
 @dataclass
@@ -401,9 +399,13 @@ class LocalStreamRunner:
                     SequenceNumber=shard.last_sequence,
                 )["ShardIterator"]
             )
-        except self._streams.exceptions.ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code not in _UNUSABLE_POSITION_ERRORS:
+        except (ClientError, ParamValidationError) as error:
+            code = (
+                error.response.get("Error", {}).get("Code", "")
+                if isinstance(error, ClientError)
+                else "not a sequence number"
+            )
+            if isinstance(error, ClientError) and code not in _UNUSABLE_POSITION_ERRORS:
                 raise
             print(
                 f"stream runner: {consumer.name} cannot resume {shard.shard_id} after "
@@ -555,18 +557,19 @@ class LocalStreamRunner:
                 handled = lane.poll()
             except Exception as error:  # noqa: BLE001 - keep polling; DynamoDB Local may restart
                 print(f"stream runner ({lane.name}): {error!r}", flush=True)
+                self._lane_round_done(lane, started, found=True)  # it may have delivered some
                 self._stop.wait(1)
                 continue
-            self._lane_round_done(lane, started, handled)
+            self._lane_round_done(lane, started, found=handled > 0)
             if handled == 0:
                 self._stop.wait(interval)
 
-    def _lane_round_done(self, lane: _Lane, started: float, handled: int) -> None:
+    def _lane_round_done(self, lane: _Lane, started: float, found: bool) -> None:
         """`drained_since` for background polling: the earliest of the lanes' latest empty
         rounds, once every lane has had one that started after the last delivery ended
         (what a handler wrote to another consumer's stream was then seen by it)."""
         with self._lock:
-            if handled:
+            if found:
                 lane.idle_since = None
                 self._last_delivery_end = time.time()
             else:
