@@ -18,6 +18,16 @@ is shown again when its visibility timeout (set by the handler's backoff) runs o
 After every round it writes `streams.json` under LOCAL_DIR; `drained_since` is the start
 of the latest round that found no record anywhere, so a test that wrote at time t waits
 for `drained_since > t` (see `wait_until_drained`).
+
+With a LOCAL_DIR it keeps each stream consumer's position in every shard (the sequence
+number of the last record its handler is done with) in `stream-positions.json`, written
+after each invocation, so a new runner over the same DynamoDB Local data resumes there
+(`AFTER_SEQUENCE_NUMBER`) instead of replaying the stream from its starting position.
+
+`round()` and `drain()` poll every consumer in turn on the caller's thread (tests get
+deterministic rounds). `start()` polls as Lambda's event source mappings do, independently:
+one thread per stream consumer, and one for the queue consumers together (moto's
+in-process SQS is not built for many threads).
 """
 
 from __future__ import annotations
@@ -32,9 +42,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError, ParamValidationError
 from chalice.app import DynamoDBEventConfig, SQSEventConfig
 
 from chalicelib.dal.schema import ALL_TABLES
@@ -43,6 +55,12 @@ from chalicelib.streams_config import StreamConsumerSettings, consumer_for
 
 PROGRESS_FILE = "streams.json"
 FAILURES_FILE = "stream-failures.jsonl"
+POSITIONS_FILE = "stream-positions.json"
+
+# What GetShardIterator answers for a position it cannot resume from: AWS says
+# TrimmedDataAccessException once the records are past the 24-hour retention; DynamoDB
+# Local answers InternalFailure for a sequence number beyond the shard's last record.
+_UNUSABLE_POSITION_ERRORS = frozenset({"TrimmedDataAccessException", "InternalFailure"})
 
 
 @dataclass
@@ -84,6 +102,22 @@ class _QueueConsumer:
     handler: Callable[[dict[str, Any], Any], Any]
     queue_url: str
     settings: QueueConsumer
+
+
+@dataclass
+class _Lane:
+    """What one background thread polls (`start`): a stream consumer's shards, or the
+    queue consumers. `idle_since` is the start of its latest round that found nothing."""
+
+    name: str
+    poll: Callable[[], int]
+    idle_since: float | None = None
+
+
+def _write_atomically(target: Path, document: object) -> None:
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(json.dumps(document))
+    os.replace(temporary, target)
 
 
 def _function_name(handler: str) -> str:
@@ -184,8 +218,17 @@ class LocalStreamRunner:
         self._local_dir = local_dir
         self._environ = environ if environ is not None else dict(os.environ)
         self._region = self._environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        # Guarded invocations run one at a time (a guard such as tests/support/grants.py
+        # records the process's DynamoDB calls, which another thread's handler would join).
+        self._guard_lock: AbstractContextManager[object] = (
+            threading.Lock() if invocation_guard is not None else nullcontext()
+        )
+        self._lock = threading.Lock()  # counters, failures, the files under local_dir
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._lanes: list[_Lane] = []
+        self._last_delivery_end = 0.0
+        self._positions = self._read_positions()
         self.failures: list[dict[str, Any]] = []
         self.records_processed = 0
         self.drained_since: float | None = None
@@ -231,6 +274,34 @@ class LocalStreamRunner:
     def consumer_names(self) -> list[str]:
         return [consumer.name for consumer in self._consumers] + [q.name for q in self._queues]
 
+    # Positions.
+
+    def _read_positions(self) -> dict[str, dict[str, str]]:
+        """`{consumer: {shard_id: last_sequence_number}}` a previous runner saved."""
+        if self._local_dir is None:
+            return {}
+        try:
+            saved = json.loads((self._local_dir / POSITIONS_FILE).read_text())
+        except FileNotFoundError:
+            return {}
+        except json.JSONDecodeError as error:
+            print(f"stream runner: ignoring unreadable {POSITIONS_FILE}: {error}", flush=True)
+            return {}
+        return {
+            str(consumer): {str(shard): str(sequence) for shard, sequence in shards.items()}
+            for consumer, shards in saved.items()
+            if isinstance(shards, dict)
+        }
+
+    def _advance(self, consumer: _Consumer, shard: _Shard, sequence: str) -> None:
+        """The consumer is done with the shard up to `sequence`: a restart resumes after it."""
+        shard.last_sequence = sequence
+        if self._local_dir is None:
+            return
+        with self._lock:
+            self._positions.setdefault(consumer.name, {})[shard.shard_id] = sequence
+            _write_atomically(self._local_dir / POSITIONS_FILE, self._positions)
+
     # Shards.
 
     def _discover(self, consumer: _Consumer) -> None:
@@ -243,10 +314,13 @@ class LocalStreamRunner:
             if start:
                 arguments["ExclusiveStartShardId"] = start
             description = self._streams.describe_stream(**arguments)["StreamDescription"]
+            saved = self._positions.get(consumer.name, {})
             for shard in description.get("Shards", []):
                 shard_id = shard["ShardId"]
                 if shard_id not in consumer.shards:
-                    consumer.shards[shard_id] = _Shard(shard_id, shard.get("ParentShardId"))
+                    consumer.shards[shard_id] = _Shard(
+                        shard_id, shard.get("ParentShardId"), last_sequence=saved.get(shard_id)
+                    )
             start = description.get("LastEvaluatedShardId")
             if not start:
                 return
@@ -259,15 +333,20 @@ class LocalStreamRunner:
 
     def poll_once(self) -> int:
         """One round over every shard of every consumer; answers the records handled."""
+        handled = sum(self._poll_consumer(consumer) for consumer in self._consumers)
+        return handled + self._poll_queues()
+
+    def _poll_consumer(self, consumer: _Consumer) -> int:
+        """One round over a stream consumer's shards, each in sequence-number order."""
+        self._discover(consumer)
         handled = 0
-        for consumer in self._consumers:
-            self._discover(consumer)
-            for shard in list(consumer.shards.values()):
-                if self._ready(consumer, shard):
-                    handled += self._poll_shard(consumer, shard)
-        for queue in self._queues:
-            handled += self._poll_queue(queue)
+        for shard in list(consumer.shards.values()):
+            if self._ready(consumer, shard):
+                handled += self._poll_shard(consumer, shard)
         return handled
+
+    def _poll_queues(self) -> int:
+        return sum(self._poll_queue(queue) for queue in self._queues)
 
     def _poll_queue(self, queue: _QueueConsumer) -> int:
         """One receive, one invocation; the messages not reported as failed are deleted."""
@@ -286,7 +365,7 @@ class LocalStreamRunner:
         )["Attributes"]["QueueArn"]
         records = [_lambda_sqs_record(m, queue_arn, self._region) for m in messages]
         context = _Context(queue.name, time.monotonic() + 300)
-        with self._guard(_function_name(queue.name)):
+        with self._guard_lock, self._guard(_function_name(queue.name)):
             try:
                 answer = queue.handler({"Records": records}, context) or {}
                 failed = {str(f["itemIdentifier"]) for f in answer.get("batchItemFailures", [])}
@@ -301,17 +380,40 @@ class LocalStreamRunner:
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
                 ],
             )
-        self.records_processed += len(messages)
+        self._count(len(messages))
         return len(messages)
 
     def _iterator(self, consumer: _Consumer, shard: _Shard) -> str:
-        """Where to read: after the last record handled, else the starting position."""
+        """Where to read: after the last record handled (this runner's or a saved
+        position), else the starting position; from the oldest record kept when the
+        position is no longer readable."""
         arguments: dict[str, Any] = {"StreamArn": consumer.stream_arn, "ShardId": shard.shard_id}
-        if shard.last_sequence is not None:
-            arguments["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
-            arguments["SequenceNumber"] = shard.last_sequence
-        else:
+        if shard.last_sequence is None:
             arguments["ShardIteratorType"] = consumer.settings.starting_position.value
+            return str(self._streams.get_shard_iterator(**arguments)["ShardIterator"])
+        try:
+            return str(
+                self._streams.get_shard_iterator(
+                    **arguments,
+                    ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                    SequenceNumber=shard.last_sequence,
+                )["ShardIterator"]
+            )
+        except (ClientError, ParamValidationError) as error:
+            code = (
+                error.response.get("Error", {}).get("Code", "")
+                if isinstance(error, ClientError)
+                else "not a sequence number"
+            )
+            if isinstance(error, ClientError) and code not in _UNUSABLE_POSITION_ERRORS:
+                raise
+            print(
+                f"stream runner: {consumer.name} cannot resume {shard.shard_id} after "
+                f"{shard.last_sequence} ({code}); reading it from TRIM_HORIZON",
+                flush=True,
+            )
+        shard.last_sequence = None
+        arguments["ShardIteratorType"] = "TRIM_HORIZON"
         return str(self._streams.get_shard_iterator(**arguments)["ShardIterator"])
 
     def _poll_shard(self, consumer: _Consumer, shard: _Shard) -> int:
@@ -334,7 +436,6 @@ class LocalStreamRunner:
         records = answer.get("Records", [])
         if records:
             self._deliver(consumer, shard, records)
-            shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
         next_iterator = answer.get("NextShardIterator")
         if next_iterator is None:
             shard.finished = True
@@ -342,6 +443,9 @@ class LocalStreamRunner:
         return len(records)
 
     def _deliver(self, consumer: _Consumer, shard: _Shard, records: list[dict[str, Any]]) -> None:
+        """Invoke the handler until the batch is done, retrying from the first failed
+        record; the shard's position moves up to the record before it after each
+        invocation, and past the batch once it is done (failures recorded)."""
         assert consumer.stream_arn is not None
         pending = [_lambda_record(r, consumer.stream_arn, self._region) for r in records]
         attempts = 0
@@ -358,14 +462,21 @@ class LocalStreamRunner:
             first = next(
                 i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed
             )
+            if first > 0:
+                self._advance(consumer, shard, pending[first - 1]["dynamodb"]["SequenceNumber"])
             pending = pending[first:]
-        self.records_processed += len(records)
+        self._advance(consumer, shard, records[-1]["dynamodb"]["SequenceNumber"])
+        self._count(len(records))
+
+    def _count(self, records: int) -> None:
+        with self._lock:
+            self.records_processed += records
 
     def _invoke(self, consumer: _Consumer, records: list[dict[str, Any]]) -> set[str]:
         """The sequence numbers the handler failed (all of them when it raised)."""
         event = {"Records": records}
         context = _Context(consumer.name, time.monotonic() + 300)
-        with self._guard(_function_name(consumer.name)):
+        with self._guard_lock, self._guard(_function_name(consumer.name)):
             try:
                 answer = consumer.handler(event, context) or {}
             except Exception as error:  # noqa: BLE001 - Lambda retries a failed invocation
@@ -387,29 +498,29 @@ class LocalStreamRunner:
             "attempts": attempts,
             "at": time.time(),
         }
-        self.failures.append(failure)
-        if self._local_dir is not None:
-            with (self._local_dir / FAILURES_FILE).open("a") as out:
-                out.write(json.dumps(failure) + "\n")
+        with self._lock:
+            self.failures.append(failure)
+            if self._local_dir is not None:
+                with (self._local_dir / FAILURES_FILE).open("a") as out:
+                    out.write(json.dumps(failure) + "\n")
 
     # Draining.
 
     def _write_progress(self) -> None:
         if self._local_dir is None:
             return
-        progress = {
-            "consumers": self.consumer_names,
-            "records_processed": self.records_processed,
-            "failed": len(self.failures),
-            "drained_since": self.drained_since,
-            "written_at": time.time(),
-        }
-        target = self._local_dir / PROGRESS_FILE
-        temporary = target.with_suffix(".tmp")
-        temporary.write_text(json.dumps(progress))
-        temporary.replace(target)
+        with self._lock:
+            progress = {
+                "consumers": self.consumer_names,
+                "records_processed": self.records_processed,
+                "failed": len(self.failures),
+                "drained_since": self.drained_since,
+                "written_at": time.time(),
+            }
+            _write_atomically(self._local_dir / PROGRESS_FILE, progress)
 
     def round(self) -> int:
+        """One round over every consumer on the caller's thread (deterministic)."""
         started = time.time()
         handled = self.poll_once()
         if handled == 0:
@@ -425,23 +536,61 @@ class LocalStreamRunner:
                 raise TimeoutError("the streams did not drain in time")
 
     def start(self, interval: float = 0.2) -> list[str]:
-        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
-        self._thread.start()
+        """Poll in the background, each stream consumer on its own thread (the queue
+        consumers share one), as independent event source mappings do."""
+        self._lanes = [
+            _Lane(consumer.name, partial(self._poll_consumer, consumer))
+            for consumer in self._consumers
+        ]
+        if self._queues:
+            self._lanes.append(_Lane("queues", self._poll_queues))
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(lane, interval), name=f"stream-{lane.name}", daemon=True
+            )
+            for lane in self._lanes
+        ]
+        for thread in self._threads:
+            thread.start()
         return self.consumer_names
 
-    def _run(self, interval: float) -> None:
+    def _run(self, lane: _Lane, interval: float) -> None:
         while not self._stop.is_set():
+            started = time.time()
             try:
-                if self.round() == 0:
-                    self._stop.wait(interval)
+                handled = lane.poll()
             except Exception as error:  # noqa: BLE001 - keep polling; DynamoDB Local may restart
-                print(f"stream runner: {error!r}", flush=True)
+                print(f"stream runner ({lane.name}): {error!r}", flush=True)
+                self._lane_round_done(lane, started, found=True)  # it may have delivered some
                 self._stop.wait(1)
+                continue
+            self._lane_round_done(lane, started, found=handled > 0)
+            if handled == 0:
+                self._stop.wait(interval)
+
+    def _lane_round_done(self, lane: _Lane, started: float, found: bool) -> None:
+        """`drained_since` for background polling: the earliest of the lanes' latest empty
+        rounds, once every lane has had one that started after the last delivery ended
+        (what a handler wrote to another consumer's stream was then seen by it)."""
+        with self._lock:
+            if found:
+                lane.idle_since = None
+                self._last_delivery_end = time.time()
+            else:
+                lane.idle_since = started
+            idle = [other.idle_since for other in self._lanes]
+            if idle and all(since is not None for since in idle):
+                since = min(s for s in idle if s is not None)
+                if since >= self._last_delivery_end:
+                    self.drained_since = since
+        self._write_progress()
 
     def stop(self) -> None:
+        """Stop polling; waits up to 10 s in all for the invocations in progress."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        deadline = time.monotonic() + 10
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def wait_until_drained(local_dir: Path, since: float | None = None, timeout: float = 120) -> None:

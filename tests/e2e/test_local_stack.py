@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import subprocess
 from pathlib import Path
 
+from devtools.stream_runner import PROGRESS_FILE, wait_until_drained
 from tests.e2e.conftest import LocalStack, http_transport, start_stack
 from tests.support.api import Api, profile
 
@@ -46,3 +48,36 @@ def test_the_stack_serves_the_docs_page(stack: LocalStack) -> None:
 
     assert page.status == 200 and "swagger-ui" in page.text
     assert document.json["openapi"] == "3.1.0"
+
+
+def test_a_restart_resumes_the_streams_where_they_were(tmp_path: Path) -> None:
+    # Given a stack whose stream functions handled the records of some customers
+    first = start_stack(tmp_path)
+    try:
+        platform = Api(http_transport(first.base_url), first.admin_key)
+        tenant = platform.create_tenant("Streams")
+        customers = [tenant.create_customer(name=f"Kept {n}")["id"] for n in range(20)]
+        wait_until_drained(tmp_path)
+        handled_before = _records_processed(tmp_path)
+    finally:
+        assert first.stop() == 0
+    # When the stack starts again over the same data and a customer buys
+    second = start_stack(tmp_path)
+    try:
+        again = Api(http_transport(second.base_url), tenant.key, tenant.tenant_id)
+        bought = again.post(
+            f"/v1/customers/{customers[0]}/interactions",
+            {"type": "purchase", "amount": "5.00", "currency": "EUR", "order_id": "r-1"},
+        )
+        assert bought.status == 201, bought.text
+        wait_until_drained(tmp_path)
+        # Then the purchase is in the customer's metrics, and the stream functions were
+        # not given the records of the first run again
+        assert again.get(f"/v1/customers/{customers[0]}").json["metrics"]["purchase_count"] == 1
+        assert _records_processed(tmp_path) < handled_before / 2
+    finally:
+        second.stop()
+
+
+def _records_processed(local_dir: Path) -> int:
+    return int(json.loads((local_dir / PROGRESS_FILE).read_text())["records_processed"])
