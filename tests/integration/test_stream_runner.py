@@ -65,16 +65,22 @@ class _Crash(BaseException):
 
 
 class _TrimmedPositions:
-    """The streams client, answering TrimmedDataAccessException to any resumed position."""
+    """The streams client, answering TrimmedDataAccessException to the first position a
+    shard resumes from (the one a previous runner saved); positions reached since read."""
 
     def __init__(self, streams: Any) -> None:
         self._streams = streams
+        self._trimmed_shards: set[str] = set()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._streams, name)
 
     def get_shard_iterator(self, **arguments: Any) -> Any:
-        if arguments["ShardIteratorType"] == "AFTER_SEQUENCE_NUMBER":
+        shard = arguments["ShardId"]
+        if arguments["ShardIteratorType"] == "AFTER_SEQUENCE_NUMBER" and (
+            shard not in self._trimmed_shards
+        ):
+            self._trimmed_shards.add(shard)
             error = {"Code": "TrimmedDataAccessException", "Message": "trimmed"}
             raise ClientError({"Error": error}, "GetShardIterator")
         return self._streams.get_shard_iterator(**arguments)
