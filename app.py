@@ -5,6 +5,7 @@ from chalice import Chalice, ConvertToMiddleware, Cron, Rate
 
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.routes import api_blueprint
+from chalicelib.cold_start import ColdStartCollection
 from chalicelib.lazy import deferred
 from chalicelib.observability import metrics
 from chalicelib.queues_config import (
@@ -23,9 +24,12 @@ from chalicelib.streams_config import (
     stream_arn_placeholder,
 )
 
+cold_start_collection = ColdStartCollection()
+cold_start_collection.space_out()
 app = Chalice(app_name="customer-ops")
 
 app.register_blueprint(api_blueprint())
+app.register_middleware(cold_start_collection.settle_after_first_invocation, "all")
 app.register_middleware(http_middleware(app), "http")
 # Business counters: one EMF line at the end of every invocation that counted something.
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
@@ -34,7 +38,9 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics), "all")
 # its cache TTL); locally no route uses it and the middleware authenticates.
 # Chalice names the Lambda handler after the function ("app.authorize_request").
 authorize_request = app.authorizer(name="gateway_authorizer")(
-    deferred("chalicelib.api.gateway_authorizer", "authorize_request")
+    cold_start_collection.settling(
+        deferred("chalicelib.api.gateway_authorizer", "authorize_request")
+    )
 )
 
 purge_deleted_tenants = app.schedule(Rate(1, unit=Rate.MINUTES))(
