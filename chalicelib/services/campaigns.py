@@ -393,10 +393,11 @@ def send_to(
     run_at: datetime,
     now: datetime,
     config: CampaignsConfig,
-) -> None:
+) -> list[str]:
     """One message per customer of this run, the page's customers on up to SEND_WORKERS
     threads (each recipient's writes are one transaction on its own partition). A customer
-    the run already recorded is skipped, so a repeated page sends nothing twice."""
+    the run already recorded is skipped, so a repeated page sends nothing twice. Answers
+    the customers who were not messaged because their profile is gone (deleted, merged)."""
     profiles = repository.profiles(tenant, customer_ids)
     cap = FrequencyCap(config.max_messages_per_customer, config.frequency_window_hours)
     publishing = publishes_events(get_tenant_config(tenant))
@@ -417,6 +418,7 @@ def send_to(
         if customer_id in profiles
     ]
     run_all(tasks, SEND_WORKERS)
+    return [customer_id for customer_id in customer_ids if customer_id not in profiles]
 
 
 def _message_one(
@@ -594,8 +596,9 @@ def send_deferred(tenant: TenantId, now: datetime, deadline: float, report: RunR
     workers took within them), oldest first, once they are over: a page of 100 at a time
     until none is left or the job's time is spent, each sent through the usual path under
     its run's time (replacing the deferred item, which leaves the index; a message of the
-    same run on the page's threads). A message whose campaign was cancelled (or is gone) is
-    recorded `cancelled` instead; a campaign whose run has since ended still sends it."""
+    same run on the page's threads). A message whose campaign was cancelled (or is gone), or
+    whose customer's profile is gone, is recorded `cancelled` instead (so it leaves the index
+    and its run can end); a campaign whose run has since ended still sends it."""
     config = get_tenant_config(tenant).campaigns
     if _quiet_until(config, now) is not None:
         return
@@ -603,7 +606,7 @@ def send_deferred(tenant: TenantId, now: datetime, deadline: float, report: RunR
     after: repository.DeferredCursor | None = None
     while time.monotonic() < deadline:
         waiting, after = repository.deferred_messages(tenant, RECIPIENTS_PER_PAGE, after)
-        runs: dict[tuple[str, datetime], list[str]] = {}
+        runs: dict[tuple[str, datetime], dict[str, Message]] = {}
         for message in waiting:
             if message.campaign_id not in campaigns:
                 campaigns[message.campaign_id] = repository.get_campaign(
@@ -613,12 +616,18 @@ def send_deferred(tenant: TenantId, now: datetime, deadline: float, report: RunR
             if campaign is None or campaign.state is CampaignState.CANCELLED:
                 repository.record_message(tenant, replace(message, status="cancelled", at=now))
                 continue
-            runs.setdefault((message.campaign_id, message.run_at), []).append(message.customer_id)
-        for (campaign_id, run_at), customer_ids in runs.items():
+            runs.setdefault((message.campaign_id, message.run_at), {})[message.customer_id] = (
+                message
+            )
+        for (campaign_id, run_at), messages in runs.items():
             campaign = campaigns[campaign_id]
             assert campaign is not None
-            send_to(tenant, campaign, customer_ids, run_at, now, config)
-            report.recipients += len(customer_ids)
+            gone = send_to(tenant, campaign, list(messages), run_at, now, config)
+            for customer_id in gone:
+                repository.record_message(
+                    tenant, replace(messages[customer_id], status="cancelled", at=now)
+                )
+            report.recipients += len(messages) - len(gone)
         if after is None:
             return
 

@@ -275,3 +275,34 @@ def test_deferred_messages_of_a_cancelled_campaign_are_cancelled_not_sent(
     assert delivered_messages(receiver) == []
     figures = _results(tenant_a, campaign)
     assert (figures["deferred"], figures["sent"]) == (0, 0)
+
+
+def test_a_deferred_message_whose_customer_was_deleted_is_cancelled_and_the_run_ends(
+    tenant_a: Api, streams: LocalStreamRunner, receiver: Receiver
+) -> None:
+    from chalicelib.dal.campaigns import deferred_messages
+
+    # Given a campaign whose page a worker took within the quiet hours (two messages wait)
+    after_quiet = _quiet_all_day_but_2359(tenant_a, receiver)
+    kept, deleted = _prospects(tenant_a, streams, 2)
+    campaign = _launched(tenant_a)
+    _run_job(after_quiet)
+    streams.drain()
+    assert _results(tenant_a, campaign)["deferred"] == 2
+
+    # When one of the two customers is deleted, and the job runs after the quiet hours
+    assert tenant_a.delete(f"/v1/customers/{deleted}").status == 204
+    _run_job(after_quiet)
+    streams.drain()
+
+    # Then the kept customer was sent the message, the deleted one's is recorded cancelled
+    # (it no longer waits in the deferred index), and the run is over
+    assert _statuses(tenant_a, kept) == ["sent"]
+    assert _statuses(tenant_a, deleted) == ["cancelled"]
+    assert delivered_messages(receiver) == [(campaign, kept, "Hi Member")]
+    waiting, _ = deferred_messages(_tenant(tenant_a), 100, None)
+    assert waiting == []
+    figures = _results(tenant_a, campaign)
+    assert (figures["deferred"], figures["sent"]) == (0, 1)
+    _run_job(after_quiet)
+    assert _state(tenant_a, campaign) == "completed"
