@@ -50,7 +50,9 @@ chromium:
 		echo "installing chromium (the docs page test renders /docs)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-run: deps
+# `make run` sets up only what it runs: the venv, DynamoDB Local (node_modules) and Java.
+# The CDK libraries, the template linters and Chromium are for the tests (`deps`).
+run: $(VENV)/.installed node_modules/.installed java
 	PORT=$(PORT) $(BIN)/python -m devtools.run_local
 
 test: deps check

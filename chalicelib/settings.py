@@ -28,6 +28,10 @@ out after 15 s (infra/stages.py), and a request goes on past its budget to finis
 under way and queue the rest."""
 MAX_LOCAL_MERGE_REQUEST_BUDGET_SECONDS = 3_600
 """The local stage's ceiling (`chalice local` and the test client have no timeout)."""
+DEFAULT_DYNAMODB_MAX_POOL_CONNECTIONS = 16
+"""A Lambda container handles one request at a time, but one invocation may run work on up
+to 16 threads over the shared DynamoDB client (a campaign page's sends; a batch's items on
+8): botocore's default pool of 10 would open and discard connections for the rest."""
 
 
 class SettingsError(RuntimeError):
@@ -91,6 +95,14 @@ class Settings(BaseModel):
     campaign_send_queue_url: str | None = None
     """CAMPAIGN_SEND_QUEUE_URL: the SQS queue of campaign recipient pages (set by infra;
     locally by the runner, on moto's in-process SQS)."""
+    dynamodb_max_pool_connections: int = Field(
+        default=DEFAULT_DYNAMODB_MAX_POOL_CONNECTIONS, ge=1, le=1_000
+    )
+    """DYNAMODB_MAX_POOL_CONNECTIONS: how many connections the process's one DynamoDB client
+    keeps open for reuse (chalicelib/dal/connection.py). More threads than that calling at
+    once still get a connection each, but botocore then discards the extra ones ("Connection
+    pool is full, discarding connection"). `chalice local` serves every request on a thread
+    of its own, so the local stage sets more (.chalice/config.json)."""
     gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
     """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
     by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
@@ -155,6 +167,7 @@ class Settings(BaseModel):
             "merge_request_budget_seconds": read("MERGE_REQUEST_BUDGET_SECONDS"),
             "merge_queue_url": read("MERGE_QUEUE_URL"),
             "campaign_send_queue_url": read("CAMPAIGN_SEND_QUEUE_URL"),
+            "dynamodb_max_pool_connections": read("DYNAMODB_MAX_POOL_CONNECTIONS"),
         }
         plans = read("GATEWAY_USAGE_PLANS")
         try:

@@ -1,10 +1,12 @@
 """`make run`: DynamoDB Local (data under .local/), the tables, the admin key, and
-`chalice local` on 127.0.0.1. Ctrl-C stops everything it started.
+`chalice local`'s server on 127.0.0.1. Ctrl-C stops everything it started.
 
-`chalice local` always runs with `--no-autoreload`: its reloader watches the whole project,
-data under `.local/` included. Instead a `CodeWatcher` (devtools/code_watcher.py) polls the
-code alone (`WATCH_PATHS`, default app.py, chalicelib/ and .chalice/config.json) and
-restarts the API process when it changes; `--no-autoreload` turns that off too."""
+The API process is `python -m devtools.local_api`: what `chalice local --no-autoreload`
+runs, with a listen backlog for bursts of clients (see there). Chalice's reloader watches
+the whole project, data under `.local/` included. Instead a `CodeWatcher`
+(devtools/code_watcher.py) polls the code alone (`WATCH_PATHS`, default app.py, chalicelib/
+and .chalice/config.json) and restarts the API process when it changes; `--no-autoreload`
+turns that off too."""
 
 from __future__ import annotations
 
@@ -114,7 +116,7 @@ def local_stream_runner(environment: dict[str, str], sqs: Any) -> LocalStreamRun
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """Stop `chalice local` and anything it started (they share a process group)."""
+    """Stop the API process and anything it started (they share a process group)."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
@@ -126,8 +128,9 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 
 
 class ApiServer:
-    """`chalice local --no-autoreload` as a subprocess, restarted by `serve` when the
-    watcher sees the code change. Each start and restart is one line of the stack's log."""
+    """`chalice local`'s server without its reloader (devtools/local_api.py) as a
+    subprocess, restarted by `serve` when the watcher sees the code change. Each start and
+    restart is one line of the stack's log."""
 
     def __init__(self, port: int, environment: dict[str, str]) -> None:
         self.port = port
@@ -136,18 +139,17 @@ class ApiServer:
         self.restarts = 0
 
     def start(self) -> None:
-        chalice = Path(sys.executable).with_name("chalice")
         self.process = subprocess.Popen(
             [
-                str(chalice),
-                "local",
+                sys.executable,
+                "-m",
+                "devtools.local_api",
                 "--stage",
                 "local",
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(self.port),
-                "--no-autoreload",
             ],
             cwd=ROOT,
             env={**os.environ, **self.environment},

@@ -6,6 +6,8 @@ left alone, its own session): on a cold start every model touched paid for a cli
 its own (tens of milliseconds each). botocore clients are thread-safe once built, so one
 client, built once under a lock, serves the models, the transactions, the raw Queries of
 the DAL and the idempotency store alike.
+Its connection pool is sized by the settings (`dynamodb_max_pool_connections`) for
+the threads that call it at once.
 """
 
 from __future__ import annotations
@@ -72,7 +74,11 @@ def _bind(settings: Settings) -> _Binding:
     from chalicelib.dal.models.base import AuditTableModel, ControlTableModel, DataTableModel
 
     metering.install()
-    transactions = Connection(region=settings.aws_region, host=settings.dynamodb_endpoint)
+    transactions = Connection(
+        region=settings.aws_region,
+        host=settings.dynamodb_endpoint,
+        max_pool_connections=settings.dynamodb_max_pool_connections,
+    )
     client = transactions.client
     for base in (DataTableModel, ControlTableModel, AuditTableModel):
         for model in _subclasses(base):

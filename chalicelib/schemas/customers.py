@@ -182,7 +182,10 @@ class CustomerOut(BaseModel):
     updated_at: datetime
     version: int
     metrics: MetricsOut | None = Field(
-        None, description="On GET of one customer: purchases, spend, points, tickets."
+        None,
+        description="On GET of one customer: purchases, spend, points, tickets. Null in "
+        "lists and look-ups and in the answers of POST and PATCH (the metrics are an item of "
+        "their own, read with the profile only by GET of one customer).",
     )
 
     @classmethod

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import re
+import signal
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -38,6 +43,58 @@ def test_the_admin_key_is_private_and_data_survives_a_restart(tmp_path: Path) ->
         assert Api(http_transport(second.base_url), second.admin_key).create_tenant().tenant_id
     finally:
         second.stop()
+
+
+_API_STARTED = re.compile(r"API process (\d+) started")
+_BURST = 32
+"""More clients than socketserver's default listen backlog (5) queues, as 20 and more
+clients connecting to `make run` at the same moment are."""
+
+
+def _api_pid(stack: LocalStack) -> int:
+    return int(_API_STARTED.findall((stack.local_dir / "stack.log").read_text())[-1])
+
+
+def _answer(connection: socket.socket) -> tuple[int, dict[str, object]]:
+    """Waits up to 120 s: 32 requests at once share one process and two busy cores."""
+    connection.settimeout(120)
+    with connection:
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, json.loads(response.read())
+
+
+def test_a_burst_of_clients_connecting_at_once_is_queued_and_every_one_answered(
+    stack: LocalStack, tenant_a: Api
+) -> None:
+    # Given a customer, and the API process paused: it accepts no connection meanwhile, as
+    # when its request threads hold the GIL while many clients connect
+    customer = tenant_a.create_customer(name="Burst")
+    request = (
+        f"GET /v1/customers/{customer['id']} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {tenant_a.key}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    host, port = stack.base_url.removeprefix("http://").split(":")
+    api = _api_pid(stack)
+    os.kill(api, signal.SIGSTOP)
+    try:
+        # When 32 clients connect and send their requests (the kernel completes each
+        # handshake for the listening socket; beyond its backlog a connect would hang)
+        connections = [
+            socket.create_connection((host, int(port)), timeout=10) for _ in range(_BURST)
+        ]
+        for connection in connections:
+            connection.sendall(request)
+    finally:
+        os.kill(api, signal.SIGCONT)
+
+    # Then, once the API runs again, every client gets the customer (none was refused or
+    # reset), and its 32 request threads at once found the DynamoDB pool large enough
+    answers = [_answer(connection) for connection in connections]
+    assert [(status, body["id"], body["name"]) for status, body in answers] == [
+        (200, customer["id"], "Burst")
+    ] * _BURST
+    assert "Connection pool is full" not in (stack.local_dir / "stack.log").read_text()
 
 
 def test_the_stack_serves_the_docs_page(stack: LocalStack) -> None:

@@ -49,8 +49,9 @@ def racer(racing_stack: LocalStack) -> Api:
 
 
 def _send_until_answered(send: Callable[[], Answer]) -> Answer:
-    """`chalice local` resets connections beyond its listen backlog; a client retries with
-    the same Idempotency-Key, which is exactly what the key makes safe."""
+    """A client retries a connection error or an answer that the same key's first request
+    is still in progress with the same Idempotency-Key, which is exactly what the key makes
+    safe."""
     for attempt in range(10):
         try:
             answer = send()

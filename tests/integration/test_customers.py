@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from devtools.stream_runner import LocalStreamRunner
 from tests.support.api import Api
 
 ANN = {
@@ -250,3 +251,36 @@ def test_a_page_that_ends_exactly_at_the_last_customer_has_no_cursor(tenant_a: A
     page = tenant_a.get("/v1/customers?limit=3").json
 
     assert len(page["items"]) == 3 and page["next_cursor"] is None
+
+
+def test_only_the_read_of_one_customer_answers_its_metrics(
+    tenant_a: Api, streams: LocalStreamRunner
+) -> None:
+    # Given a customer with a purchase, its metrics kept by the data stream
+    created = tenant_a.post(
+        "/v1/customers", {"name": "Metered", "email": "metered@example.com", "tags": ["m"]}
+    )
+    customer = created.json["id"]
+    purchase = {"type": "purchase", "amount": "10.00", "currency": "EUR", "order_id": "o-m"}
+    assert tenant_a.post(f"/v1/customers/{customer}/interactions", purchase).status == 201
+    streams.drain()
+
+    # When it is read alone, listed, looked up and changed
+    one = tenant_a.get(f"/v1/customers/{customer}").json
+    listings = [
+        tenant_a.get(path).json["items"]
+        for path in (
+            "/v1/customers",
+            "/v1/customers?email=metered@example.com",
+            "/v1/customers?tag=m",
+        )
+    ]
+    patched = tenant_a.patch(f"/v1/customers/{customer}", {"tags": ["m", "n"]}).json
+
+    # Then the read of one customer answers its metrics; list items (the profiles of a page,
+    # read without their metrics items) and the answers of writes answer `"metrics": null`
+    assert one["metrics"]["purchase_count"] == 1 and one["metrics"]["points_balance"] == 10
+    assert [[(item["id"], item["metrics"]) for item in items] for items in listings] == [
+        [(customer, None)]
+    ] * 3
+    assert created.json["metrics"] is None and patched["metrics"] is None

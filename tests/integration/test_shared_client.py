@@ -12,8 +12,9 @@ import pytest
 from pynamodb.attributes import UnicodeAttribute
 
 from chalicelib.dal import metering
-from chalicelib.dal.connection import bound_settings, dynamodb_client
+from chalicelib.dal.connection import bound_settings, dynamodb_client, transaction_connection
 from chalicelib.dal.models import CustomerItem, DataTableModel
+from chalicelib.settings import reset_settings
 from tests.support.api import Api
 
 
@@ -113,3 +114,21 @@ def test_a_model_defined_after_the_binding_uses_the_shared_client_and_the_data_t
         TableName=settings.data_table, Key={"pk": {"S": "T#late#X"}, "sk": {"S": "LATE"}}
     )["Item"]
     assert stored["note"] == {"S": "stored"}
+
+
+def test_the_shared_client_keeps_as_many_connections_as_the_settings_say(
+    dynamodb: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the local stage (`chalice local`: a thread per request), then a process set to 37
+    local_pool = dynamodb_client().meta.config.max_pool_connections
+    monkeypatch.setenv("DYNAMODB_MAX_POOL_CONNECTIONS", "37")
+    reset_settings()
+
+    # When the models and the transactions are bound again
+    client = dynamodb_client()
+
+    # Then the one client they share keeps that many connections (botocore's default is 10)
+    assert local_pool == 64
+    assert client.meta.config.max_pool_connections == 37
+    assert CustomerItem._get_connection().connection.client is client
+    assert transaction_connection().client is client
