@@ -91,6 +91,9 @@ class Settings(BaseModel):
     campaign_send_queue_url: str | None = None
     """CAMPAIGN_SEND_QUEUE_URL: the SQS queue of campaign recipient pages (set by infra;
     locally by the runner, on moto's in-process SQS)."""
+    audit_heartbeat_queue_url: str | None = None
+    """AUDIT_HEARTBEAT_QUEUE_URL: the SQS queue of pages of tenants due an audit heartbeat
+    (set by infra; locally by the runner, on moto's in-process SQS)."""
     gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
     """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
     by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
@@ -155,6 +158,7 @@ class Settings(BaseModel):
             "merge_request_budget_seconds": read("MERGE_REQUEST_BUDGET_SECONDS"),
             "merge_queue_url": read("MERGE_QUEUE_URL"),
             "campaign_send_queue_url": read("CAMPAIGN_SEND_QUEUE_URL"),
+            "audit_heartbeat_queue_url": read("AUDIT_HEARTBEAT_QUEUE_URL"),
         }
         plans = read("GATEWAY_USAGE_PLANS")
         try:

@@ -234,7 +234,7 @@ def test_every_index_a_model_can_query_is_granted_to_some_function() -> None:
 
 # --- the audit trail: the chain key and the entries partition -----------------------------
 
-SIGNING_FUNCTIONS = {"ChainAuditTrail", "AuditHeartbeats"}
+SIGNING_FUNCTIONS = {"ChainAuditTrail", "AppendAuditHeartbeats"}
 
 
 def _chain_key(template: Template) -> tuple[str, dict[str, Any]]:
