@@ -345,6 +345,7 @@ def queue_heartbeat_pages(deadline: float, queue: QueueHeartbeatPages) -> int:
     queued; stops at the deadline (what it queued by then stays queued)."""
     pending: list[list[TenantId]] = []
     queued = 0
+    stopped = False
     for tenants in control.tenant_pages(HEARTBEAT_TENANTS_PER_PAGE):
         page = [tenant.id for tenant in tenants if tenant.status is not TenantStatus.DELETED]
         if page:
@@ -353,11 +354,13 @@ def queue_heartbeat_pages(deadline: float, queue: QueueHeartbeatPages) -> int:
             queue(pending)
             queued, pending = queued + len(pending), []
         if time.monotonic() >= deadline:
-            logger.warning("audit heartbeat pages stopped at the deadline", queued=queued)
+            stopped = True
             break
     if pending:
         queue(pending)
         queued += len(pending)
+    if stopped:
+        logger.warning("audit heartbeat pages stopped at the deadline", queued=queued)
     return queued
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import boto3
@@ -113,6 +114,31 @@ def test_the_schedule_queues_one_message_per_page_of_tenants_and_appends_nothing
     assert sorted(t for page in pages for t in page) == sorted(tenants)
     # and appended no digest itself
     assert all(_digests(tenant) == [] for tenant in [*tenants, gone])
+
+
+def test_the_schedule_sends_its_pages_in_batches_and_stops_at_its_deadline(
+    tenants: list[TenantId], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.services import audit
+
+    # Given five tenants (three pages of two) and sends of two pages at most
+    monkeypatch.setattr(audit, "HEARTBEAT_PAGES_PER_SEND", 2)
+    sent: list[list[list[TenantId]]] = []
+
+    def send(pages: Sequence[Sequence[TenantId]]) -> None:
+        sent.append([list(page) for page in pages])
+
+    # When the schedule runs with time to spare, and again with its deadline passed
+    with calls_granted_to("AuditHeartbeats"):
+        queued = audit.queue_heartbeat_pages(time.monotonic() + 60, send)
+        walked, sent[:] = list(sent), []
+        late = audit.queue_heartbeat_pages(time.monotonic() - 1, send)
+
+    # Then the pages went out two a send, oldest tenants first
+    assert queued == 3 and [len(batch) for batch in walked] == [2, 1]
+    assert [t for batch in walked for page in batch for t in page] == tenants
+    # and past its deadline it queued the page it had read, and read no further
+    assert late == 1 and sent == [[tenants[:PAGE]]]
 
 
 def test_the_consumer_appends_one_heartbeat_per_due_tenant(
