@@ -9,6 +9,7 @@ from chalicelib.cold_start import ColdStartCollection
 from chalicelib.lazy import deferred
 from chalicelib.observability import metrics
 from chalicelib.queues_config import (
+    AUDIT_HEARTBEAT_QUEUE,
     CAMPAIGN_SEND_QUEUE,
     IMPORT_QUEUE,
     MERGE_QUEUE,
@@ -84,6 +85,12 @@ chain_audit_trail = app.on_dynamodb_record(
 audit_heartbeats = app.schedule(
     Rate(AUDIT_DIGEST_PERIOD_MINUTES, unit=Rate.MINUTES), name="audit_heartbeats"
 )(deferred("chalicelib.jobs", "audit_heartbeats"))
+
+append_audit_heartbeats = app.on_sqs_message(
+    queue=queue_placeholder(AUDIT_HEARTBEAT_QUEUE.queue_name),
+    batch_size=AUDIT_HEARTBEAT_QUEUE.batch_size,
+    name=AUDIT_HEARTBEAT_QUEUE.handler,
+)(deferred("chalicelib.streams.audit_heartbeats", "append_audit_heartbeats"))
 
 deliver_webhooks = app.on_sqs_message(
     queue=queue_placeholder(WEBHOOK_QUEUE.queue_name),

@@ -73,12 +73,14 @@ def segment_backfills(event: CloudWatchEvent) -> None:
 
 @_as_system
 def audit_heartbeats(event: CloudWatchEvent) -> None:
-    """Every digest period: extend every tenant's audit chain, even with no new entries,
-    so a chain cut short is found by verification (docs/security.md)."""
-    from chalicelib.services.audit import append_heartbeats
+    """Every digest period: queue every tenant, a page of ids a message, for the heartbeat
+    queue's consumer, which extends each chain that is due even with no new entries, so a
+    chain cut short is found by verification (docs/security.md). Appends nothing itself."""
+    from chalicelib.services.audit import queue_heartbeat_pages
+    from chalicelib.streams.audit_heartbeats import send_heartbeat_pages
 
-    appended = append_heartbeats(_deadline(event))
-    logger.info("audit heartbeats", appended=appended)
+    pages = queue_heartbeat_pages(_deadline(event), send_heartbeat_pages)
+    logger.info("audit heartbeat pages queued", pages=pages)
 
 
 def _today() -> date:

@@ -119,6 +119,23 @@ CAMPAIGN_SEND_QUEUE = QueueConsumer(
     max_receive_count=5,
 )
 
+# Audit heartbeats (docs/security.md, "Audit trail"): every digest period the schedule
+# pages through the tenants and queues one message per page of tenant ids; the consumer
+# appends a heartbeat to each of its tenants' chains that is due (signing it with the chain
+# key). A page is 100 tenants, a few DynamoDB calls and one KMS Sign each: seconds, well
+# within the visibility timeout. A page older than an hour is superseded by the next
+# periods' pages, so messages are kept one hour: longer than the 5 receives take to reach
+# the dead-letter queue deployed (5 x 360 s of visibility).
+AUDIT_HEARTBEAT_QUEUE = QueueConsumer(
+    handler="append_audit_heartbeats",
+    queue_name="audit-heartbeats",
+    queue_url_variable="AUDIT_HEARTBEAT_QUEUE_URL",
+    batch_size=1,
+    visibility_timeout_seconds=60,
+    max_receive_count=5,
+    retention_seconds=3_600,
+)
+
 QUEUE_CONSUMERS: dict[str, QueueConsumer] = {
     consumer.handler: consumer
     for consumer in (
@@ -127,6 +144,7 @@ QUEUE_CONSUMERS: dict[str, QueueConsumer] = {
         IMPORT_QUEUE,
         MERGE_QUEUE,
         CAMPAIGN_SEND_QUEUE,
+        AUDIT_HEARTBEAT_QUEUE,
     )
 }
 

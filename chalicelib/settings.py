@@ -103,6 +103,9 @@ class Settings(BaseModel):
     once still get a connection each, but botocore then discards the extra ones ("Connection
     pool is full, discarding connection"). `chalice local` serves every request on a thread
     of its own, so the local stage sets more (.chalice/config.json)."""
+    audit_heartbeat_queue_url: str | None = None
+    """AUDIT_HEARTBEAT_QUEUE_URL: the SQS queue of pages of tenants due an audit heartbeat
+    (set by infra; locally by the runner, on moto's in-process SQS)."""
     gateway_usage_plans: dict[str, str] = Field(default_factory=dict)
     """Plan name → API Gateway usage plan name (GATEWAY_USAGE_PLANS, a JSON object), set
     by infra in deployed stages. Empty (locally): tenants get no API Gateway key and the
@@ -168,6 +171,7 @@ class Settings(BaseModel):
             "merge_queue_url": read("MERGE_QUEUE_URL"),
             "campaign_send_queue_url": read("CAMPAIGN_SEND_QUEUE_URL"),
             "dynamodb_max_pool_connections": read("DYNAMODB_MAX_POOL_CONNECTIONS"),
+            "audit_heartbeat_queue_url": read("AUDIT_HEARTBEAT_QUEUE_URL"),
         }
         plans = read("GATEWAY_USAGE_PLANS")
         try:

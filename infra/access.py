@@ -372,10 +372,20 @@ CHAIN_AUDIT_TRAIL = FunctionAccess(
 AUDIT_HEARTBEATS = FunctionAccess(
     function="AuditHeartbeats",
     tables=(
-        # Lists the tenants (gsi1; each names its plan, hence its retention).
+        # The schedule only lists the tenants (gsi1, a page per Query) and queues them, a
+        # page a message, to audit-heartbeats (infra/queues.py): no audit table access and
+        # no chain key.
         TableAccess(CONTROL_TABLE, actions=("dynamodb:Query",), indexes={"gsi1": IndexAccess()}),
+    ),
+)
+
+APPEND_AUDIT_HEARTBEATS = FunctionAccess(
+    function="AppendAuditHeartbeats",
+    tables=(
+        # Each tenant of its page (get: deleted or not, its plan, hence its retention).
+        TableAccess(CONTROL_TABLE, actions=("dynamodb:GetItem",)),
         # Each tenant's chain head (get) and a digest with the head (transaction of puts):
-        # nothing outside the digests partition.
+        # nothing outside the digests partition. Its queue access: infra/queues.py.
         TableAccess(
             AUDIT_TABLE,
             actions=("dynamodb:GetItem", "dynamodb:PutItem"),
@@ -476,6 +486,8 @@ QUEUE_SENDERS: dict[str, tuple[str, ...]] = {
     "merge-continuations": (API_HANDLER.function, CONTINUE_MERGES.function),
     # One message per membership page of a campaign run, queued by the campaign job.
     "campaign-sends": (RUN_CAMPAIGNS.function,),
+    # One message per page of tenants, queued by the digest schedule every period.
+    "audit-heartbeats": (AUDIT_HEARTBEATS.function,),
 }
 
 FUNCTION_ACCESS: dict[str, FunctionAccess] = {
@@ -492,6 +504,7 @@ FUNCTION_ACCESS: dict[str, FunctionAccess] = {
         RECORD_DATA_CHANGES,
         CHAIN_AUDIT_TRAIL,
         AUDIT_HEARTBEATS,
+        APPEND_AUDIT_HEARTBEATS,
         DELIVER_WEBHOOKS,
         RECORD_UNDELIVERED_WEBHOOKS,
         PROCESS_IMPORTS,

@@ -174,6 +174,21 @@ def iter_tenants() -> Iterator[Tenant]:
         yield _to_tenant(item)
 
 
+def tenant_pages(page_size: int) -> Iterator[list[Tenant]]:
+    """Every tenant, oldest first, a page at a time: one Query of gsi1's `TENANTS`
+    partition (at most `page_size` tenants) per page; the last page may be empty."""
+    bound_settings()
+    start: dict[str, Any] | None = None
+    while True:
+        results = TenantItem.by_created.query(
+            keys.TENANTS_GSI_PK, limit=page_size, page_size=page_size, last_evaluated_key=start
+        )
+        yield [_to_tenant(item) for item in results]
+        start = results.last_evaluated_key
+        if not start:
+            return
+
+
 def save_tenant(before: Tenant, after: Tenant) -> Tenant:
     """Replace a tenant record, guarded by the version read (optimistic locking)."""
     bound_settings()

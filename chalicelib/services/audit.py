@@ -29,6 +29,7 @@ from chalicelib.domain.audit import (
     FIRST_EXPORT_PAGE,
     AlertRule,
     AuditEntry,
+    ChainHead,
     Coverage,
     Digest,
     DigestSigner,
@@ -279,16 +280,32 @@ def chain(
     """Append one digest over `entries` (none: a heartbeat) to the tenant's chain; its
     sequence number. `retention_days` (read when needed) keeps a heartbeat.
 
-    Writers (the stream function and the digest schedule) race through the head's
+    Writers (the stream function and the heartbeat consumer) race through the head's
     condition: the loser reads the new head and tries again, so the chain never forks.
     """
     signer = signer or chain_signer()
     for _ in range(APPEND_ATTEMPTS):
         head = repository.chain_head(tenant)
-        digest = next_digest(tenant, head, entries, now or utc_now(), signer)
-        if repository.append_digest(tenant, head, digest, _digest_expiry(digest, retention_days)):
-            return digest.sequence
+        sequence = _append_after(tenant, head, entries, now or utc_now(), signer, retention_days)
+        if sequence is not None:
+            return sequence
     raise RuntimeError(f"could not append to the audit chain of {tenant}")
+
+
+def _append_after(
+    tenant: TenantId,
+    head: ChainHead | None,
+    entries: Sequence[AuditEntry],
+    at: datetime,
+    signer: DigestSigner,
+    retention_days: int | None,
+) -> int | None:
+    """One attempt: the digest after `head`, appended under the head's condition; its
+    sequence, or None when another writer moved the head first."""
+    digest = next_digest(tenant, head, entries, at, signer)
+    if repository.append_digest(tenant, head, digest, _digest_expiry(digest, retention_days)):
+        return digest.sequence
+    return None
 
 
 def _digest_expiry(digest: Digest, retention_days: int | None) -> int:
@@ -299,36 +316,93 @@ def _digest_expiry(digest: Digest, retention_days: int | None) -> int:
     return latest + int(_DIGEST_KEPT_BEYOND_ENTRIES.total_seconds())
 
 
-def append_heartbeats(deadline: float, now: datetime | None = None) -> int:
-    """The digest schedule: append a digest, with no entries, to the chain of every tenant
-    not deleted whose head is older than half a digest period (a busier chain was just
-    extended by the stream function). Tenants are listed by a Query (gsi1), never a Scan.
-    Answers how many digests it appended. One tenant's failure does not stop the others;
-    the run then fails (so it is retried and alarmed) once all were tried."""
+# --- heartbeats: the digest schedule queues pages of tenants, a queue consumer appends -----
+
+HEARTBEAT_TENANTS_PER_PAGE = 100
+"""Tenants per gsi1 Query page of the schedule, and so per message of the heartbeat queue."""
+HEARTBEAT_PAGES_PER_SEND = 10  # SQS SendMessageBatch's most entries
+
+QueueHeartbeatPages = Callable[[Sequence[Sequence[TenantId]]], object]
+
+
+class HeartbeatsFailed(RuntimeError):
+    """Some tenants of a page got no heartbeat (each was logged by name); the page's
+    message is then received again, or dead-lettered after its last receive."""
+
+    def __init__(self, tenants: Sequence[TenantId]) -> None:
+        self.tenants = tuple(tenants)
+        super().__init__(
+            f"audit heartbeats failed for {len(self.tenants)} tenants: {list(self.tenants[:10])}"
+        )
+
+
+def queue_heartbeat_pages(deadline: float, queue: QueueHeartbeatPages) -> int:
+    """The digest schedule: page through the tenants (one Query of gsi1 per page of
+    HEARTBEAT_TENANTS_PER_PAGE, never a Scan) and queue the ids of each page's tenants
+    not deleted as one message of the heartbeat queue, ten pages per `queue` call. It
+    appends nothing itself: the queue's consumer does (`append_heartbeats`), so the run
+    takes a Query per page whatever the number of tenants. Answers how many pages it
+    queued; stops at the deadline (what it queued by then stays queued)."""
+    pending: list[list[TenantId]] = []
+    queued = 0
+    stopped = False
+    for tenants in control.tenant_pages(HEARTBEAT_TENANTS_PER_PAGE):
+        page = [tenant.id for tenant in tenants if tenant.status is not TenantStatus.DELETED]
+        if page:
+            pending.append(page)
+        if len(pending) == HEARTBEAT_PAGES_PER_SEND:
+            queue(pending)
+            queued, pending = queued + len(pending), []
+        if time.monotonic() >= deadline:
+            stopped = True
+            break
+    if pending:
+        queue(pending)
+        queued += len(pending)
+    if stopped:
+        logger.warning("audit heartbeat pages stopped at the deadline", queued=queued)
+    return queued
+
+
+def append_heartbeats(tenants: Sequence[TenantId], now: datetime | None = None) -> int:
+    """The heartbeat queue's consumer, for one page of tenants: append a digest with no
+    entries to the chain of each tenant not deleted (read again: it may have been deleted
+    since it was queued) whose head is older than half a digest period (a busier chain
+    was just extended by the stream function). Answers how many it appended.
+
+    Idempotent under at-least-once delivery: a redelivered page finds the heads it
+    extended recent and appends nothing, and two copies of a page at once race through
+    the head's condition, the loser finding the winner's heartbeat recent. One tenant's
+    failure does not stop the others: each is logged with its id, and the page then
+    raises HeartbeatsFailed (its message is received again, or dead-lettered)."""
     signer = chain_signer()
     at = now or utc_now()
-    due_before = at - digest_period() / 2
     appended = 0
-    failed: list[str] = []
-    for tenant in control.iter_tenants():
-        if time.monotonic() >= deadline:
-            logger.warning("audit heartbeats stopped at the deadline", appended=appended)
-            break
-        if tenant.status is TenantStatus.DELETED:
-            continue
+    failed: list[TenantId] = []
+    for tenant in tenants:
         try:
-            head = repository.chain_head(tenant.id)
-            if head is not None and head.created_at > due_before:
-                continue
-            chain(tenant.id, [], at, signer, PLAN_LIMITS[tenant.plan].audit_retention_days)
-        except Exception:  # noqa: BLE001 - one tenant's failure must not stop the job
-            logger.exception("audit heartbeat failed", tenant_id=tenant.id)
-            failed.append(tenant.id)
-            continue
-        appended += 1
+            appended += _append_heartbeat(tenant, at, signer)
+        except Exception:  # noqa: BLE001 - one tenant's failure must not stop the page
+            logger.exception("audit heartbeat failed", tenant_id=tenant)
+            failed.append(tenant)
     if failed:
-        raise RuntimeError(f"audit heartbeats failed for {len(failed)} tenants: {failed[:10]}")
+        raise HeartbeatsFailed(failed)
     return appended
+
+
+def _append_heartbeat(tenant: TenantId, at: datetime, signer: DigestSigner) -> bool:
+    found = control.get_tenant(tenant)
+    if found is None or found.status is TenantStatus.DELETED:
+        return False
+    due_before = at - digest_period() / 2
+    retention_days = PLAN_LIMITS[found.plan].audit_retention_days
+    for _ in range(APPEND_ATTEMPTS):
+        head = repository.chain_head(tenant)
+        if head is not None and head.created_at > due_before:
+            return False
+        if _append_after(tenant, head, [], at, signer, retention_days) is not None:
+            return True
+    raise RuntimeError(f"could not append to the audit chain of {tenant}")
 
 
 def verify(

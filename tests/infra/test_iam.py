@@ -234,7 +234,7 @@ def test_every_index_a_model_can_query_is_granted_to_some_function() -> None:
 
 # --- the audit trail: the chain key and the entries partition -----------------------------
 
-SIGNING_FUNCTIONS = {"ChainAuditTrail", "AuditHeartbeats"}
+SIGNING_FUNCTIONS = {"ChainAuditTrail", "AppendAuditHeartbeats"}
 
 
 def _chain_key(template: Template) -> tuple[str, dict[str, Any]]:
@@ -290,6 +290,28 @@ def test_only_the_chain_functions_may_sign_with_the_audit_chain_key(
     for function in resources_of_type(template, "AWS::Serverless::Function").values():
         variables = function["Properties"]["Environment"]["Variables"]
         assert get_att_target(variables["AUDIT_SIGNING_KEY_ID"]) == key_id
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_heartbeat_schedule_only_lists_the_tenants_and_never_touches_the_chain(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    # Given the digest schedule's role (it queues pages of tenants: tests/infra/test_queues.py)
+    template = stage_templates[stage]
+    role = _function_roles(template)["AuditHeartbeats"]
+    chain_key, _ = _chain_key(template)
+
+    # Then its only data access is the Query of the tenants on the control table's gsi1
+    assert {(target, actions) for target, actions, _ in _data_grants(template, role)} == {
+        ("Control", ("dynamodb:Query",)),
+        ("Control/index/gsi1", ("dynamodb:Query",)),
+    }
+    # and it has nothing on the audit chain key (the heartbeat consumer signs)
+    assert not any(
+        get_att_target(resource) == chain_key
+        for statement in policies_of_role(template, role)
+        for resource in statement.resources
+    )
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])

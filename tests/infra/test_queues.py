@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.queues_config import (
+    AUDIT_HEARTBEAT_QUEUE,
     CAMPAIGN_SEND_QUEUE,
     MERGE_QUEUE,
     WEBHOOK_DEAD_LETTERS,
@@ -239,3 +240,63 @@ def test_the_campaign_send_queue_is_fed_by_the_job_and_read_by_the_workers(
     for function in (CAMPAIGN_JOB, CAMPAIGN_WORKER):
         variables = properties(template, function)["Environment"]["Variables"]
         assert get_att_target(variables[CAMPAIGN_SEND_QUEUE.queue_url_variable]) == queue
+
+
+HEARTBEAT_CONSUMER = "AppendAuditHeartbeats"
+HEARTBEAT_SCHEDULE = "AuditHeartbeats"
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_the_heartbeat_queue_is_fed_by_the_schedule_and_read_by_the_signing_consumer(
+    stage_templates: dict[str, Template], stage: str
+) -> None:
+    # Given the stage's template
+    template = stage_templates[stage]
+    # Then the heartbeat consumer reads the audit-heartbeats queue a page at a time,
+    # reporting partial failures
+    event = _sqs_event(template, HEARTBEAT_CONSUMER)
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["BatchSize"] == AUDIT_HEARTBEAT_QUEUE.batch_size
+    queue = str(get_att_target(event["Queue"]))
+    queue_properties = properties(template, queue)
+    assert queue_properties["QueueName"].endswith(AUDIT_HEARTBEAT_QUEUE.queue_name)
+    assert "KmsMasterKeyId" in queue_properties
+    timeout = properties(template, HEARTBEAT_CONSUMER)["Timeout"]
+    visibility = queue_properties["VisibilityTimeout"]
+    assert visibility >= VISIBILITY_PER_FUNCTION_TIMEOUT * timeout
+    # And a message is kept long enough to be received its every time before it expires
+    assert queue_properties["MessageRetentionPeriod"] == AUDIT_HEARTBEAT_QUEUE.retention_seconds
+    assert queue_properties["MessageRetentionPeriod"] > (
+        AUDIT_HEARTBEAT_QUEUE.max_receive_count * visibility
+    )
+    # And it redrives after the consumer's last receive to a dead-letter queue with an alarm
+    redrive = queue_properties["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == AUDIT_HEARTBEAT_QUEUE.max_receive_count
+    dead_letters = str(get_att_target(redrive["deadLetterTargetArn"]))
+    assert "KmsMasterKeyId" in properties(template, dead_letters)
+    alarms = [
+        a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    ]
+    assert any(
+        a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        and any(get_att_target(d["Value"]) == dead_letters for d in a["Dimensions"])
+        and a["Threshold"] == AUDIT_HEARTBEAT_QUEUE.dead_letter_alarm_threshold
+        for a in alarms
+    )
+    # And only the schedule sends to it; only the consumer consumes it
+    assert _sqs_grants(template, HEARTBEAT_SCHEDULE) == {
+        queue: {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    }
+    consumed = _sqs_grants(template, HEARTBEAT_CONSUMER)
+    assert set(consumed) == {queue}
+    assert consumed[queue] >= SQS_CONSUME and "sqs:SendMessage" not in consumed[queue]
+    others = set(resources_of_type(template, "AWS::Serverless::Function")) - {
+        HEARTBEAT_SCHEDULE,
+        HEARTBEAT_CONSUMER,
+    }
+    assert all(queue not in _sqs_grants(template, function) for function in others)
+    assert all(dead_letters not in _sqs_grants(template, function) for function in others)
+    # And both know the queue's URL
+    for function in (HEARTBEAT_SCHEDULE, HEARTBEAT_CONSUMER):
+        variables = properties(template, function)["Environment"]["Variables"]
+        assert get_att_target(variables[AUDIT_HEARTBEAT_QUEUE.queue_url_variable]) == queue
