@@ -208,6 +208,64 @@ def test_a_full_tenant_item_drops_the_hashes_of_dead_keys_to_name_a_new_one(
     }
 
 
+def test_a_tenant_item_full_of_live_keys_refuses_another_and_stores_nothing(
+    dynamodb: Any, environment: dict[str, str], tenant_a: Api
+) -> None:
+    # Given a tenant naming as many live keys as its item may hold (past any plan's count,
+    # as rotated keys within their grace period could be)
+    live = [secrets.token_hex(32) for _ in range(control.MAX_KEY_HASHES - 1)]
+    _store_live_keys(dynamodb, environment, tenant_a, live)
+    before = _tenant(tenant_a)
+    assert len(before.key_hashes) == control.MAX_KEY_HASHES
+
+    # When one more key is asked for
+    refused = tenant_a.post("/v1/api-keys", {"role": "staff"})
+
+    # Then it is refused as over the quota, and nothing is stored or counted
+    assert refused.problem(403)["quota"] == "max_api_keys"
+    after = _tenant(tenant_a)
+    assert after.key_hashes == before.key_hashes and after.key_count == before.key_count
+
+
+def _store_live_keys(
+    dynamodb: Any, environment: dict[str, str], api: Api, hashes: list[str]
+) -> None:
+    """Readonly keys stored as items and named on the tenant item, written directly (one
+    transaction each would take moto minutes)."""
+    table = environment["CONTROL_TABLE"]
+    for start in range(0, len(hashes), 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": _key_item(api, key_hash)}}
+                    for key_hash in hashes[start : start + 25]
+                ]
+            }
+        )
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": f"TENANT#{api.tenant_id}"}, "sk": {"S": "TENANT"}},
+        UpdateExpression="ADD key_hashes :live",
+        ExpressionAttributeValues={":live": {"SS": hashes}},
+    )
+
+
+def _key_item(api: Api, key_hash: str) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"APIKEY#{key_hash}"},
+        "sk": {"S": "APIKEY"},
+        "gsi1pk": {"S": f"TENANT#{api.tenant_id}#KEYS"},
+        "gsi1sk": {"S": f"key_{key_hash[:26]}"},
+        "entity": {"S": "api_key"},
+        "key_id": {"S": f"key_{key_hash[:26]}"},
+        "tenant_id": {"S": str(api.tenant_id)},
+        "role": {"S": "readonly"},
+        "created_at": {"S": "2026-01-01T00:00:00.000000+0000"},
+        "tenant_status": {"S": "active"},
+        "tenant_plan": {"S": "free"},
+    }
+
+
 # Tenants stored before their items named their keys
 
 
