@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from pynamodb.exceptions import PutError, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.condition import Condition, size
 
 from chalicelib.dal import keys
 from chalicelib.dal.connection import bound_settings
@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 PLATFORM_KEYS_OWNER = "PLATFORM#KEYS"
 PLATFORM_TENANTS = TenantId("platform")
+MAX_KEY_HASHES = 1_000
+"""How many key hashes a tenant item holds at most: 1,000 hashes of 64 characters are
+about 67 KB of the 400 KB an item may hold. The plan caps counted keys at 100; the rest is
+room for rotated keys still within their grace period."""
 
 
 def _tenant_item(tenant: Tenant) -> TenantItem:
@@ -60,6 +64,7 @@ def _tenant_item(tenant: Tenant) -> TenantItem:
         purge=_purge_json(tenant.purge),
         gateway_key_id=tenant.gateway_key_id,
         gateway_plan=tenant.gateway_plan.value if tenant.gateway_plan else None,
+        key_hashes=set(tenant.key_hashes) or None,
     )
     return item
 
@@ -96,6 +101,7 @@ def _to_tenant(item: TenantItem) -> Tenant:
         purge=_purge_from(item.purge),
         gateway_key_id=item.gateway_key_id,
         gateway_plan=Plan(item.gateway_plan) if item.gateway_plan else None,
+        key_hashes=frozenset(item.key_hashes or ()),
     )
 
 
@@ -149,7 +155,8 @@ def insert_tenant(tenant: Tenant, first_key: ApiKey, config: TenantConfig | None
 
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
-        transaction.put("tenant", _tenant_item(tenant), condition=TenantItem.pk.does_not_exist())
+        named = replace(tenant, key_hashes=tenant.key_hashes | {first_key.key_hash})
+        transaction.put("tenant", _tenant_item(named), condition=TenantItem.pk.does_not_exist())
         transaction.put("key", _key_item(first_key), condition=ApiKeyItem.pk.does_not_exist())
         if config is not None:
             transaction.put("config", config_item(tenant.id, config, tenant.created_at))
@@ -160,11 +167,16 @@ def insert_tenant(tenant: Tenant, first_key: ApiKey, config: TenantConfig | None
 
 
 def get_tenant(tenant: TenantId) -> Tenant | None:
+    return _read_tenant(tenant, consistent=False)
+
+
+def _read_tenant(tenant: TenantId, consistent: bool) -> Tenant | None:
     bound_settings()
     try:
-        return _to_tenant(TenantItem.get(keys.tenant_pk(tenant), keys.TENANT_SK))
+        item = TenantItem.get(keys.tenant_pk(tenant), keys.TENANT_SK, consistent_read=consistent)
     except TenantItem.DoesNotExist:
         return None
+    return _to_tenant(item)
 
 
 def iter_tenants() -> Iterator[Tenant]:
@@ -256,13 +268,13 @@ def _tenant_copy_is_current(key: ApiKey) -> Condition:
     )
 
 
-def _tenant_changed(key: ApiKey) -> bool:
-    tenant = get_tenant(key.tenant) if key.tenant else None
-    return tenant is None or tenant.status != key.tenant_status or tenant.plan != key.tenant_plan
+def _room_for_a_key_hash() -> Condition:
+    return TenantItem.key_hashes.does_not_exist() | (size(TenantItem.key_hashes) < MAX_KEY_HASHES)
 
 
 def insert_api_key(key: ApiKey, max_keys: int | None = None) -> None:
-    """Store a new key of an existing tenant and count it, refusing past `max_keys`.
+    """Store a new key of an existing tenant, count it and name its hash on the tenant item,
+    refusing past `max_keys`.
 
     The key's copy of the tenant's status and plan must still be the tenant's, checked in
     the same transaction: a key made while a suspension (or plan change) is being copied
@@ -272,22 +284,54 @@ def insert_api_key(key: ApiKey, max_keys: int | None = None) -> None:
         raise ValueError("a tenant key needs its tenant")
     bound_settings()
     tenant = TenantItem(pk=keys.tenant_pk(key.tenant), sk=keys.TENANT_SK)
-    room = TenantItem.pk.exists() & _tenant_copy_is_current(key)
+    room = TenantItem.pk.exists() & _tenant_copy_is_current(key) & _room_for_a_key_hash()
     if max_keys is not None:
         room &= TenantItem.key_count < max_keys
 
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
         transaction.put("key", _key_item(key), condition=ApiKeyItem.pk.does_not_exist())
-        transaction.update("tenant", tenant, [TenantItem.key_count.add(1)], condition=room)
+        transaction.update(
+            "tenant",
+            tenant,
+            [TenantItem.key_count.add(1), TenantItem.key_hashes.add({key.key_hash})],
+            condition=room,
+        )
         return transaction
 
-    try:
-        commit_with_retry(build)
-    except ConditionsFailed as exc:
-        if _tenant_changed(key):
-            raise ConcurrentModification(f"tenant {key.tenant} changed; retry") from exc
-        raise QuotaExceeded("max_api_keys", f"the plan allows at most {max_keys} API keys") from exc
+    def over_the_plan(_: ConditionsFailed) -> Exception:
+        return QuotaExceeded("max_api_keys", f"the plan allows at most {max_keys} API keys")
+
+    _commit_naming_key(build, key, over_the_plan)
+
+
+def _commit_naming_key(
+    build: Callable[[], LabelledTransaction],
+    key: ApiKey,
+    refused: Callable[[ConditionsFailed], Exception],
+) -> None:
+    """Commit a transaction that names `key`'s hash on its tenant item, conditioned on the
+    tenant's status and plan as `key` copied them and on room for the hash. A changed tenant
+    raises ConcurrentModification (the caller reads it again); a tenant item naming
+    MAX_KEY_HASHES keys first drops the hashes of dead keys and commits once more; any other
+    failed condition raises `refused(...)`."""
+    assert key.tenant is not None
+    for pruned in (False, True):
+        try:
+            commit_with_retry(build)
+            return
+        except ConditionsFailed as exc:
+            owner = _read_tenant(key.tenant, consistent=True)
+            if owner is None or (owner.status, owner.plan) != (key.tenant_status, key.tenant_plan):
+                raise ConcurrentModification(f"tenant {key.tenant} changed; retry") from exc
+            if len(owner.key_hashes) < MAX_KEY_HASHES:
+                raise refused(exc) from exc
+            if pruned or not _drop_dead_key_hashes(owner, key.created_at):
+                raise QuotaExceeded(
+                    "max_api_keys",
+                    f"the tenant holds {MAX_KEY_HASHES} API keys that are neither revoked nor "
+                    "expired (rotated keys count until then); revoke some",
+                ) from exc
 
 
 def list_api_keys(tenant: TenantId) -> list[ApiKey]:
@@ -309,9 +353,10 @@ REVOKE_ATTEMPTS = 3
 
 
 def revoke_api_key(key: ApiKey, now: datetime) -> None:
-    """Mark the key revoked; a key that still counts towards the tenant's keys leaves the
-    count in the same transaction. Each key leaves the count once: a rotated key's place in
-    the count passed to its successor at rotation, and a second revoke changes nothing."""
+    """Mark the key revoked and drop its hash from the tenant item; a key that still counts
+    towards the tenant's keys leaves the count in the same transaction. Each key leaves the
+    count once: a rotated key's place in the count passed to its successor at rotation, and
+    a second revoke changes nothing."""
     if key.tenant is None:
         raise ValueError("platform keys are not revoked through the API")
     bound_settings()
@@ -321,11 +366,13 @@ def revoke_api_key(key: ApiKey, now: datetime) -> None:
     def build(counted: bool) -> LabelledTransaction:
         transaction = LabelledTransaction()
         unrevoked = ApiKeyItem.pk.exists() & ApiKeyItem.revoked_at.does_not_exist()
+        unnamed = TenantItem.key_hashes.delete({key.key_hash})
         if counted:
             unrevoked &= ApiKeyItem.rotated_to.does_not_exist()
-            transaction.update("tenant", tenant, [TenantItem.key_count.add(-1)])
+            transaction.update("tenant", tenant, [TenantItem.key_count.add(-1), unnamed])
         else:
             unrevoked &= ApiKeyItem.rotated_to.exists()
+            transaction.update("tenant", tenant, [unnamed])
         transaction.update("key", item, [ApiKeyItem.revoked_at.set(now)], condition=unrevoked)
         return transaction
 
@@ -344,17 +391,20 @@ def revoke_api_key(key: ApiKey, now: datetime) -> None:
 def rotate_api_key(old: ApiKey, new: ApiKey, old_expires_at: datetime) -> None:
     """Store `new` and let `old` work until `old_expires_at`; the count does not change
     (`old`'s place in it passes to `new`). `new`'s copy of the tenant's status and plan is
-    checked against the tenant item in the same transaction, as for a new key."""
+    checked against the tenant item in the same transaction, as for a new key, which names
+    `new`'s hash on the tenant item (`old`'s stays until it is revoked or met expired)."""
     if new.tenant is None or new.tenant != old.tenant:
         raise ValueError("a rotated key stays with its tenant")
     bound_settings()
     old_item = ApiKeyItem(pk=keys.api_key_pk(old.key_hash), sk=keys.API_KEY_SK)
-    owner_pk = keys.tenant_pk(new.tenant)
+    owner = TenantItem(pk=keys.tenant_pk(new.tenant), sk=keys.TENANT_SK)
 
     def build() -> LabelledTransaction:
         transaction = LabelledTransaction()
-        current = TenantItem.pk.exists() & _tenant_copy_is_current(new)
-        transaction.check("tenant", TenantItem, owner_pk, keys.TENANT_SK, condition=current)
+        current = TenantItem.pk.exists() & _tenant_copy_is_current(new) & _room_for_a_key_hash()
+        transaction.update(
+            "tenant", owner, [TenantItem.key_hashes.add({new.key_hash})], condition=current
+        )
         transaction.put("new", _key_item(new), condition=ApiKeyItem.pk.does_not_exist())
         transaction.update(
             "old",
@@ -366,12 +416,10 @@ def rotate_api_key(old: ApiKey, new: ApiKey, old_expires_at: datetime) -> None:
         )
         return transaction
 
-    try:
-        commit_with_retry(build)
-    except ConditionsFailed as exc:
-        if any(failure.label == "tenant" for failure in exc.failures):
-            raise ConcurrentModification(f"tenant {new.tenant} changed; retry") from exc
-        raise ConcurrentModification(f"key {old.key_id} was revoked or rotated already") from exc
+    def taken(_: ConditionsFailed) -> Exception:
+        return ConcurrentModification(f"key {old.key_id} was revoked or rotated already")
+
+    _commit_naming_key(build, new, taken)
 
 
 def touch_api_key(key: ApiKey, now: datetime, not_before: datetime) -> None:
@@ -389,42 +437,122 @@ def touch_api_key(key: ApiKey, now: datetime, not_before: datetime) -> None:
             raise
 
 
-def copy_tenant_to_keys(tenant: Tenant) -> None:
-    """Give each of the tenant's keys the tenant's current status and plan (one UpdateItem
-    a key, skipped where the copy is current). Idempotent: run again after a crash."""
+def copy_tenant_to_keys(tenant: Tenant, now: datetime) -> Tenant:
+    """Give each of the tenant's keys the tenant's status and plan (one UpdateItem a key,
+    skipped where the copy is current) and answer the tenant as stored afterwards.
+    Idempotent: run again after a crash.
+
+    The keys are the ones `tenant` names (`key_hashes`), each read by its table key, and,
+    for keys stored before tenant items named them, the ones a Query of gsi1 finds. The
+    index alone can miss a key committed just before the tenant changed (its entry not yet
+    propagated); the tenant item cannot: the key's transaction named it there and moved the
+    item's version, and the change of the tenant was saved on the version it read (a key
+    stored after the change is refused by its own transaction). Hashes of keys found gone,
+    revoked or expired leave the tenant item (when it has not changed since)."""
     bound_settings()
-    for item in ApiKeyItem.by_owner.query(keys.tenant_keys_pk(tenant.id)):
-        if item.tenant_status == tenant.status.value and item.tenant_plan == tenant.plan.value:
-            continue
+    named = _named_key_items(tenant)
+    named_pks = {keys.api_key_pk(key_hash) for key_hash in named}
+    listed = ApiKeyItem.by_owner.query(keys.tenant_keys_pk(tenant.id))
+    for item in [item for item in named.values() if item is not None]:
+        _copy_tenant_to(item, tenant)
+    for item in listed:
+        if item.pk not in named_pks:
+            _copy_tenant_to(item, tenant)
+    return _drop_key_hashes(tenant, _dead_hashes(named, now))
+
+
+def _copy_tenant_to(item: ApiKeyItem, tenant: Tenant) -> None:
+    if item.tenant_status == tenant.status.value and item.tenant_plan == tenant.plan.value:
+        return
+    try:
+        item.update(
+            actions=[
+                ApiKeyItem.tenant_status.set(tenant.status.value),
+                ApiKeyItem.tenant_plan.set(tenant.plan.value),
+            ],
+            condition=ApiKeyItem.pk.exists(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def _named_key_items(tenant: Tenant) -> dict[str, ApiKeyItem | None]:
+    """The key items `tenant` names, by hash, each read by its table key and consistently (a
+    key committed a moment ago is found); None for a key that is gone."""
+    found: dict[str, ApiKeyItem | None] = {}
+    for key_hash in sorted(tenant.key_hashes):
         try:
-            item.update(
-                actions=[
-                    ApiKeyItem.tenant_status.set(tenant.status.value),
-                    ApiKeyItem.tenant_plan.set(tenant.plan.value),
-                ],
-                condition=ApiKeyItem.pk.exists(),
+            found[key_hash] = ApiKeyItem.get(
+                keys.api_key_pk(key_hash), keys.API_KEY_SK, consistent_read=True
             )
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        except ApiKeyItem.DoesNotExist:
+            found[key_hash] = None
+    return found
 
 
-def delete_control_items(tenant: TenantId) -> int:
-    """Delete a tenant's keys, configuration and usage records; the tenant record stays."""
+def _dead_hashes(named: dict[str, ApiKeyItem | None], now: datetime) -> frozenset[str]:
+    """The hashes of keys gone, revoked or expired: no copy of the tenant matters to them."""
+    return frozenset(
+        key_hash
+        for key_hash, item in named.items()
+        if item is None or not _to_key(item).is_usable(now)
+    )
+
+
+def _drop_key_hashes(tenant: Tenant, dead: frozenset[str]) -> Tenant:
+    """`tenant` as stored once `dead` left its item; `tenant` unchanged when there is
+    nothing to drop or the item changed since `tenant` was read (a later change drops them)."""
+    if not dead:
+        return tenant
+    item = TenantItem(pk=keys.tenant_pk(tenant.id), sk=keys.TENANT_SK, version=tenant.version)
+    try:
+        item.update(actions=[TenantItem.key_hashes.delete(set(dead))])
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return tenant
+    return _to_tenant(item)
+
+
+def _drop_dead_key_hashes(tenant: Tenant, now: datetime) -> bool:
+    """Drop the hashes of the tenant's dead keys from its item; answers whether any left."""
+    dropped = _drop_key_hashes(tenant, _dead_hashes(_named_key_items(tenant), now))
+    return dropped is not tenant
+
+
+def delete_control_items(tenant: Tenant) -> int:
+    """Delete a tenant's keys (those its item names and those gsi1 lists), configuration
+    and usage records; the tenant record stays (its caller saves it without `key_hashes`)."""
     bound_settings()
-    deleted = 0
-    for key in ApiKeyItem.by_owner.query(keys.tenant_keys_pk(tenant)):
-        key.delete()
-        deleted += 1
-    for usage in UsageItem.query(keys.tenant_pk(tenant), UsageItem.sk.startswith("USAGE#")):
+    named = [
+        ApiKeyItem(pk=keys.api_key_pk(key_hash), sk=keys.API_KEY_SK)
+        for key_hash in sorted(tenant.key_hashes)
+    ]
+    named_pks = {item.pk for item in named}
+    listed = ApiKeyItem.by_owner.query(keys.tenant_keys_pk(tenant.id))
+    deleted = sum(_delete_key(item) for item in named)
+    deleted += sum(_delete_key(item) for item in listed if item.pk not in named_pks)
+    for usage in UsageItem.query(keys.tenant_pk(tenant.id), UsageItem.sk.startswith("USAGE#")):
         usage.delete()
         deleted += 1
     try:
-        TenantConfigItem.get(keys.tenant_pk(tenant), keys.TENANT_CONFIG_SK).delete()
+        TenantConfigItem.get(keys.tenant_pk(tenant.id), keys.TENANT_CONFIG_SK).delete()
         deleted += 1
     except TenantConfigItem.DoesNotExist:
         pass
     return deleted
+
+
+def _delete_key(item: ApiKeyItem) -> int:
+    """Delete a key item; answers 1 if it was there."""
+    try:
+        item.delete(condition=ApiKeyItem.pk.exists())
+    except DeleteError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return 0
+    return 1
 
 
 # Configuration

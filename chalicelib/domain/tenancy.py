@@ -96,6 +96,10 @@ class Tenant:
     """The tenant's API Gateway API key (deployed stages only; see domain/gateway.py)."""
     gateway_plan: Plan | None = None
     """The plan whose usage plan that key was last put in."""
+    key_hashes: frozenset[str] = frozenset()
+    """The hashes of the tenant's keys that are not revoked (rotated ones until they expire
+    or are revoked): what a change of the tenant's status or plan is copied to. Never
+    answered by the API."""
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ def purge_tenant(
         progress = _advance(progress, page)
         if progress.shard == purge.SHARDS:
             if clean_pass:
-                deleted = control.delete_control_items(tenant_id)
+                deleted = control.delete_control_items(tenant)
+                tenant = replace(tenant, key_hashes=frozenset())
                 progress = replace(
                     progress,
                     status=PurgeStatus.COMPLETED,

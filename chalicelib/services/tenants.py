@@ -150,8 +150,7 @@ def _save(value: str, expected_version: int | None, change: ChangeTenant) -> Ten
         try:
             if changed != tenant:
                 tenant = control.save_tenant(tenant, replace(changed, updated_at=utc_now()))
-            control.copy_tenant_to_keys(tenant)
-            return tenant
+            return control.copy_tenant_to_keys(tenant, utc_now())
         except ConcurrentModification:
             if expected_version is not None:
                 undo_gateway_key(changed, tenant)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
@@ -45,6 +46,10 @@ class TenantItem(ControlTableModel):
     status = UnicodeAttribute()
     contact_email = UnicodeAttribute(null=True)
     key_count = NumberAttribute(default=0)
+    key_hashes = UnicodeSetAttribute(null=True)
+    """The hashes (key items' pk suffixes) of the tenant's keys that are not revoked, so a
+    change of the tenant reaches each key by its table key, never through the eventually
+    consistent gsi1 alone (dal/control.py, `copy_tenant_to_keys`)."""
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     deleted_at = UTCDateTimeAttribute(null=True)
