@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_SQS_BATCH_SIZE = 10  # without a batching window
+SEND_MESSAGE_BATCH = 10  # SendMessageBatch's most entries
 MAX_VISIBILITY_SECONDS = 43_200
 MAX_RECEIVE_COUNT = 1_000
 

@@ -47,6 +47,7 @@ from chalicelib.domain.paging import MAX_PAGE_SIZE, Page, PageRequest
 from chalicelib.domain.plans import PLAN_LIMITS, Plan
 from chalicelib.domain.tenancy import TenantId, TenantStatus, tenant_id
 from chalicelib.observability import logger
+from chalicelib.queues_config import SEND_MESSAGE_BATCH
 from chalicelib.services.audit_signing import chain_signer, chain_verifier
 from chalicelib.settings import get_settings
 from chalicelib.streams_config import AUDIT_STREAM
@@ -320,7 +321,7 @@ def _digest_expiry(digest: Digest, retention_days: int | None) -> int:
 
 HEARTBEAT_TENANTS_PER_PAGE = 100
 """Tenants per gsi1 Query page of the schedule, and so per message of the heartbeat queue."""
-HEARTBEAT_PAGES_PER_SEND = 10  # SQS SendMessageBatch's most entries
+HEARTBEAT_PAGES_PER_SEND = SEND_MESSAGE_BATCH
 
 QueueHeartbeatPages = Callable[[Sequence[Sequence[TenantId]]], object]
 

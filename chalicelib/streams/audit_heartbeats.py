@@ -32,45 +32,28 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.tenancy import TenantId, tenant_id
-
-MAX_TENANTS_PER_MESSAGE = 100
+from chalicelib.services.audit import HEARTBEAT_TENANTS_PER_PAGE
+from chalicelib.streams.queueing import send_messages
 
 
 class HeartbeatPage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tenant_ids: list[str] = Field(min_length=1, max_length=MAX_TENANTS_PER_MESSAGE)
+    tenant_ids: list[str] = Field(min_length=1, max_length=HEARTBEAT_TENANTS_PER_PAGE)
 
     def tenants(self) -> list[TenantId]:
         return [tenant_id(value) for value in self.tenant_ids]
 
 
-class QueueingFailed(RuntimeError):
-    """SQS refused some messages of a batch (the schedule's run fails and is alarmed)."""
-
-
 def send_heartbeat_pages(pages: Sequence[Sequence[TenantId]]) -> None:
-    """Up to 10 pages as messages, in one SendMessageBatch."""
-    import boto3
-
+    """The pages as messages, by SendMessageBatch."""
     from chalicelib.settings import get_settings
 
-    settings = get_settings()
-    if settings.audit_heartbeat_queue_url is None:
+    queue_url = get_settings().audit_heartbeat_queue_url
+    if queue_url is None:
         raise RuntimeError("AUDIT_HEARTBEAT_QUEUE_URL is not set: heartbeats cannot be queued")
-    entries = [
-        {
-            "Id": str(index),
-            "MessageBody": HeartbeatPage(tenant_ids=list(page)).model_dump_json(),
-        }
-        for index, page in enumerate(pages)
-    ]
-    answer = boto3.client("sqs", region_name=settings.aws_region).send_message_batch(
-        QueueUrl=settings.audit_heartbeat_queue_url, Entries=entries
-    )
-    if answer.get("Failed"):
-        failed = ", ".join(f"{f['Id']}: {f.get('Code')}" for f in answer["Failed"])
-        raise QueueingFailed(f"SQS refused audit heartbeat page messages ({failed})")
+    bodies = [HeartbeatPage(tenant_ids=list(page)).model_dump_json() for page in pages]
+    send_messages(queue_url, bodies, "audit heartbeat page")
 
 
 AppendHeartbeats = Callable[[Sequence[TenantId]], object]

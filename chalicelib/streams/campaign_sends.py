@@ -32,9 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.domain.campaigns import RecipientPage
 from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.queues_config import CAMPAIGN_SEND_QUEUE, QueueConsumer
+from chalicelib.streams.queueing import send_messages
 
 MAX_RECIPIENTS_PER_MESSAGE = 100
-SEND_MESSAGE_BATCH = 10  # SQS SendMessageBatch's most entries
 
 
 class PageMessage(BaseModel):
@@ -60,34 +60,16 @@ class PageMessage(BaseModel):
         return RecipientPage(self.campaign_id, self.run_at, self.page, tuple(self.customer_ids))
 
 
-class QueueingFailed(RuntimeError):
-    """SQS refused some messages of a batch (the caller retries the pages)."""
-
-
 def queue_pages(tenant: TenantId, pages: Sequence[RecipientPage]) -> None:
-    """The pages as messages, by SendMessageBatch (10 a call); the MessageGroupId is the
-    tenant (SQS fair queues keep one tenant's large launch from delaying another's)."""
-    import boto3
-
+    """The pages as messages, by SendMessageBatch; the MessageGroupId is the tenant (SQS
+    fair queues keep one tenant's large launch from delaying another's)."""
     from chalicelib.settings import get_settings
 
-    settings = get_settings()
-    if settings.campaign_send_queue_url is None:
+    queue_url = get_settings().campaign_send_queue_url
+    if queue_url is None:
         raise RuntimeError("CAMPAIGN_SEND_QUEUE_URL is not set: campaigns cannot be sent")
-    sqs = boto3.client("sqs", region_name=settings.aws_region)
-    for start in range(0, len(pages), SEND_MESSAGE_BATCH):
-        entries = [
-            {
-                "Id": str(index),
-                "MessageBody": PageMessage.of(tenant, page).model_dump_json(),
-                "MessageGroupId": tenant,
-            }
-            for index, page in enumerate(pages[start : start + SEND_MESSAGE_BATCH])
-        ]
-        answer = sqs.send_message_batch(QueueUrl=settings.campaign_send_queue_url, Entries=entries)
-        if answer.get("Failed"):
-            failed = ", ".join(f"{f['Id']}: {f.get('Code')}" for f in answer["Failed"])
-            raise QueueingFailed(f"SQS refused campaign page messages ({failed})")
+    bodies = [PageMessage.of(tenant, page).model_dump_json() for page in pages]
+    send_messages(queue_url, bodies, "campaign page", group_id=tenant)
 
 
 SendPage = Callable[[TenantId, RecipientPage], object]

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from chalicelib.domain.tenancy import TenantId, tenant_id
 from chalicelib.queues_config import AUDIT_HEARTBEAT_QUEUE
+from chalicelib.services.audit import HEARTBEAT_TENANTS_PER_PAGE
 from chalicelib.streams.audit_heartbeats import (
-    MAX_TENANTS_PER_MESSAGE,
     HeartbeatBatch,
     HeartbeatPage,
     process_batch,
@@ -52,7 +52,7 @@ def test_a_page_message_carries_its_tenant_ids_and_at_most_a_page_of_them() -> N
     with pytest.raises(ValidationError):
         HeartbeatPage(tenant_ids=[])
     with pytest.raises(ValidationError):
-        HeartbeatPage(tenant_ids=[TENANT_A] * (MAX_TENANTS_PER_MESSAGE + 1))
+        HeartbeatPage(tenant_ids=[TENANT_A] * (HEARTBEAT_TENANTS_PER_PAGE + 1))
 
 
 def test_a_failing_page_is_reported_alone_and_the_others_are_appended() -> None:
